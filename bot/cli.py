@@ -1,0 +1,189 @@
+"""`csobot …`: every entry point for operators and staff.
+
+Exit codes: 0 success, 1 failure at run time, 2 unusable configuration, knowledge base or
+arguments, so scripts and service managers can tell "fix your files" from "try again".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.config import ConfigError, load_config
+from bot.knowledge import KnowledgeError
+from bot.settings import Settings
+from bot.store import db
+
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.config:
+        settings.csobot_config = Path(args.config)
+    if getattr(args, "kb", None):
+        settings.csobot_knowledge_dir = Path(args.kb)
+    logging.basicConfig(
+        level=getattr(logging, settings.csobot_log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command in ("chat",):
+        # The conversation owns the terminal: keep routine logs out of it.
+        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    else:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return int(asyncio.run(args.handler(settings, args)) or 0)
+    except (ConfigError, KnowledgeError) as exc:
+        print(f"csobot: configuration problem:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except db.DatabaseError as exc:
+        print(f"csobot: database problem: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csobot", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="path to config.yaml (default: $CSOBOT_CONFIG or ./config.yaml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--office", help="serve another office from config.yaml")
+    chat.add_argument("--user", default="local", help="who you are in the terminal (default: local)")
+    chat.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
+    chat.set_defaults(handler=_chat)
+
+    run = commands.add_parser("run", help="run the Telegram bot (long polling)")
+    run.add_argument("--office", help="serve another office from config.yaml")
+    run.set_defaults(handler=_run)
+
+    database = commands.add_parser("db", help="database maintenance")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    database_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=_db_upgrade)
+    database_commands.add_parser("current", help="show the applied migration").set_defaults(handler=_db_current)
+
+    tickets = commands.add_parser("tickets", help="list tickets (the CSO queue)")
+    tickets.add_argument("--status", action="append", help="only these statuses (repeatable; default: all open)")
+    tickets.add_argument("--all", action="store_true", help="include resolved tickets")
+    tickets.set_defaults(handler=_tickets)
+
+    config = commands.add_parser("config", help="configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands.add_parser("check", help="validate config.yaml").set_defaults(handler=_config_check)
+    return parser
+
+
+async def _with_runtime(settings: Settings, args: argparse.Namespace, body: Callable[..., Awaitable[int]]) -> int:
+    from bot.runtime import build_runtime
+
+    runtime = await build_runtime(settings, office=getattr(args, "office", None))
+    try:
+        return await body(runtime)
+    finally:
+        await runtime.close()
+
+
+async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels import terminal
+
+    async def body(runtime: object) -> int:
+        await terminal.chat(runtime, user_id=args.user)  # type: ignore[arg-type]
+        return 0
+
+    return await _with_runtime(settings, args, body)
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        print(
+            "csobot: TELEGRAM_BOT_TOKEN is not set.\n"
+            "  Create a bot with @BotFather, then either\n"
+            "    export TELEGRAM_BOT_TOKEN=123456:ABC...   or\n"
+            "    put TELEGRAM_BOT_TOKEN=123456:ABC... in a .env file next to config.yaml\n"
+            "  and run `make run` again. To try the bot without Telegram: `make chat`.",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    from bot.channels import telegram
+
+    async def body(runtime: object) -> int:
+        return await telegram.run_polling_until_signal(runtime)  # type: ignore[arg-type]
+
+    return await _with_runtime(settings, args, body)
+
+
+async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+        applied, _ = await db.current_revision(engine)
+    finally:
+        await engine.dispose()
+    print(f"database is at revision {applied}")
+    return 0
+
+
+async def _db_current(settings: Settings, args: argparse.Namespace) -> int:
+    engine = db.create_engine(settings.database_url)
+    try:
+        applied, head = await db.current_revision(engine)
+    finally:
+        await engine.dispose()
+    state = "up to date" if applied == head else f"behind (newest is {head}; run `csobot db upgrade`)"
+    print(f"applied revision: {applied or 'none'} – {state}")
+    return 0
+
+
+async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store.models import OPEN_STATUSES, TicketStatus
+    from bot.tickets import tickets_with_status
+
+    known = {status.value for status in TicketStatus}
+    wanted = set(args.status or [])
+    unknown = wanted - known
+    if unknown:
+        print(f"csobot: unknown status {sorted(unknown)}; choose from {sorted(known)}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not wanted and not args.all:
+        wanted = {status.value for status in OPEN_STATUSES}
+    config = load_config(settings.csobot_config)
+    zone = ZoneInfo(config.current_office.timezone)
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+        async with db.session_factory(engine)() as session:
+            tickets = await tickets_with_status(session, wanted or None)
+    finally:
+        await engine.dispose()
+    if not tickets:
+        print("no tickets")
+        return 0
+    print(f"{'ticket':<20} {'status':<19} {'opened':<17} {'topic':<26} question")
+    for ticket in tickets:
+        opened = ticket.opened_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        question = " ".join(ticket.question.split())
+        question = question if len(question) <= 60 else question[:59] + "…"
+        print(f"{ticket.number:<20} {ticket.status:<19} {opened:<17} {ticket.topic_id or '-':<26} {question}")
+    return 0
+
+
+async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
+    config = load_config(settings.csobot_config)
+    print(f"{settings.csobot_config}: valid ({len(config.offices)} offices; serving {config.office})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

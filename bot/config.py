@@ -1,0 +1,315 @@
+"""config.yaml: the office-editable part of csobot, validated before anything runs.
+
+Everything an office would change (its profile, texts, thresholds, roles, complaint channels)
+lives in config.yaml, never in code. Secrets never do: they come from the environment (settings.py).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.yamlsource import YamlSyntaxError, load_yaml
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAY_NAMES_ID = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+# Indonesia's three zones keep no daylight saving; stakeholders name them, not the IANA zone.
+ZONE_LABELS = {
+    "Asia/Jakarta": "WIB",
+    "Asia/Pontianak": "WIB",
+    "Asia/Makassar": "WITA",
+    "Asia/Jayapura": "WIT",
+}
+TIME_RANGE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+# Placeholders every text may use: the office profile and the service promises.
+OFFICE_PLACEHOLDERS = frozenset(
+    {
+        "office_name",
+        "office_address",
+        "office_phone",
+        "office_website",
+        "service_hours",
+        "complaint_channels",
+        "resolution_days",
+        "service_minutes",
+        "retention_months",
+    }
+)
+
+# The placeholders a particular text may use on top of the office ones: the contract between
+# the handlers (which fill them) and the office (which edits the wording).
+TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "ask_organisation": frozenset({"organisation_label"}),
+    "invalid_organisation": frozenset({"organisation_label"}),
+    "identified": frozenset({"name"}),
+    "ticket_received": frozenset({"ticket"}),
+    "kb_answer": frozenset({"ticket", "title", "answer", "legal_basis"}),
+    "resolved": frozenset({"ticket"}),
+    "handoff": frozenset({"ticket"}),
+    "handoff_out_of_scope": frozenset({"ticket", "reply"}),
+    "attached_to_ticket": frozenset({"ticket", "status"}),
+    "status_line": frozenset({"ticket", "status", "opened", "summary"}),
+    "too_long": frozenset({"length", "max_length"}),
+    "unknown_command": frozenset({"command"}),
+    "profile": frozenset({"name", "role", "satker_code", "organisation", "phone"}),
+    "ticket_already_closed": frozenset({"ticket", "status"}),
+}
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OfficeConfig(StrictModel):
+    """One KPPN office's public profile, as published in its service standard."""
+
+    name: str = Field(min_length=1)
+    full_name: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    parent: str = Field(min_length=1)
+    address: str = Field(min_length=1)
+    phone: str = Field(min_length=1)
+    website: str = Field(pattern=r"^https?://")
+    timezone: str
+    service_hours: dict[Literal[WEEKDAYS], str]  # type: ignore[valid-type]
+    complaint_channels: list[str] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (expected e.g. Asia/Jakarta)") from exc
+        return value
+
+    @field_validator("service_hours")
+    @classmethod
+    def _hours_ranges(cls, value: dict[str, str]) -> dict[str, str]:
+        for day, hours in value.items():
+            if not TIME_RANGE.match(hours) or hours[:5] >= hours[6:]:
+                raise ValueError(f"{day}: expected 'HH:MM-HH:MM' with start before end")
+        return value
+
+    def hours_text(self) -> str:
+        """Service hours as stakeholders read them, e.g. 'Senin–Jumat 08.00–16.00'."""
+        groups: list[tuple[list[str], str]] = []
+        for day, name in zip(WEEKDAYS, WEEKDAY_NAMES_ID, strict=True):
+            hours = self.service_hours.get(day)
+            if hours is None:
+                continue
+            if groups and groups[-1][1] == hours and _follows(groups[-1][0][-1], name):
+                groups[-1][0].append(name)
+            else:
+                groups.append(([name], hours))
+        parts = []
+        for days, hours in groups:
+            label = days[0] if len(days) == 1 else f"{days[0]}–{days[-1]}"
+            parts.append(f"{label} {hours[:5].replace(':', '.')}–{hours[6:].replace(':', '.')}")
+        zone = ZONE_LABELS.get(self.timezone, self.timezone)
+        return f"{', '.join(parts)} {zone}"
+
+
+def _follows(previous: str, current: str) -> bool:
+    return WEEKDAY_NAMES_ID.index(current) == WEEKDAY_NAMES_ID.index(previous) + 1
+
+
+class RoleConfig(StrictModel):
+    """A stakeholder role offered as a button during identification."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = Field(min_length=1, max_length=40)
+    needs_satker_code: bool
+    organisation_label: str = Field(min_length=1)
+
+
+class ServiceConfig(StrictModel):
+    """The service promises of KEP-57/PB/2023 and operational limits."""
+
+    service_minutes: int = Field(gt=0)
+    resolution_working_days: int = Field(gt=0)
+    ticket_prefix: str = Field(pattern=r"^[A-Z]{2,6}$")
+    max_message_length: int = Field(gt=0, le=4096)
+    retention_months: int = Field(gt=0)
+
+
+class MatcherConfig(StrictModel):
+    """Score thresholds (0–100) that turn the matcher's ranking into a decision."""
+
+    answer_score: float = Field(ge=0, le=100)
+    clarify_score: float = Field(ge=0, le=100)
+    answer_margin: float = Field(ge=0, le=100)
+    max_candidates: int = Field(ge=1, le=3)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatcherConfig:
+        if self.clarify_score > self.answer_score:
+            raise ValueError("clarify_score must not be above answer_score")
+        return self
+
+
+class Texts(StrictModel):
+    """Everything the bot says to stakeholders; the office may reword any of it."""
+
+    welcome: str
+    privacy_notice: str
+    button_consent_accept: str
+    button_consent_decline: str
+    consent_declined: str
+    consent_required: str
+    ask_name: str
+    invalid_name: str
+    ask_role: str
+    ask_satker_code: str
+    invalid_satker_code: str
+    ask_organisation: str
+    invalid_organisation: str
+    ask_phone: str
+    button_share_phone: str
+    button_skip: str
+    invalid_phone: str
+    contact_not_own: str
+    identified: str
+    ask_question: str
+    ticket_received: str
+    kb_answer: str
+    button_answered: str
+    button_not_answered: str
+    clarify: str
+    button_none_of_these: str
+    resolved: str
+    handoff: str
+    handoff_out_of_scope: str
+    attached_to_ticket: str
+    new_question_prompt: str
+    status_none: str
+    status_header: str
+    status_line: str
+    help: str
+    complaints_header: str
+    cancelled: str
+    nothing_to_cancel: str
+    profile: str
+    profile_missing: str
+    button_edit_profile: str
+    unsupported_message: str
+    too_long: str
+    unknown_command: str
+    stale_button: str
+    edited_ignored: str
+    contact_unexpected: str
+    ticket_already_closed: str
+    internal_error: str
+    status_labels: dict[str, str]
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> Texts:
+        for name, value in self:
+            values = value.values() if isinstance(value, dict) else [value]
+            allowed = OFFICE_PLACEHOLDERS | TEXT_PLACEHOLDERS.get(name, frozenset())
+            for text in values:
+                unknown = placeholders_in(text) - allowed
+                if unknown:
+                    raise ValueError(
+                        f"{name}: unknown placeholder(s) {sorted(unknown)}; "
+                        f"allowed: {sorted(allowed)}"
+                    )
+        return self
+
+
+def placeholders_in(text: str) -> set[str]:
+    """Names used as {name} in a template; raises ValueError on unbalanced braces."""
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+
+
+class Config(StrictModel):
+    """The whole config.yaml."""
+
+    office: str
+    offices: dict[str, OfficeConfig] = Field(min_length=1)
+    sections: dict[str, str] = Field(min_length=1)
+    roles: list[RoleConfig] = Field(min_length=1)
+    service: ServiceConfig
+    matcher: MatcherConfig
+    texts: Texts
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        if self.office not in self.offices:
+            raise ValueError(
+                f"office {self.office!r} is not one of the offices: {sorted(self.offices)}"
+            )
+        ids = [role.id for role in self.roles]
+        if len(ids) != len(set(ids)):
+            raise ValueError("roles: duplicate role id")
+        return self
+
+    @property
+    def current_office(self) -> OfficeConfig:
+        return self.offices[self.office]
+
+    def role(self, role_id: str | None) -> RoleConfig | None:
+        return next((role for role in self.roles if role.id == role_id), None)
+
+    def office_values(self) -> dict[str, Any]:
+        """The office placeholders, filled: used by texts and knowledge-base answers alike."""
+        office = self.current_office
+        channels = "\n".join(
+            f"{number}. {channel}" for number, channel in enumerate(office.complaint_channels, 1)
+        )
+        return {
+            "office_name": office.name,
+            "office_address": office.address,
+            "office_phone": office.phone,
+            "office_website": office.website,
+            "service_hours": office.hours_text(),
+            "complaint_channels": channels,
+            "resolution_days": self.service.resolution_working_days,
+            "service_minutes": self.service.service_minutes,
+            "retention_months": self.service.retention_months,
+        }
+
+    def text(self, name: str, /, **values: Any) -> str:
+        """A stakeholder text with its placeholders filled."""
+        template = getattr(self.texts, name)
+        return str(template).format(**self.office_values(), **values)
+
+    def with_office(self, office_id: str) -> Config:
+        """The same configuration serving another of its offices."""
+        return Config.model_validate({**self.model_dump(), "office": office_id})
+
+
+class ConfigError(Exception):
+    """config.yaml is unusable; the message names file, line, key and what is expected."""
+
+
+def load_config(path: Path, office: str | None = None) -> Config:
+    """Load and validate config.yaml; `office` overrides the file's selected office."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        document = load_yaml(path)
+    except YamlSyntaxError as exc:
+        raise ConfigError(str(exc)) from exc
+    data = document.data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping of settings at the top level")
+    if office is not None:
+        data = {**data, "office": office}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            location = [part for part in error["loc"] if not isinstance(part, str) or part]
+            key = ".".join(str(part) for part in location) or "(top level)"
+            line = document.line_of(location)
+            where = f"{path}:{line}" if line else str(path)
+            problems.append(f"{where}: {key}: {error['msg']}")
+        raise ConfigError("\n".join(problems)) from exc

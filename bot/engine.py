@@ -1,0 +1,202 @@
+"""Runs one inbound event through the SOP in one database transaction.
+
+The transaction covers the idempotency key, the transcript rows, every state change and the
+outbox rows, so an inbound event is either fully handled once or not at all: a redelivered
+update is a no-op, and a crash before commit leaves the platform to redeliver it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.knowledge import Matcher
+from bot.messages import Inbound, Outbound
+from bot.store.db import SessionFactory
+from bot.store.models import (
+    Conversation,
+    Direction,
+    Message,
+    OutboxItem,
+    OutboxStatus,
+    ProcessedUpdate,
+    Stakeholder,
+)
+from bot.turn import Turn
+
+log = logging.getLogger(__name__)
+
+Router = Callable[[Turn], Awaitable[None]]
+
+
+@dataclass
+class KnowledgeHolder:
+    """The current matcher; a reload replaces it whole, so a turn never sees half a reload."""
+
+    matcher: Matcher
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        knowledge: KnowledgeHolder,
+        sessions: SessionFactory,
+        clock: Clock,
+        router: Router,
+    ) -> None:
+        self.config = config
+        self.knowledge = knowledge
+        self.sessions = sessions
+        self.clock = clock
+        self.router = router
+
+    async def handle(self, inbound: Inbound, typing: Callable[[], None] = lambda: None) -> list[int]:
+        """Handle one event; returns the ids of the outbox rows to deliver now.
+
+        A bug in a handler must not cost the stakeholder their message or leave them without a
+        reply: the failed transaction is rolled back and the message is stored with an apology.
+        """
+        try:
+            return await self._handle(inbound, typing)
+        except Exception:
+            log.exception("handling %s failed", inbound.update_key)
+            return await self._record_failure(inbound)
+
+    async def _record_failure(self, inbound: Inbound) -> list[int]:
+        async with self.sessions() as session:
+            if not await self._claim(session, inbound):
+                return []
+            stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
+            turn = Turn(
+                inbound=inbound,
+                session=session,
+                config=self.config,
+                matcher=self.knowledge.matcher,
+                now=self.clock.now(),
+                stakeholder=stakeholder,
+                conversation=None,
+            )
+            if inbound.is_private:
+                turn.say("internal_error")
+            else:
+                turn.record_inbound = False
+            outbox_ids = await self._persist(session, turn)
+            await session.commit()
+            return outbox_ids
+
+    async def _handle(self, inbound: Inbound, typing: Callable[[], None]) -> list[int]:
+        async with self.sessions() as session:
+            if not await self._claim(session, inbound):
+                log.info("duplicate update %s ignored", inbound.update_key)
+                return []
+            stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
+            conversation = (
+                await session.get(Conversation, stakeholder.id) if stakeholder is not None else None
+            )
+            turn = Turn(
+                inbound=inbound,
+                session=session,
+                config=self.config,
+                matcher=self.knowledge.matcher,
+                now=self.clock.now(),
+                stakeholder=stakeholder,
+                conversation=conversation,
+                typing=typing,
+            )
+            await self.router(turn)
+            outbox_ids = await self._persist(session, turn)
+            await session.commit()
+            return outbox_ids
+
+    async def _claim(self, session: AsyncSession, inbound: Inbound) -> bool:
+        session.add(ProcessedUpdate(key=inbound.update_key, processed_at=self.clock.now()))
+        try:
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            return False
+        return True
+
+    async def _persist(self, session: AsyncSession, turn: Turn) -> list[int]:
+        """Write the transcript (inbound first, then replies) and queue the replies."""
+        stakeholder = turn.stakeholder
+        inbound = turn.inbound
+        if stakeholder is not None and turn.record_inbound:
+            session.add(
+                Message(
+                    stakeholder_id=stakeholder.id,
+                    ticket_id=turn.inbound_ticket_id,
+                    channel=inbound.channel,
+                    chat_id=inbound.chat_id,
+                    direction=Direction.IN,
+                    actor="stakeholder",
+                    kind=inbound.kind.value,
+                    text=turn.inbound_label or inbound.text,
+                    payload=inbound.payload(),
+                    created_at=turn.now,
+                )
+            )
+        outbox_ids = []
+        for reply in turn.replies:
+            outbox_ids.append(
+                await queue_outbound(
+                    session,
+                    reply,
+                    channel=reply.channel or inbound.channel,
+                    chat_id=reply.chat_id or inbound.chat_id,
+                    stakeholder_id=stakeholder.id if stakeholder is not None else None,
+                    now=turn.now,
+                )
+            )
+        return outbox_ids
+
+
+async def queue_outbound(
+    session: AsyncSession,
+    outbound: Outbound,
+    *,
+    channel: str,
+    chat_id: str,
+    stakeholder_id: int | None,
+    now: object,
+) -> int:
+    """Record an outgoing message in the transcript and the outbox, in the caller's transaction."""
+    message = Message(
+        stakeholder_id=stakeholder_id,
+        ticket_id=outbound.ticket_id,
+        channel=channel,
+        chat_id=chat_id,
+        direction=Direction.OUT,
+        actor=outbound.actor,
+        kind="text",
+        text=outbound.text,
+        payload=outbound.payload(),
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    item = OutboxItem(
+        message_id=message.id,  # type: ignore[arg-type]
+        channel=channel,
+        chat_id=chat_id,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=now,
+    )
+    session.add(item)
+    await session.flush()
+    return item.id  # type: ignore[return-value]
+
+
+async def find_stakeholder(session: AsyncSession, channel: str, user_id: str) -> Stakeholder | None:
+    query = select(Stakeholder).where(
+        Stakeholder.channel == channel, Stakeholder.channel_user_id == user_id
+    )
+    return (await session.execute(query)).scalar_one_or_none()

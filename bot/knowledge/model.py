@@ -1,0 +1,75 @@
+"""What a loaded knowledge base is: immutable, so a reload swaps it whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LegalBasis:
+    citation: str
+    title: str | None = None
+    article: str | None = None
+
+    def render(self) -> str:
+        text = self.citation
+        if self.article:
+            text += f" {self.article}"
+        if self.title:
+            text += f" tentang {self.title}"
+        return text
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One answerable topic; `id` is stable forever (tickets and reports refer to it)."""
+
+    id: str
+    title: str
+    area: str
+    section: str
+    questions: tuple[str, ...]
+    keywords: tuple[str, ...]
+    answer: str
+    legal_basis: tuple[LegalBasis, ...]
+    documents: tuple[str, ...]
+    verified: bool
+    reviewed: date
+    source: str
+
+    def render_answer(self, office_values: dict[str, Any]) -> str:
+        return self.answer.format(**office_values).strip()
+
+    def render_legal_basis(self) -> str:
+        return "; ".join(basis.render() for basis in self.legal_basis)
+
+
+@dataclass(frozen=True)
+class OutOfScope:
+    """A kind of question the KPPN does not handle, with the polite pointer elsewhere."""
+
+    id: str
+    title: str
+    reply: str
+    questions: tuple[str, ...]
+    keywords: tuple[str, ...]
+    source: str
+
+    def render_reply(self, office_values: dict[str, Any]) -> str:
+        return self.reply.format(**office_values).strip()
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    entries: tuple[Entry, ...]
+    out_of_scope: tuple[OutOfScope, ...] = ()
+    abbreviations: dict[str, str] = field(default_factory=dict)
+    fillers: tuple[str, ...] = ()
+
+    def entry(self, entry_id: str) -> Entry | None:
+        return next((entry for entry in self.entries if entry.id == entry_id), None)
+
+    def out_of_scope_topic(self, topic_id: str) -> OutOfScope | None:
+        return next((topic for topic in self.out_of_scope if topic.id == topic_id), None)

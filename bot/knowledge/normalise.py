@@ -1,0 +1,35 @@
+"""Turns chat-style Indonesian into comparable text: "min sp2d sy blm terbit 🙏" → "sp2d saya belum terbit"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+
+
+class Normaliser:
+    """Lower-cases, strips emoji and punctuation, undoes letter repeats, expands abbreviations
+    and removes greeting/politeness filler. All vocabulary comes from knowledge/_language.yaml."""
+
+    def __init__(self, abbreviations: Mapping[str, str], fillers: Iterable[str]) -> None:
+        self._abbreviations = {_basic(key): _basic(value) for key, value in abbreviations.items()}
+        phrases = sorted({_basic(filler) for filler in fillers if _basic(filler)}, key=len, reverse=True)
+        self._fillers = (
+            re.compile(r"\b(?:" + "|".join(re.escape(phrase) for phrase in phrases) + r")\b")
+            if phrases
+            else None
+        )
+
+    def __call__(self, text: str) -> str:
+        words = [self._abbreviations.get(word, word) for word in _basic(text).split()]
+        expanded = " ".join(word for word in words if word)
+        if self._fillers is not None:
+            expanded = self._fillers.sub(" ", expanded)
+        return " ".join(expanded.split())
+
+
+def _basic(text: str) -> str:
+    text = _NON_WORD.sub(" ", text.lower())
+    return " ".join(_REPEATS.sub(r"\1", text).split())

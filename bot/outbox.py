@@ -1,0 +1,165 @@
+"""Delivers outbox rows: in order per chat, each claimed atomically, retried with backoff.
+
+The row is claimed with a compare-and-set UPDATE, so two processes never send the same
+message; a network failure leaves it pending for a later attempt; a permanent refusal
+(bot blocked, chat gone) marks it failed with the reason, never raising into the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import and_, or_, select, update
+
+from bot.clock import Clock
+from bot.messages import Outbound
+from bot.store.db import SessionFactory
+from bot.store.models import Message, OutboxItem, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 30
+MAX_BACKOFF_SECONDS = 300
+STALE_CLAIM = timedelta(minutes=5)  # a process that died mid-send releases its claim after this
+
+
+class TemporaryDeliveryError(Exception):
+    """Try again later (network trouble, rate limit)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(Exception):
+    """The platform refuses this message for good; retrying cannot help."""
+
+
+class Sender(Protocol):
+    channel: str
+
+    async def send(self, chat_id: str, outbound: Outbound) -> str:
+        """Deliver; return the platform's message id."""
+
+
+class OutboxDispatcher:
+    def __init__(self, sessions: SessionFactory, sender: Sender, clock: Clock) -> None:
+        self.sessions = sessions
+        self.sender = sender
+        self.clock = clock
+
+    async def deliver_chat(self, chat_id: str) -> int:
+        """Send everything due for one chat, oldest first; stop at the first temporary failure
+        so the stakeholder never reads messages out of order. Returns how many were sent."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            query = (
+                select(OutboxItem.id)
+                .where(
+                    OutboxItem.channel == self.sender.channel,
+                    OutboxItem.chat_id == chat_id,
+                    OutboxItem.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),  # type: ignore[attr-defined]
+                )
+                .order_by(OutboxItem.id)  # type: ignore[arg-type]
+            )
+            ids = list((await session.execute(query)).scalars())
+        sent = 0
+        for item_id in ids:
+            outcome = await self._deliver_one(item_id, now)
+            if outcome is None:
+                break
+            sent += outcome
+        return sent
+
+    async def deliver_due(self) -> int:
+        """One sweep over every chat with something due (the retry loop)."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            query = (
+                select(OutboxItem.chat_id)
+                .where(
+                    OutboxItem.channel == self.sender.channel,
+                    or_(
+                        and_(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now),
+                        and_(OutboxItem.status == OutboxStatus.SENDING, OutboxItem.claimed_at < now - STALE_CLAIM),  # type: ignore[operator]
+                    ),
+                )
+                .distinct()
+            )
+            chats = list((await session.execute(query)).scalars())
+        total = 0
+        for chat_id in chats:
+            total += await self.deliver_chat(chat_id)
+        return total
+
+    async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
+        """Retry loop for whatever could not be delivered at once."""
+        while not stop.is_set():
+            try:
+                await self.deliver_due()
+            except Exception:  # the loop must outlive any single failure
+                log.exception("outbox sweep failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+
+    async def _deliver_one(self, item_id: int, now: object) -> int | None:
+        """1 sent, 0 skipped (someone else has it or it failed for good), None stop this chat."""
+        async with self.sessions() as session:
+            claimed = await session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.id == item_id,
+                    or_(
+                        and_(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now),
+                        and_(OutboxItem.status == OutboxStatus.SENDING, OutboxItem.claimed_at < now - STALE_CLAIM),  # type: ignore[operator]
+                    ),
+                )
+                .values(status=OutboxStatus.SENDING, claimed_at=now)
+            )
+            await session.commit()
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                item = await session.get(OutboxItem, item_id)
+                # Not yet due (backing off) or in someone else's hands: keep the order.
+                return 0 if item is not None and item.status in (OutboxStatus.SENT, OutboxStatus.FAILED) else None
+            item = await session.get(OutboxItem, item_id)
+            message = await session.get(Message, item.message_id) if item is not None else None
+            if item is None or message is None:
+                return 0
+            outbound = Outbound.from_payload(message.payload)
+            try:
+                platform_id = await self.sender.send(item.chat_id, outbound)
+            except TemporaryDeliveryError as exc:
+                item.attempts += 1
+                if item.attempts >= MAX_ATTEMPTS:
+                    item.status = OutboxStatus.FAILED
+                else:
+                    delay = exc.retry_after or min(2**item.attempts, MAX_BACKOFF_SECONDS)
+                    item.status = OutboxStatus.PENDING
+                    item.next_attempt_at = self.clock.now() + timedelta(seconds=delay)
+                item.last_error = str(exc)[:500]
+                session.add(item)
+                await session.commit()
+                log.warning("delivery of outbox %s postponed: %s", item_id, exc)
+                return None
+            except PermanentDeliveryError as exc:
+                item.status = OutboxStatus.FAILED
+                item.attempts += 1
+                item.last_error = str(exc)[:500]
+                session.add(item)
+                await session.commit()
+                log.error("delivery of outbox %s failed for good: %s", item_id, exc)
+                return 0
+            item.status = OutboxStatus.SENT
+            item.attempts += 1
+            item.sent_at = self.clock.now()
+            item.platform_message_id = platform_id
+            message.payload = {**message.payload, "platform_message_id": platform_id}
+            session.add(item)
+            session.add(message)
+            await session.commit()
+            return 1

@@ -1,0 +1,64 @@
+"""Assembles csobot from settings: config, knowledge base, database, engine. Used by every entry
+point (terminal, Telegram, tests) so they all run exactly the same SOP."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock, SystemClock
+from bot.config import Config, load_config
+from bot.engine import Engine, KnowledgeHolder
+from bot.knowledge import Matcher, load_knowledge
+from bot.settings import Settings
+from bot.store import db
+from handlers.router import route
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: Config
+    knowledge: KnowledgeHolder
+    db_engine: AsyncEngine
+    sessions: db.SessionFactory
+    engine: Engine
+    clock: Clock
+
+    async def close(self) -> None:
+        await self.db_engine.dispose()
+
+
+def load_matcher(config: Config, directory: Path) -> Matcher:
+    """Raises KnowledgeError with every problem when the knowledge base is invalid."""
+    knowledge = load_knowledge(directory, sections=config.sections)
+    return Matcher(knowledge, config.matcher)
+
+
+async def build_runtime(
+    settings: Settings, *, office: str | None = None, clock: Clock | None = None
+) -> Runtime:
+    """Raises ConfigError, KnowledgeError or DatabaseError with a message for the operator."""
+    config = load_config(settings.csobot_config, office)
+    holder = KnowledgeHolder(load_matcher(config, settings.csobot_knowledge_dir))
+    db_engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(db_engine)
+    except Exception:
+        await db_engine.dispose()
+        raise
+    sessions = db.session_factory(db_engine)
+    clock = clock or SystemClock()
+    engine = Engine(config, holder, sessions, clock, route)
+    log.info(
+        "csobot ready: office %s, %d knowledge entries, database %s",
+        config.office,
+        len(holder.matcher.knowledge.entries),
+        db_engine.url.render_as_string(hide_password=True),
+    )
+    return Runtime(settings, config, holder, db_engine, sessions, engine, clock)

@@ -1,0 +1,25 @@
+"""Secrets and deployment settings: from the environment or a .env file, never from config.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/csobot.db"
+
+
+class Settings(BaseSettings):
+    """What differs between deployments of the same office configuration."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    database_url: str = DEFAULT_DATABASE_URL
+    csobot_config: Path = Field(default=Path("config.yaml"))
+    csobot_knowledge_dir: Path = Field(default=Path("knowledge"))
+    csobot_data_dir: Path = Field(default=Path("data"))
+    csobot_log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""Persistence: every state that matters lives here, so restarts and extra processes lose nothing."""

@@ -1,0 +1,168 @@
+"""The tables. One ticket is one question (one "jenis layanan" in the service standard)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.store.types import UTCDateTime
+
+
+class TicketStatus(StrEnum):
+    ASKED = "asked"
+    ANSWERED = "answered"
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    AWAITING_DOCUMENTS = "awaiting_documents"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+# Statuses in which a human CSO owns the ticket: stakeholder messages attach to it.
+HANDED_OFF = frozenset(
+    {
+        TicketStatus.QUEUED,
+        TicketStatus.IN_PROGRESS,
+        TicketStatus.AWAITING_DOCUMENTS,
+        TicketStatus.ESCALATED,
+    }
+)
+OPEN_STATUSES = frozenset(TicketStatus) - {TicketStatus.RESOLVED}
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def _utc_column(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Stakeholder(SQLModel, table=True):
+    """A person talking to the bot on one channel; created only once they consent."""
+
+    __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    channel_user_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=64)
+    full_name: str | None = Field(default=None, max_length=100)
+    role: str | None = Field(default=None, max_length=40)
+    satker_code: str | None = Field(default=None, max_length=6)
+    organisation: str | None = Field(default=None, max_length=150)
+    phone: str | None = Field(default=None, max_length=20)
+    consent_at: datetime = _utc_column()
+    created_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column()
+
+
+class Conversation(SQLModel, table=True):
+    """Where a stakeholder is in the SOP, kept in the database so a restart resumes it."""
+
+    stakeholder_id: int = Field(primary_key=True, foreign_key="stakeholder.id")
+    step: str = Field(default="idle", max_length=40)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _utc_column()
+
+
+class Ticket(SQLModel, table=True):
+    """One consultation question and its way to Resolved."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    office: str = Field(max_length=40, index=True)
+    stakeholder_id: int = Field(foreign_key="stakeholder.id", index=True)
+    channel: str = Field(max_length=20)
+    status: str = Field(max_length=24, index=True)
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    topic_id: str | None = Field(default=None, max_length=80)
+    match_score: float | None = None
+    match_candidates: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    opened_at: datetime = _utc_column(index=True)
+    first_answer_at: datetime | None = _utc_column(nullable=True)
+    resolved_at: datetime | None = _utc_column(nullable=True)
+    updated_at: datetime = _utc_column()
+
+
+class TicketEvent(SQLModel, table=True):
+    """One status change: the audit trail and the source of service-level figures."""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = _utc_column()
+    actor: str = Field(max_length=64)
+    from_status: str | None = Field(default=None, max_length=24)
+    to_status: str = Field(max_length=24)
+    reason: str = Field(max_length=200)
+
+
+class Message(SQLModel, table=True):
+    """Every message in either direction: the transcript."""
+
+    __table_args__ = (Index("ix_message_chat", "channel", "chat_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    stakeholder_id: int | None = Field(default=None, foreign_key="stakeholder.id", index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    channel: str = Field(max_length=20)
+    chat_id: str = Field(max_length=64)
+    direction: str = Field(max_length=3)
+    actor: str = Field(max_length=64)
+    kind: str = Field(max_length=20)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc_column()
+
+
+class OutboxItem(SQLModel, table=True):
+    """A message waiting to be delivered, written in the same transaction that decided to send it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", unique=True)
+    channel: str = Field(max_length=20)
+    chat_id: str = Field(max_length=64)
+    status: str = Field(default=OutboxStatus.PENDING, max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime = _utc_column()
+    claimed_at: datetime | None = _utc_column(nullable=True)
+    sent_at: datetime | None = _utc_column(nullable=True)
+    platform_message_id: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Keys of inbound updates already handled, so a redelivered update is a no-op."""
+
+    __tablename__ = "processed_update"
+
+    key: str = Field(primary_key=True, max_length=100)
+    processed_at: datetime = _utc_column()
+
+
+class TicketCounter(SQLModel, table=True):
+    """Per-office, per-day sequence behind ticket numbers; incremented atomically."""
+
+    __tablename__ = "ticket_counter"
+
+    scope: str = Field(primary_key=True, max_length=60)
+    last: int = 0

@@ -1,0 +1,1 @@
+"""The consultation SOP, channel-neutral: every handler takes a Turn and replies through it."""

@@ -1,0 +1,229 @@
+"""SOP step 1: identify the stakeholder, once, remembered by their channel user id.
+
+Answers go into a draft in the conversation row and reach the stakeholder row only when the
+profile is complete, so /batal in the middle of a change never damages the stored profile.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.messages import Button, InboundKind, Keyboard
+from bot.turn import Turn
+
+NAME = "identify_name"
+ROLE = "identify_role"
+SATKER_CODE = "identify_satker_code"
+ORGANISATION = "identify_organisation"
+PHONE = "identify_phone"
+STEPS = (NAME, ROLE, SATKER_CODE, ORGANISATION, PHONE)
+FIELDS = {
+    NAME: "full_name",
+    ROLE: "role",
+    SATKER_CODE: "satker_code",
+    ORGANISATION: "organisation",
+    PHONE: "phone",
+}
+ROLE_BUTTON = "role:"
+SKIPPED = ""  # a phone the stakeholder chose not to give
+
+_SATKER_CODE = re.compile(r"^\d{6}$")
+_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .,'’-])*$")
+
+
+def is_complete(turn: Turn) -> bool:
+    stakeholder = turn.stakeholder
+    return stakeholder is not None and stakeholder.full_name is not None and stakeholder.role is not None
+
+
+def start_edit(turn: Turn) -> None:
+    """/profil → "Ubah": a fresh draft; the stored profile stays until the new one is complete."""
+    turn.set_step(NAME, draft={})
+    _ask(turn, NAME)
+
+
+def resume(turn: Turn) -> None:
+    """Ask the first question the draft has no answer for (after consent, restart or /batal)."""
+    draft = _draft(turn)
+    step = _next_missing(turn, draft)
+    if step is None:
+        _finish(turn, draft)
+        return
+    turn.set_step(step)
+    _ask(turn, step)
+
+
+async def handle(turn: Turn) -> None:
+    """An answer (text, button or shared contact) to the current identification step."""
+    step = turn.step
+    inbound = turn.inbound
+    if step == ROLE and inbound.kind is InboundKind.BUTTON:
+        await _answer_role(turn)
+        return
+    if step == PHONE and inbound.kind is InboundKind.CONTACT:
+        _answer_contact(turn)
+        return
+    if inbound.kind is not InboundKind.TEXT:
+        _ask(turn, step)
+        return
+    text = " ".join(inbound.text.split())
+    if step == NAME:
+        if not (2 <= len(text) <= 100 and _NAME.match(text)):
+            turn.say("invalid_name")
+            return
+        _store(turn, NAME, text)
+    elif step == ROLE:
+        role = _role_by_label(turn, text)
+        if role is None:
+            _ask(turn, ROLE)
+            return
+        _store(turn, ROLE, role)
+    elif step == SATKER_CODE:
+        code = text.replace(" ", "")
+        if not _SATKER_CODE.match(code):
+            turn.say("invalid_satker_code")
+            return
+        _store(turn, SATKER_CODE, code)
+    elif step == ORGANISATION:
+        if not 2 <= len(text) <= 150:
+            turn.say("invalid_organisation", organisation_label=_organisation_label(turn))
+            return
+        _store(turn, ORGANISATION, text)
+    elif step == PHONE:
+        if text.casefold() == turn.text("button_skip").casefold():
+            _store(turn, PHONE, SKIPPED)
+        else:
+            phone = normalise_phone(text)
+            if phone is None:
+                turn.say("invalid_phone")
+                return
+            _store(turn, PHONE, phone)
+    resume(turn)
+
+
+async def _answer_role(turn: Turn) -> None:
+    data = turn.inbound.data or ""
+    role = turn.config.role(data.removeprefix(ROLE_BUTTON)) if data.startswith(ROLE_BUTTON) else None
+    if role is None:
+        turn.say("stale_button")
+        return
+    turn.inbound_label = role.label
+    _store(turn, ROLE, role.id)
+    resume(turn)
+
+
+def _answer_contact(turn: Turn) -> None:
+    inbound = turn.inbound
+    if inbound.contact_user_id is not None and inbound.contact_user_id != inbound.user_id:
+        turn.say("contact_not_own")
+        return
+    phone = normalise_phone(inbound.phone or "")
+    if phone is None:
+        turn.say("invalid_phone")
+        return
+    turn.inbound_label = phone
+    _store(turn, PHONE, phone)
+    resume(turn)
+
+
+def normalise_phone(text: str) -> str | None:
+    """Indonesian mobile/landline numbers as +62…; None when it cannot be a phone number."""
+    digits = re.sub(r"[\s().-]", "", text)
+    if digits.startswith("+"):
+        digits = digits[1:]
+    elif digits.startswith("0"):
+        digits = "62" + digits[1:]
+    if not digits.isdigit() or not digits.startswith("62") or not 10 <= len(digits) <= 15:
+        return None
+    return "+" + digits
+
+
+def _draft(turn: Turn) -> dict[str, Any]:
+    assert turn.conversation is not None
+    return dict(turn.conversation.data.get("draft", {}))
+
+
+def _store(turn: Turn, step: str, value: str) -> None:
+    draft = _draft(turn)
+    draft[FIELDS[step]] = value
+    if step == ROLE:
+        role = turn.config.role(value)
+        if role is not None and not role.needs_satker_code:
+            draft["satker_code"] = None
+    turn.set_step(step, draft=draft)
+
+
+def _next_missing(turn: Turn, draft: dict[str, Any]) -> str | None:
+    for step in STEPS:
+        field = FIELDS[step]
+        if field in draft:
+            continue
+        if step == SATKER_CODE:
+            role = turn.config.role(draft.get("role"))
+            if role is not None and not role.needs_satker_code:
+                continue
+        return step
+    return None
+
+
+def _ask(turn: Turn, step: str) -> None:
+    if step == NAME:
+        turn.say("ask_name")
+    elif step == ROLE:
+        buttons = [Button(role.label, ROLE_BUTTON + role.id) for role in turn.config.roles]
+        turn.say("ask_role", buttons)
+    elif step == SATKER_CODE:
+        turn.say("ask_satker_code")
+    elif step == ORGANISATION:
+        turn.say("ask_organisation", organisation_label=_organisation_label(turn))
+    elif step == PHONE:
+        turn.reply(
+            turn.text("ask_phone"),
+            [Button(turn.text("button_share_phone"), "contact"), Button(turn.text("button_skip"))],
+            keyboard=Keyboard.CONTACT,
+        )
+
+
+def _organisation_label(turn: Turn) -> str:
+    role = turn.config.role(_draft(turn).get("role"))
+    return role.organisation_label if role is not None else "nama instansi"
+
+
+def _role_by_label(turn: Turn, text: str) -> str | None:
+    for role in turn.config.roles:
+        if text.casefold() in (role.label.casefold(), role.id):
+            return role.id
+    return None
+
+
+def _finish(turn: Turn, draft: dict[str, Any]) -> None:
+    stakeholder = turn.stakeholder
+    assert stakeholder is not None
+    stakeholder.full_name = draft["full_name"]
+    stakeholder.role = draft["role"]
+    stakeholder.satker_code = draft.get("satker_code")
+    stakeholder.organisation = draft["organisation"]
+    stakeholder.phone = draft.get("phone") or None
+    stakeholder.updated_at = turn.now
+    turn.session.add(stakeholder)
+    turn.set_step("idle")
+    assert turn.conversation is not None
+    turn.conversation.data = {key: value for key, value in turn.conversation.data.items() if key != "draft"}
+    turn.reply(turn.text("identified", name=stakeholder.full_name), keyboard=Keyboard.REMOVE)
+    turn.say("ask_question")
+
+
+def profile_text(turn: Turn) -> str:
+    stakeholder = turn.stakeholder
+    assert stakeholder is not None
+    role = turn.config.role(stakeholder.role)
+    dash = "–"
+    return turn.text(
+        "profile",
+        name=stakeholder.full_name or dash,
+        role=role.label if role else dash,
+        satker_code=stakeholder.satker_code or dash,
+        organisation=stakeholder.organisation or dash,
+        phone=stakeholder.phone or dash,
+    )

@@ -1,0 +1,119 @@
+"""Which handler gets an inbound event. The order matters and is explained once, here:
+
+1. Messages outside private chats are not for this bot (staff groups come with the desk).
+2. Edited messages are not re-processed: what was answered stays answered.
+3. Without consent, only the notice, the help and the complaint channels are available, and
+   nothing is stored (UU 27/2022 PDP).
+4. Commands work at every step, so /batal and /bantuan always get the stakeholder out.
+5. Buttons go to the handler that made them, by the prefix of their data.
+6. Text goes to identification while it is incomplete, otherwise to the consultation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.messages import InboundKind
+from bot.turn import Turn
+from handlers import common, consent, consultation, identification
+
+CommandHandler = Callable[[Turn], Awaitable[None] | None]
+
+COMMANDS: dict[str, CommandHandler] = {
+    "start": common.start,
+    "bantuan": common.help_,
+    "help": common.help_,
+    "pengaduan": common.complaints,
+    "batal": common.cancel,
+    "status": common.status,
+    "profil": common.profile,
+    "baru": common.new_question,
+}
+# Shown in the platform's command menu, in this order (Indonesian descriptions).
+MENU = (
+    ("baru", "Ajukan pertanyaan baru"),
+    ("status", "Status tiket saya"),
+    ("profil", "Lihat atau ubah data diri"),
+    ("pengaduan", "Saluran pengaduan layanan"),
+    ("batal", "Batalkan langkah yang berjalan"),
+    ("bantuan", "Bantuan"),
+    ("start", "Mulai"),
+)
+WITHOUT_CONSENT = {"bantuan": common.help_, "help": common.help_, "pengaduan": common.complaints}
+
+
+async def route(turn: Turn) -> None:
+    inbound = turn.inbound
+    if not inbound.is_private:
+        turn.record_inbound = False
+        return
+    if inbound.kind is InboundKind.EDITED:
+        turn.say("edited_ignored")
+        return
+    if turn.stakeholder is None:
+        await _without_consent(turn)
+        return
+    if inbound.kind is InboundKind.COMMAND:
+        await _command(turn)
+    elif inbound.kind is InboundKind.BUTTON:
+        await _button(turn)
+    elif inbound.kind is InboundKind.CONTACT:
+        if turn.step == identification.PHONE:
+            await identification.handle(turn)
+        else:
+            turn.say("contact_unexpected")
+    elif inbound.kind is InboundKind.UNSUPPORTED:
+        turn.say("unsupported_message")
+    else:
+        await _text(turn)
+
+
+async def _without_consent(turn: Turn) -> None:
+    inbound = turn.inbound
+    if inbound.kind is InboundKind.BUTTON and inbound.data in (consent.ACCEPT, consent.DECLINE):
+        await consent.handle_button(turn)
+    elif inbound.kind is InboundKind.COMMAND and inbound.command in WITHOUT_CONSENT:
+        await _call(WITHOUT_CONSENT[inbound.command], turn)
+    else:
+        consent.show_notice(turn, remind=not (inbound.kind is InboundKind.COMMAND and inbound.command == "start"))
+
+
+async def _command(turn: Turn) -> None:
+    command = turn.inbound.command or ""
+    handler = COMMANDS.get(command)
+    if handler is None:
+        turn.say("unknown_command", command=f"/{command}")
+        return
+    await _call(handler, turn)
+
+
+async def _button(turn: Turn) -> None:
+    data = turn.inbound.data or ""
+    if data.startswith(identification.ROLE_BUTTON) and turn.step == identification.ROLE:
+        await identification.handle(turn)
+    elif data.startswith((consultation.ANSWER_BUTTON, consultation.TOPIC_BUTTON)):
+        await consultation.handle_button(turn)
+    elif data == common.EDIT_PROFILE:
+        await common.edit_profile_button(turn)
+    else:
+        turn.say("stale_button")
+
+
+async def _text(turn: Turn) -> None:
+    limit = turn.config.service.max_message_length
+    if len(turn.inbound.text) > limit:
+        turn.say("too_long", length=f"{len(turn.inbound.text):,}".replace(",", "."), max_length=f"{limit:,}".replace(",", "."))
+        return
+    if turn.step.startswith("identify_"):
+        await identification.handle(turn)
+    elif not identification.is_complete(turn):
+        turn.say("profile_missing")
+        identification.resume(turn)
+    else:
+        await consultation.handle_text(turn)
+
+
+async def _call(handler: CommandHandler, turn: Turn) -> None:
+    result = handler(turn)
+    if result is not None:
+        await result
