@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlmodel import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,6 +36,22 @@ log = logging.getLogger(__name__)
 Router = Callable[[Turn], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Handled:
+    """What the adapter must deliver after a turn.
+
+    `unstored` are replies to someone who has not consented: sent once, best effort, and kept
+    nowhere, because before consent nothing about the person may be stored (UU 27/2022 PDP).
+    """
+
+    chat_id: str
+    unstored: tuple[Outbound, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.unstored
+
+
 @dataclass
 class KnowledgeHolder:
     """The current matcher; a reload replaces it whole, so a turn never sees half a reload."""
@@ -58,8 +74,8 @@ class Engine:
         self.clock = clock
         self.router = router
 
-    async def handle(self, inbound: Inbound, typing: Callable[[], None] = lambda: None) -> list[int]:
-        """Handle one event; returns the ids of the outbox rows to deliver now.
+    async def handle(self, inbound: Inbound, typing: Callable[[], None] = lambda: None) -> Handled:
+        """Handle one event; stored replies wait in the outbox, unstored ones are returned.
 
         A bug in a handler must not cost the stakeholder their message or leave them without a
         reply: the failed transaction is rolled back and the message is stored with an apology.
@@ -70,10 +86,10 @@ class Engine:
             log.exception("handling %s failed", inbound.update_key)
             return await self._record_failure(inbound)
 
-    async def _record_failure(self, inbound: Inbound) -> list[int]:
+    async def _record_failure(self, inbound: Inbound) -> Handled:
         async with self.sessions() as session:
             if not await self._claim(session, inbound):
-                return []
+                return Handled(inbound.chat_id)
             stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
             turn = Turn(
                 inbound=inbound,
@@ -88,15 +104,15 @@ class Engine:
                 turn.say("internal_error")
             else:
                 turn.record_inbound = False
-            outbox_ids = await self._persist(session, turn)
+            handled = await self._persist(session, turn)
             await session.commit()
-            return outbox_ids
+            return handled
 
-    async def _handle(self, inbound: Inbound, typing: Callable[[], None]) -> list[int]:
+    async def _handle(self, inbound: Inbound, typing: Callable[[], None]) -> Handled:
         async with self.sessions() as session:
             if not await self._claim(session, inbound):
                 log.info("duplicate update %s ignored", inbound.update_key)
-                return []
+                return Handled(inbound.chat_id)
             stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
             conversation = (
                 await session.get(Conversation, stakeholder.id) if stakeholder is not None else None
@@ -112,9 +128,9 @@ class Engine:
                 typing=typing,
             )
             await self.router(turn)
-            outbox_ids = await self._persist(session, turn)
+            handled = await self._persist(session, turn)
             await session.commit()
-            return outbox_ids
+            return handled
 
     async def _claim(self, session: AsyncSession, inbound: Inbound) -> bool:
         session.add(ProcessedUpdate(key=inbound.update_key, processed_at=self.clock.now()))
@@ -125,10 +141,12 @@ class Engine:
             return False
         return True
 
-    async def _persist(self, session: AsyncSession, turn: Turn) -> list[int]:
+    async def _persist(self, session: AsyncSession, turn: Turn) -> Handled:
         """Write the transcript (inbound first, then replies) and queue the replies."""
         stakeholder = turn.stakeholder
         inbound = turn.inbound
+        if stakeholder is None:
+            return Handled(inbound.chat_id, tuple(turn.replies))
         if stakeholder is not None and turn.record_inbound:
             session.add(
                 Message(
@@ -144,19 +162,16 @@ class Engine:
                     created_at=turn.now,
                 )
             )
-        outbox_ids = []
         for reply in turn.replies:
-            outbox_ids.append(
-                await queue_outbound(
-                    session,
-                    reply,
-                    channel=reply.channel or inbound.channel,
-                    chat_id=reply.chat_id or inbound.chat_id,
-                    stakeholder_id=stakeholder.id if stakeholder is not None else None,
-                    now=turn.now,
-                )
+            await queue_outbound(
+                session,
+                reply,
+                channel=reply.channel or inbound.channel,
+                chat_id=reply.chat_id or inbound.chat_id,
+                stakeholder_id=stakeholder.id,
+                now=turn.now,
             )
-        return outbox_ids
+        return Handled(inbound.chat_id)
 
 
 async def queue_outbound(
@@ -199,4 +214,4 @@ async def find_stakeholder(session: AsyncSession, channel: str, user_id: str) ->
     query = select(Stakeholder).where(
         Stakeholder.channel == channel, Stakeholder.channel_user_id == user_id
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await session.exec(query)).one_or_none()

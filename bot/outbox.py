@@ -12,9 +12,11 @@ import logging
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, update
+from sqlmodel import select
 
 from bot.clock import Clock
+from bot.engine import Handled
 from bot.messages import Outbound
 from bot.store.db import SessionFactory
 from bot.store.models import Message, OutboxItem, OutboxStatus
@@ -51,6 +53,15 @@ class OutboxDispatcher:
         self.sender = sender
         self.clock = clock
 
+    async def deliver(self, handled: Handled) -> None:
+        """After a turn: the unstored replies (best effort), then the chat's outbox."""
+        for outbound in handled.unstored:
+            try:
+                await self.sender.send(handled.chat_id, outbound)
+            except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
+                log.warning("reply before consent not delivered: %s", exc)
+        await self.deliver_chat(handled.chat_id)
+
     async def deliver_chat(self, chat_id: str) -> int:
         """Send everything due for one chat, oldest first; stop at the first temporary failure
         so the stakeholder never reads messages out of order. Returns how many were sent."""
@@ -65,7 +76,7 @@ class OutboxDispatcher:
                 )
                 .order_by(OutboxItem.id)  # type: ignore[arg-type]
             )
-            ids = list((await session.execute(query)).scalars())
+            ids = list((await session.exec(query)).all())
         sent = 0
         for item_id in ids:
             outcome = await self._deliver_one(item_id, now)
@@ -89,7 +100,7 @@ class OutboxDispatcher:
                 )
                 .distinct()
             )
-            chats = list((await session.execute(query)).scalars())
+            chats = list((await session.exec(query)).all())
         total = 0
         for chat_id in chats:
             total += await self.deliver_chat(chat_id)
@@ -110,7 +121,7 @@ class OutboxDispatcher:
     async def _deliver_one(self, item_id: int, now: object) -> int | None:
         """1 sent, 0 skipped (someone else has it or it failed for good), None stop this chat."""
         async with self.sessions() as session:
-            claimed = await session.execute(
+            claimed = await session.exec(
                 update(OutboxItem)
                 .where(
                     OutboxItem.id == item_id,

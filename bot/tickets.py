@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlmodel import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,7 +59,7 @@ async def next_ticket_number(
         )
         .returning(TicketCounter.last)
     )
-    sequence = (await session.execute(statement)).scalar_one()
+    sequence = (await session.exec(statement)).scalar_one()
     return f"{scope}-{sequence:04d}"
 
 
@@ -101,4 +101,4 @@ async def tickets_with_status(
         query = query.where(Ticket.status.in_(statuses))  # type: ignore[attr-defined]
     if office:
         query = query.where(Ticket.office == office)
-    return list((await session.execute(query)).scalars())
+    return list((await session.exec(query)).all())

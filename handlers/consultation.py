@@ -3,7 +3,7 @@ when it is known, otherwise hand the ticket to a CSO with an honest promise of w
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlmodel import select
 
 from bot.knowledge import Decision, Entry, Match
 from bot.messages import Button
@@ -25,10 +25,10 @@ async def handle_text(turn: Turn) -> None:
     if turn.step != AWAITING_QUESTION and latest is not None:
         if latest.status in HANDED_OFF:
             turn.inbound_ticket_id = latest.id
-            turn.say(
-                "attached_to_ticket",
-                ticket=latest.number,
-                status=turn.config.texts.status_labels.get(latest.status, latest.status),
+            status = turn.config.texts.status_labels.get(latest.status, latest.status)
+            turn.reply(
+                turn.text("attached_to_ticket", ticket=latest.number, status=status),
+                ticket_id=latest.id,
             )
             return
         if latest.status == TicketStatus.ASKED:
@@ -37,7 +37,7 @@ async def handle_text(turn: Turn) -> None:
             await _search_and_answer(turn, latest, turn.inbound.text)
             return
     ticket = await open_ticket(turn, turn.inbound.text)
-    turn.say("ticket_received", ticket=ticket.number)
+    turn.reply(turn.text("ticket_received", ticket=ticket.number), ticket_id=ticket.id)
     await _search_and_answer(turn, ticket, turn.inbound.text)
 
 
@@ -140,7 +140,7 @@ async def handle_button(turn: Turn) -> None:
     expected = TicketStatus.ANSWERED if prefix == ANSWER_BUTTON else TicketStatus.ASKED
     if ticket.status != expected:
         label = turn.config.texts.status_labels.get(ticket.status, ticket.status)
-        turn.say("ticket_already_closed", ticket=ticket.number, status=label)
+        turn.reply(turn.text("ticket_already_closed", ticket=ticket.number, status=label), ticket_id=ticket.id)
         return
     if prefix == ANSWER_BUTTON:
         if choice == "yes":
@@ -181,7 +181,7 @@ async def latest_open_ticket(turn: Turn) -> Ticket | None:
         .order_by(Ticket.id.desc())  # type: ignore[union-attr]
         .limit(1)
     )
-    return (await turn.session.execute(query)).scalar_one_or_none()
+    return (await turn.session.exec(query)).one_or_none()
 
 
 async def open_tickets(turn: Turn) -> list[Ticket]:
@@ -191,4 +191,4 @@ async def open_tickets(turn: Turn) -> list[Ticket]:
         .where(Ticket.stakeholder_id == turn.stakeholder.id, Ticket.status != TicketStatus.RESOLVED)
         .order_by(Ticket.id)  # type: ignore[arg-type]
     )
-    return list((await turn.session.execute(query)).scalars())
+    return list((await turn.session.exec(query)).all())

@@ -106,5 +106,4 @@ async def chat(
         inbound = parse_line(line, user_id, sender.options, sender.contact_keyboard)
         if inbound is None:
             continue
-        await runtime.engine.handle(inbound)
-        await dispatcher.deliver_chat(user_id)
+        await dispatcher.deliver(await runtime.engine.handle(inbound))

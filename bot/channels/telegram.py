@@ -1,0 +1,309 @@
+"""Telegram adapter (python-telegram-bot v22): updates → Inbound, Outbound → Bot API calls.
+
+It runs against any Bot API server given by TELEGRAM_API_BASE_URL (official, an office's local
+server, the tests' fake). Only sending replies is essential; the command menu, chat actions,
+callback answers and keyboard clean-up are courtesies whose failure is logged and forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as timedelta, no warning
+
+from telegram import (  # noqa: E402
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType  # noqa: E402
+from telegram.error import (  # noqa: E402
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler  # noqa: E402
+
+from bot.messages import Inbound, InboundKind, Keyboard, Outbound  # noqa: E402
+from bot.outbox import OutboxDispatcher, PermanentDeliveryError, TemporaryDeliveryError  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
+from handlers.router import MENU  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+UNSUPPORTED_MEDIA = (
+    "sticker",
+    "voice",
+    "audio",
+    "video",
+    "video_note",
+    "animation",
+    "location",
+    "venue",
+    "poll",
+    "dice",
+    "photo",
+    "document",
+    "game",
+    "story",
+)
+MAX_INITIALIZE_BACKOFF = 60.0
+
+
+class StartupError(Exception):
+    """The Bot API refuses us for good (e.g. a wrong token): retrying cannot help."""
+
+
+def to_inbound(update: Update, bot_id: int) -> Inbound | None:
+    """Translate one update; None for updates the SOP has nothing to do with."""
+    key = f"{CHANNEL}:{bot_id}:{update.update_id}"
+    if update.callback_query is not None:
+        query = update.callback_query
+        message = query.message
+        chat_id = str(message.chat.id) if message is not None else str(query.from_user.id)
+        private = message is None or message.chat.type == ChatType.PRIVATE
+        label = _button_label(message, query.data) if isinstance(message, Message) else None
+        return Inbound(
+            channel=CHANNEL,
+            user_id=str(query.from_user.id),
+            chat_id=chat_id,
+            update_key=key,
+            kind=InboundKind.BUTTON,
+            data=query.data or "",
+            text=label or "",
+            is_private=private,
+        )
+    if update.edited_message is not None:
+        edited = update.edited_message
+        if edited.from_user is None:
+            return None
+        return _base(edited, key, InboundKind.EDITED, text=edited.text or "")
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return None
+    if message.contact is not None:
+        contact = message.contact
+        return _base(
+            message,
+            key,
+            InboundKind.CONTACT,
+            text=contact.phone_number,
+            phone=contact.phone_number,
+            contact_user_id=str(contact.user_id) if contact.user_id is not None else None,
+        )
+    if message.text is not None:
+        text = message.text
+        if text.startswith("/"):
+            head, _, rest = text.partition(" ")
+            command = head[1:].split("@", 1)[0].lower()
+            return _base(message, key, InboundKind.COMMAND, text=text, command=command)
+        return _base(message, key, InboundKind.TEXT, text=text)
+    for media in UNSUPPORTED_MEDIA:
+        if getattr(message, media, None):
+            return _base(message, key, InboundKind.UNSUPPORTED, media=media, text=message.caption or "")
+    return None  # service messages (members joining, pinned messages…)
+
+
+def _base(message: Message, key: str, kind: InboundKind, **fields: Any) -> Inbound:
+    assert message.from_user is not None
+    return Inbound(
+        channel=CHANNEL,
+        user_id=str(message.from_user.id),
+        chat_id=str(message.chat.id),
+        update_key=key,
+        kind=kind,
+        is_private=message.chat.type == ChatType.PRIVATE,
+        platform_message_id=str(message.message_id),
+        **fields,
+    )
+
+
+def _button_label(message: Message, data: str | None) -> str | None:
+    markup = message.reply_markup
+    if markup is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == data:
+                return button.text
+    return None
+
+
+def reply_markup(outbound: Outbound) -> Any:
+    if outbound.keyboard is Keyboard.INLINE and outbound.buttons:
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in outbound.buttons]
+        )
+    if outbound.keyboard is Keyboard.CONTACT:
+        rows = [
+            [KeyboardButton(b.label, request_contact=b.data == "contact")] for b in outbound.buttons
+        ]
+        return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
+    if outbound.keyboard is Keyboard.REMOVE:
+        return ReplyKeyboardRemove()
+    return None
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramSender:
+    """Sends outbox messages through PTB and classifies failures for the outbox."""
+
+    channel = CHANNEL
+
+    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+        self.application = application
+
+    async def send(self, chat_id: str, outbound: Outbound) -> str:
+        try:
+            message = await self.application.bot.send_message(
+                chat_id=int(chat_id), text=outbound.text, reply_markup=reply_markup(outbound)
+            )
+        except RetryAfter as exc:
+            raise TemporaryDeliveryError(str(exc), _seconds(exc.retry_after)) from exc
+        except (Forbidden, BadRequest, InvalidToken) as exc:
+            raise PermanentDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        except TelegramError as exc:  # NetworkError, TimedOut, server errors
+            raise TemporaryDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        return str(message.message_id)
+
+
+class TelegramChannel:
+    """Wires a PTB Application to the engine; start/stop are separate so tests can drive it."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        token = runtime.settings.telegram_bot_token
+        if token is None:
+            raise StartupError("TELEGRAM_BOT_TOKEN is not set")
+        settings = runtime.settings
+        self.application = (
+            Application.builder()
+            .token(token.get_secret_value())
+            .base_url(settings.telegram_api_base_url)
+            .base_file_url(settings.telegram_file_base_url)
+            .rate_limiter(AIORateLimiter(max_retries=3))
+            .build()
+        )
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.dispatcher = OutboxDispatcher(runtime.sessions, TelegramSender(self.application), runtime.clock)
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._outbox_loop: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._initialize_with_retry()
+        await self._set_commands()
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=timedelta(seconds=30)
+        )
+        self._outbox_loop = asyncio.create_task(self.dispatcher.run(self._stop))
+        log.info("polling Telegram as @%s", self.application.bot.username)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        if self._outbox_loop is not None:
+            await self._outbox_loop
+        for task in list(self._tasks):
+            task.cancel()
+        await self.application.shutdown()
+
+    async def _initialize_with_retry(self) -> None:
+        """getMe until it works: a Bot API server that is down at start is waited for, not fatal."""
+        delay = 1.0
+        while True:
+            try:
+                await self.application.initialize()
+                return
+            except InvalidToken as exc:
+                raise StartupError(f"the Bot API rejected TELEGRAM_BOT_TOKEN: {exc}") from exc
+            except (NetworkError, RetryAfter) as exc:
+                log.warning("Bot API not reachable (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_INITIALIZE_BACKOFF)
+
+    async def _set_commands(self) -> None:
+        await self._courtesy(
+            self.application.bot.set_my_commands([BotCommand(name, text) for name, text in MENU]),
+            "setMyCommands",
+        )
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        inbound = to_inbound(update, self.application.bot.id)
+        if update.callback_query is not None:
+            await self._courtesy(update.callback_query.answer(), "answerCallbackQuery")
+        if inbound is None:
+            return
+        handled = await self.runtime.engine.handle(inbound, typing=lambda: self._typing(inbound.chat_id))
+        if update.callback_query is not None and isinstance(update.callback_query.message, Message):
+            # The choice is made: take the buttons away so an old message cannot be pressed again.
+            await self._courtesy(
+                update.callback_query.message.edit_reply_markup(reply_markup=None),
+                "editMessageReplyMarkup",
+            )
+        await self.dispatcher.deliver(handled)
+
+    def _typing(self, chat_id: str) -> None:
+        call = self.application.bot.send_chat_action(chat_id=int(chat_id), action=ChatAction.TYPING)
+        task = asyncio.create_task(self._courtesy(call, "sendChatAction"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _courtesy(self, call: Awaitable[Any], name: str) -> None:
+        try:
+            await call
+        except TelegramError as exc:
+            log.warning("%s failed (not essential): %s", name, exc)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error while handling an update", exc_info=context.error)
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+
+async def run_polling_until_signal(runtime: Runtime) -> int:
+    """`csobot run`: poll until SIGINT/SIGTERM, then finish in-flight work and stop cleanly."""
+    channel = TelegramChannel(runtime)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, channel.request_stop)
+    try:
+        await channel.start()
+    except StartupError as exc:
+        log.error("%s", exc)
+        await channel.application.shutdown()
+        return 2
+    await channel.wait_stopped()
+    await channel.stop()
+    return 0

@@ -1,0 +1,179 @@
+"""Shared fixtures: a real runtime on a temporary SQLite file, a fixed clock, and a fake chat."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel import SQLModel
+
+from bot.clock import FakeClock
+from bot.messages import Button, Inbound, InboundKind, Outbound
+from bot.outbox import OutboxDispatcher
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
+from bot.store.models import Message, Stakeholder, Ticket, TicketEvent
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_KB = ROOT / "tests" / "data" / "kb"
+# Monday 23 November 2026, 09:00 WIB: inside service hours.
+MONDAY_MORNING = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'csobot.db'}",
+        "csobot_config": ROOT / "config.yaml",
+        "csobot_knowledge_dir": FIXTURE_KB,
+        "csobot_data_dir": tmp_path / "data",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(MONDAY_MORNING)
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:
+    runtime = await build_runtime(make_settings(tmp_path), clock=clock)
+    yield runtime
+    await runtime.close()
+
+
+class RecordingSender:
+    channel = "test"
+
+    def __init__(self) -> None:
+        self.delivered: list[tuple[str, Outbound]] = []
+
+    async def send(self, chat_id: str, outbound: Outbound) -> str:
+        self.delivered.append((chat_id, outbound))
+        return f"m{len(self.delivered)}"
+
+
+class FakeChat:
+    """Talk to the real engine like a stakeholder would: send, press, share; read the replies."""
+
+    def __init__(self, runtime: Runtime, user_id: str = "1001") -> None:
+        self.runtime = runtime
+        self.user_id = user_id
+        self.sender = RecordingSender()
+        self.dispatcher = OutboxDispatcher(runtime.sessions, self.sender, runtime.clock)
+        self.replies: list[Outbound] = []
+        self._sequence = 0
+
+    async def _deliver(self, inbound: Inbound) -> list[Outbound]:
+        handled = await self.runtime.engine.handle(inbound)
+        before = len(self.sender.delivered)
+        await self.dispatcher.deliver(handled)
+        self.replies = [outbound for _, outbound in self.sender.delivered[before:]]
+        return self.replies
+
+    def _inbound(self, kind: InboundKind, **fields: Any) -> Inbound:
+        self._sequence += 1
+        return Inbound(
+            channel="test",
+            user_id=self.user_id,
+            chat_id=self.user_id,
+            update_key=f"test:{self.user_id}:{self._sequence}:{id(self)}",
+            kind=kind,
+            **fields,
+        )
+
+    async def send(self, text: str) -> list[Outbound]:
+        if text.startswith("/"):
+            command, _, rest = text[1:].partition(" ")
+            return await self._deliver(self._inbound(InboundKind.COMMAND, command=command, text=text))
+        return await self._deliver(self._inbound(InboundKind.TEXT, text=text))
+
+    async def send_raw(self, inbound: Inbound) -> list[Outbound]:
+        return await self._deliver(inbound)
+
+    def button(self, label: str) -> Button:
+        for reply in reversed(self.replies):
+            for button in reply.buttons:
+                if button.label == label:
+                    return button
+        raise AssertionError(f"no button {label!r} in {[b.label for r in self.replies for b in r.buttons]}")
+
+    async def press(self, label: str) -> list[Outbound]:
+        return await self.press_data(self.button(label).data)
+
+    async def press_data(self, data: str) -> list[Outbound]:
+        return await self._deliver(self._inbound(InboundKind.BUTTON, data=data))
+
+    async def share_contact(self, phone: str, owner: str | None = None) -> list[Outbound]:
+        return await self._deliver(
+            self._inbound(InboundKind.CONTACT, phone=phone, contact_user_id=owner or self.user_id, text=phone)
+        )
+
+    async def send_media(self, media: str) -> list[Outbound]:
+        return await self._deliver(self._inbound(InboundKind.UNSUPPORTED, media=media))
+
+    @property
+    def text(self) -> str:
+        return "\n---\n".join(reply.text for reply in self.replies)
+
+    async def identify(self, role: str = "PPK", name: str = "Siti Rahmawati") -> None:
+        await self.send("/start")
+        await self.press("Setuju")
+        await self.send(name)
+        await self.press(role)
+        role_config = next(r for r in self.runtime.config.roles if r.label == role)
+        if role_config.needs_satker_code:
+            await self.send("123456")
+        await self.send("Satker Contoh")
+        await self.send("Lewati")
+
+    async def ticket(self) -> Ticket:
+        async with self.runtime.sessions() as session:
+            query = select(Ticket).order_by(Ticket.id.desc()).limit(1)  # type: ignore[union-attr]
+            ticket = (await session.exec(query)).one_or_none()
+        assert ticket is not None, "no ticket"
+        return ticket
+
+    async def stakeholder(self) -> Stakeholder | None:
+        async with self.runtime.sessions() as session:
+            query = select(Stakeholder).where(Stakeholder.channel_user_id == self.user_id)
+            return (await session.exec(query)).one_or_none()
+
+
+@pytest.fixture
+def chat(runtime: Runtime) -> FakeChat:
+    return FakeChat(runtime)
+
+
+async def count(runtime: Runtime, model: type[SQLModel]) -> int:
+    async with runtime.sessions() as session:
+        return int((await session.exec(select(func.count()).select_from(model))).one())
+
+
+async def rows(runtime: Runtime, model: type[SQLModel], order: Any = None) -> list[Any]:
+    async with runtime.sessions() as session:
+        query = select(model)
+        if order is not None:
+            query = query.order_by(order)
+        return list((await session.exec(query)).all())
+
+
+async def events(runtime: Runtime, ticket_id: int) -> list[tuple[str | None, str]]:
+    async with runtime.sessions() as session:
+        query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)  # type: ignore[arg-type]
+        return [(e.from_status, e.to_status) for e in (await session.exec(query)).all()]
+
+
+async def transcript(runtime: Runtime) -> list[tuple[str, str]]:
+    return [(m.direction, m.text) for m in await rows(runtime, Message, Message.id)]
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("CSOBOT_TEST_POSTGRES_URL") or None
