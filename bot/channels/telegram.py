@@ -190,6 +190,8 @@ class TelegramSender:
 class TelegramChannel:
     """Wires a PTB Application to the engine; start/stop are separate so tests can drive it."""
 
+    initial_backoff = 1.0  # seconds before the first retry of an unreachable Bot API
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         token = runtime.settings.telegram_bot_token
@@ -236,7 +238,7 @@ class TelegramChannel:
 
     async def _initialize_with_retry(self) -> None:
         """getMe until it works: a Bot API server that is down at start is waited for, not fatal."""
-        delay = 1.0
+        delay = self.initial_backoff
         while True:
             try:
                 await self.application.initialize()

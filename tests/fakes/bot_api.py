@@ -25,6 +25,7 @@ JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "scope", "entities
 class Request:
     method: str
     params: dict[str, Any]
+    failed: bool = False
 
 
 @dataclass
@@ -124,13 +125,20 @@ class FakeBotApi:
         )
 
     def sent(self, method: str = "sendMessage", chat_id: int | None = None) -> list[Request]:
+        """Successful calls of `method` (to `chat_id`)."""
         return [
             r for r in self.requests
-            if r.method == method and (chat_id is None or str(r.params.get("chat_id")) == str(chat_id))
+            if r.method == method and not r.failed
+            and (chat_id is None or str(r.params.get("chat_id")) == str(chat_id))
         ]
 
     def texts(self, chat_id: int) -> list[str]:
+        """Texts of messages the server accepted (failed attempts are left out)."""
         return [str(r.params["text"]) for r in self.sent("sendMessage", chat_id)]
+
+    def requests_for(self, method: str, chat_id: int) -> list[Request]:
+        """Every attempt, including those answered with an injected failure."""
+        return [r for r in self.requests if r.method == method and str(r.params.get("chat_id")) == str(chat_id)]
 
     async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -186,6 +194,8 @@ class FakeBotApi:
         queued = self.failures.get(method)
         if queued:
             status, body = queued.pop(0)
+            record.failed = True
+            body = dict(body)
             if status == 0:  # a dropped connection
                 assert request.transport is not None
                 request.transport.close()
