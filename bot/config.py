@@ -9,10 +9,18 @@ from __future__ import annotations
 import re
 import string
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.yamlsource import YamlSyntaxError, load_yaml
 
@@ -62,6 +70,12 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
 }
 
 
+def _time_range(hours: str) -> str:
+    if not TIME_RANGE.match(hours) or hours[:5] >= hours[6:]:
+        raise ValueError("expected 'HH:MM-HH:MM' with start before end, e.g. '08:00-16:00'")
+    return hours
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -77,7 +91,7 @@ class OfficeConfig(StrictModel):
     phone: str = Field(min_length=1)
     website: str = Field(pattern=r"^https?://")
     timezone: str
-    service_hours: dict[Literal[WEEKDAYS], str]  # type: ignore[valid-type]
+    service_hours: dict[Literal[WEEKDAYS], Annotated[str, AfterValidator(_time_range)]]  # type: ignore[valid-type]
     complaint_channels: list[str] = Field(min_length=1)
 
     @field_validator("timezone")
@@ -87,14 +101,6 @@ class OfficeConfig(StrictModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (expected e.g. Asia/Jakarta)") from exc
-        return value
-
-    @field_validator("service_hours")
-    @classmethod
-    def _hours_ranges(cls, value: dict[str, str]) -> dict[str, str]:
-        for day, hours in value.items():
-            if not TIME_RANGE.match(hours) or hours[:5] >= hours[6:]:
-                raise ValueError(f"{day}: expected 'HH:MM-HH:MM' with start before end")
         return value
 
     def hours_text(self) -> str:

@@ -1,0 +1,115 @@
+"""The commands a new user and an operator run, as subprocesses on a fresh database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import FIXTURE_KB, ROOT
+
+CONVERSATION = """/start
+1
+Siti Rahmawati
+PPK
+123456
+Satker Contoh
+2
+bagaimana cara mengajukan tup?
+1
+bagaimana prosedur mutasi pegawai antar kementerian lembaga
+/status
+"""
+
+
+def run(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "CSOBOT_", "DATABASE_URL"))
+    }
+    environment.update(
+        {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+            "CSOBOT_KNOWLEDGE_DIR": str(FIXTURE_KB),
+            "CSOBOT_CONFIG": str(ROOT / "config.yaml"),
+            **env,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin, capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120,
+    )
+
+
+def test_a_scripted_terminal_conversation(tmp_path: Path) -> None:
+    result = run(tmp_path, "chat", stdin=CONVERSATION)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Anda: /start" in out and "Bot: Selamat datang" in out
+    assert "  [1] Setuju" in out and "  [2] Tidak setuju" in out
+    assert "KNS-" in out and "Pengajuan Tambahan UP (TUP)" in out
+    assert "Resolved" in out
+    assert "dalam antrean petugas CSO" in out
+    assert "Traceback" not in result.stderr
+
+    queue = run(tmp_path, "tickets", "--status", "queued")
+    assert queue.returncode == 0, queue.stderr
+    lines = queue.stdout.splitlines()
+    assert lines[0].split()[:3] == ["ticket", "status", "opened"]
+    assert len(lines) == 2 and "queued" in lines[1] and "mutasi pegawai" in lines[1]
+    everything = run(tmp_path, "tickets", "--all")
+    assert "resolved" in everything.stdout and "tup-pengajuan" in everything.stdout
+
+    again = run(tmp_path, "chat", stdin="/profil\n")
+    assert "Nama: Siti Rahmawati" in again.stdout  # remembered across runs
+
+
+def test_run_without_a_token_explains_what_to_set(tmp_path: Path) -> None:
+    result = run(tmp_path, "run")
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr and ".env" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_with_a_rejected_token_stops_with_a_clear_message(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.fakes.bot_api import FakeBotApi
+
+    async def scenario() -> subprocess.CompletedProcess[str]:
+        server = FakeBotApi()
+        await server.start()
+        server.fail("getMe", 401, description="Unauthorized")
+        try:
+            return await asyncio.to_thread(
+                run, tmp_path, "run", TELEGRAM_BOT_TOKEN="1:WRONG", TELEGRAM_API_BASE_URL=server.base_url
+            )
+        finally:
+            await server.stop()
+
+    result = asyncio.run(scenario())
+    assert result.returncode == 2
+    assert "rejected TELEGRAM_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_status_filter_is_refused(tmp_path: Path) -> None:
+    result = run(tmp_path, "tickets", "--status", "lost")
+    assert result.returncode == 2 and "unknown status" in result.stderr
+
+
+def test_db_upgrade_and_current(tmp_path: Path) -> None:
+    upgrade = run(tmp_path, "db", "upgrade")
+    assert upgrade.returncode == 0 and "revision 0001" in upgrade.stdout
+    current = run(tmp_path, "db", "current")
+    assert "up to date" in current.stdout
+
+
+def test_an_invalid_knowledge_base_stops_the_bot(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "broken.yaml").write_text("area: X\nentries:\n  - id: Not_Kebab\n    title: T\n", encoding="utf-8")
+    result = run(tmp_path, "chat", stdin="/start\n", CSOBOT_KNOWLEDGE_DIR=str(kb))
+    assert result.returncode == 2
+    assert f"{kb / 'broken.yaml'}:3: entry Not_Kebab:" in result.stderr

@@ -1,0 +1,69 @@
+"""The scale-out database: the same migrations and SOP on PostgreSQL, in a throwaway database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.clock import FakeClock
+from bot.runtime import Runtime, build_runtime
+from bot.store import db
+from bot.store.models import Ticket
+from tests.conftest import FakeChat, events, make_settings, postgres_url, rows
+
+pytestmark = pytest.mark.skipif(
+    postgres_url() is None,
+    reason="CSOBOT_TEST_POSTGRES_URL is not set (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)",
+)
+
+
+@pytest.fixture
+async def postgres_runtime(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:
+    base = make_url(postgres_url() or "")
+    name = f"csobot_test_{uuid.uuid4().hex[:12]}"
+    admin = db.create_engine(base.render_as_string(hide_password=False))
+    async with admin.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    runtime = await build_runtime(make_settings(tmp_path, database_url=url), clock=clock)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def test_a_consultation_on_postgresql(postgres_runtime: Runtime) -> None:
+    chat = FakeChat(postgres_runtime)
+    await chat.identify()
+    await chat.send("bagaimana cara mengajukan tup?")
+    await chat.press("Ya, terjawab")
+    ticket = await chat.ticket()
+    assert ticket.status == "resolved"
+    assert ticket.opened_at.tzinfo is not None
+    assert await events(postgres_runtime, ticket.id) == [(None, "asked"), ("asked", "answered"), ("answered", "resolved")]
+
+
+async def test_ticket_numbers_are_unique_across_concurrent_sessions(postgres_runtime: Runtime) -> None:
+    chats = [FakeChat(postgres_runtime, user_id=str(7000 + n)) for n in range(10)]
+    for each in chats:
+        await each.identify()
+    await asyncio.gather(*(each.send("bagaimana prosedur mutasi pegawai") for each in chats))
+    numbers = sorted(t.number for t in await rows(postgres_runtime, Ticket))
+    assert numbers == [f"KNS-20261123-{n:04d}" for n in range(1, 11)]
+
+
+async def test_migrations_are_idempotent(postgres_runtime: Runtime) -> None:
+    await db.upgrade(postgres_runtime.db_engine)
+    applied, head = await db.current_revision(postgres_runtime.db_engine)
+    assert applied == head == "0001"
