@@ -81,3 +81,22 @@ def test_the_program_stops_with_exit_code_2_on_an_invalid_config(tmp_path: Path,
     assert "Traceback" not in error
     assert main(["--config", str(tmp_path / "missing.yaml"), "config", "check"]) == 2
     assert "configuration file not found" in capsys.readouterr().err
+
+
+def test_secrets_come_from_the_environment_or_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import Settings
+
+    for name in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "TELEGRAM_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("TELEGRAM_BOT_TOKEN=42:FROM-DOTENV\nTELEGRAM_API_BASE_URL=http://127.0.0.1:8081/bot\n")
+    settings = Settings(_env_file=dotenv)  # type: ignore[call-arg]
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == "42:FROM-DOTENV"
+    assert settings.telegram_api_base_url == "http://127.0.0.1:8081/bot"
+    assert settings.database_url == "sqlite+aiosqlite:///data/csobot.db"
+    assert "FROM-DOTENV" not in repr(settings)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "43:FROM-ENV")
+    env_wins = Settings(_env_file=dotenv)  # type: ignore[call-arg]
+    assert env_wins.telegram_bot_token is not None
+    assert env_wins.telegram_bot_token.get_secret_value() == "43:FROM-ENV"
