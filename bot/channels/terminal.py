@@ -32,16 +32,14 @@ class TerminalSender:
 
     async def send(self, chat_id: str, outbound: Outbound) -> str:
         self.output.write(f"\nBot: {outbound.text}\n")
-        if outbound.buttons:
-            self.options = list(outbound.buttons)
-            self.contact_keyboard = outbound.keyboard is Keyboard.CONTACT
-            for number, button in enumerate(outbound.buttons, 1):
-                label = button.label
-                if self.contact_keyboard and button.data == "contact":
-                    label += " (ketik nomor HP Anda)"
-                self.output.write(f"  [{number}] {label}\n")
-        elif outbound.keyboard is Keyboard.REMOVE:
-            self.options = []
+        # Numbers always refer to the options of the newest message, as on a phone screen.
+        self.options = list(outbound.buttons)
+        self.contact_keyboard = outbound.keyboard is Keyboard.CONTACT
+        for number, button in enumerate(outbound.buttons, 1):
+            label = button.label
+            if self.contact_keyboard and button.data == "contact":
+                label += " (ketik nomor HP Anda)"
+            self.output.write(f"  [{number}] {label}\n")
         self.output.flush()
         self._sent += 1
         return f"terminal-{self._sent}"
