@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlmodel import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
@@ -90,16 +91,7 @@ class Engine:
         async with self.sessions() as session:
             if not await self._claim(session, inbound):
                 return Handled(inbound.chat_id)
-            stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
-            turn = Turn(
-                inbound=inbound,
-                session=session,
-                config=self.config,
-                matcher=self.knowledge.matcher,
-                now=self.clock.now(),
-                stakeholder=stakeholder,
-                conversation=None,
-            )
+            turn = await self._turn(session, inbound, with_conversation=False)
             if inbound.is_private:
                 turn.say("internal_error")
             else:
@@ -113,24 +105,36 @@ class Engine:
             if not await self._claim(session, inbound):
                 log.info("duplicate update %s ignored", inbound.update_key)
                 return Handled(inbound.chat_id)
-            stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
-            conversation = (
-                await session.get(Conversation, stakeholder.id) if stakeholder is not None else None
-            )
-            turn = Turn(
-                inbound=inbound,
-                session=session,
-                config=self.config,
-                matcher=self.knowledge.matcher,
-                now=self.clock.now(),
-                stakeholder=stakeholder,
-                conversation=conversation,
-                typing=typing,
-            )
+            turn = await self._turn(session, inbound, typing=typing)
             await self.router(turn)
             handled = await self._persist(session, turn)
             await session.commit()
             return handled
+
+    async def _turn(
+        self,
+        session: AsyncSession,
+        inbound: Inbound,
+        *,
+        typing: Callable[[], None] = lambda: None,
+        with_conversation: bool = True,
+    ) -> Turn:
+        stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
+        conversation = (
+            await session.get(Conversation, stakeholder.id)
+            if stakeholder is not None and with_conversation
+            else None
+        )
+        return Turn(
+            inbound=inbound,
+            session=session,
+            config=self.config,
+            matcher=self.knowledge.matcher,
+            now=self.clock.now(),
+            stakeholder=stakeholder,
+            conversation=conversation,
+            typing=typing,
+        )
 
     async def _claim(self, session: AsyncSession, inbound: Inbound) -> bool:
         session.add(ProcessedUpdate(key=inbound.update_key, processed_at=self.clock.now()))
@@ -181,7 +185,7 @@ async def queue_outbound(
     channel: str,
     chat_id: str,
     stakeholder_id: int | None,
-    now: object,
+    now: datetime,
 ) -> int:
     """Record an outgoing message in the transcript and the outbox, in the caller's transaction."""
     message = Message(

@@ -8,11 +8,12 @@ message; a network failure leaves it pending for a later attempt; a permanent re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import select
 
 from bot.clock import Clock
@@ -45,6 +46,17 @@ class Sender(Protocol):
 
     async def send(self, chat_id: str, outbound: Outbound) -> str:
         """Deliver; return the platform's message id."""
+
+
+def _is_due(now: datetime) -> ColumnElement[bool]:
+    """Pending and past its backoff, or claimed by a process that has not finished for too long."""
+    return or_(
+        and_(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now),  # type: ignore[arg-type]
+        and_(
+            OutboxItem.status == OutboxStatus.SENDING,  # type: ignore[arg-type]
+            OutboxItem.claimed_at < now - STALE_CLAIM,  # type: ignore[operator]
+        ),
+    )
 
 
 class OutboxDispatcher:
@@ -93,10 +105,7 @@ class OutboxDispatcher:
                 select(OutboxItem.chat_id)
                 .where(
                     OutboxItem.channel == self.sender.channel,
-                    or_(
-                        and_(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now),
-                        and_(OutboxItem.status == OutboxStatus.SENDING, OutboxItem.claimed_at < now - STALE_CLAIM),  # type: ignore[operator]
-                    ),
+                    _is_due(now),
                 )
                 .distinct()
             )
@@ -113,22 +122,17 @@ class OutboxDispatcher:
                 await self.deliver_due()
             except Exception:  # the loop must outlive any single failure
                 log.exception("outbox sweep failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
 
-    async def _deliver_one(self, item_id: int, now: object) -> int | None:
+    async def _deliver_one(self, item_id: int, now: datetime) -> int | None:
         """1 sent, 0 skipped (someone else has it or it failed for good), None stop this chat."""
         async with self.sessions() as session:
             claimed = await session.exec(
                 update(OutboxItem)
                 .where(
                     OutboxItem.id == item_id,
-                    or_(
-                        and_(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now),
-                        and_(OutboxItem.status == OutboxStatus.SENDING, OutboxItem.claimed_at < now - STALE_CLAIM),  # type: ignore[operator]
-                    ),
+                    _is_due(now),
                 )
                 .values(status=OutboxStatus.SENDING, claimed_at=now)
             )

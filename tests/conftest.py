@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func
-from sqlmodel import select
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from bot.clock import FakeClock
 from bot.messages import Button, Inbound, InboundKind, Outbound

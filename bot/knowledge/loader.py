@@ -6,10 +6,10 @@ line to fix, and every mistake must be reported at once rather than one per atte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -95,6 +95,9 @@ class _OutOfScopeFile(_Strict):
 class _LanguageFile(_Strict):
     abbreviations: dict[str, str] = Field(default_factory=dict)
     fillers: list[str] = Field(default_factory=list)
+
+
+ItemModel = TypeVar("ItemModel", bound=BaseModel)
 
 
 def _check_placeholders(text: str) -> None:
@@ -184,6 +187,27 @@ def _claim_id(
     return True
 
 
+def _valid_items(
+    document: YamlDocument,
+    problems: _Problems,
+    seen: dict[str, str],
+    key: str,
+    model: type[ItemModel],
+    items: list[dict[str, Any]],
+) -> Iterator[tuple[list[str | int], ItemModel]]:
+    """Each item of `key` that validates and has an id nobody claimed; the rest become problems."""
+    for index, raw in enumerate(items):
+        base: list[str | int] = [key, index]
+        item_id = str(raw.get("id", f"#{index + 1}")) if isinstance(raw, dict) else f"#{index + 1}"
+        try:
+            item = model.model_validate(raw)
+        except ValidationError as exc:
+            problems.add_validation(document, base, exc, item_id)
+            continue
+        if _claim_id(document, problems, seen, base + ["id"], item.id):  # type: ignore[attr-defined]
+            yield base, item
+
+
 def _load_entries(
     document: YamlDocument, problems: _Problems, seen: dict[str, str], sections: set[str] | None
 ) -> list[Entry]:
@@ -193,19 +217,11 @@ def _load_entries(
         problems.add_validation(document, [], exc)
         return []
     entries = []
-    for index, raw in enumerate(parsed.entries):
-        base: list[str | int] = ["entries", index]
-        entry_id = str(raw.get("id", f"#{index + 1}")) if isinstance(raw, dict) else f"#{index + 1}"
-        try:
-            item = _Entry.model_validate(raw)
-        except ValidationError as exc:
-            problems.add_validation(document, base, exc, entry_id)
-            continue
-        if not _claim_id(document, problems, seen, base + ["id"], item.id):
-            continue
+    for base, item in _valid_items(document, problems, seen, "entries", _Entry, parsed.entries):
         if sections is not None and item.section not in sections:
             problems.add(
-                document, base + ["section"],
+                document,
+                base + ["section"],
                 f"section: unknown section {item.section!r}; config.yaml has {sorted(sections)}",
                 item.id,
             )
@@ -229,33 +245,27 @@ def _load_entries(
     return entries
 
 
-def _load_out_of_scope(document: YamlDocument, problems: _Problems, seen: dict[str, str]) -> list[OutOfScope]:
+def _load_out_of_scope(
+    document: YamlDocument, problems: _Problems, seen: dict[str, str]
+) -> list[OutOfScope]:
     try:
         parsed = _OutOfScopeFile.model_validate(document.data)
     except ValidationError as exc:
         problems.add_validation(document, [], exc)
         return []
-    topics = []
-    for index, raw in enumerate(parsed.out_of_scope):
-        base: list[str | int] = ["out_of_scope", index]
-        topic_id = str(raw.get("id", f"#{index + 1}")) if isinstance(raw, dict) else f"#{index + 1}"
-        try:
-            item = _OutOfScope.model_validate(raw)
-        except ValidationError as exc:
-            problems.add_validation(document, base, exc, topic_id)
-            continue
-        if _claim_id(document, problems, seen, base + ["id"], item.id):
-            topics.append(
-                OutOfScope(
-                    id=item.id,
-                    title=item.title,
-                    reply=item.reply,
-                    questions=tuple(item.questions),
-                    keywords=tuple(keyword.lower() for keyword in item.keywords),
-                    source=f"{document.path}:{document.line_of(base)}",
-                )
-            )
-    return topics
+    return [
+        OutOfScope(
+            id=item.id,
+            title=item.title,
+            reply=item.reply,
+            questions=tuple(item.questions),
+            keywords=tuple(keyword.lower() for keyword in item.keywords),
+            source=f"{document.path}:{document.line_of(base)}",
+        )
+        for base, item in _valid_items(
+            document, problems, seen, "out_of_scope", _OutOfScope, parsed.out_of_scope
+        )
+    ]
 
 
 def _load_language(document: YamlDocument, problems: _Problems) -> _LanguageFile | None:

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 16:24:11.453048
 """
 
@@ -12,7 +12,6 @@ import sqlmodel
 from alembic import op
 
 import bot.store.types
-
 
 revision: str = '0001'
 down_revision: str | None = None
