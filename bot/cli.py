@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import ConfigError, load_config
-from bot.knowledge import KnowledgeError
+from bot.knowledge import KnowledgeError, Matcher
 from bot.settings import Settings
 from bot.store import db
 
@@ -78,6 +79,29 @@ def _parser() -> argparse.ArgumentParser:
     tickets.add_argument("--status", action="append", help="only these statuses (repeatable; default: all open)")
     tickets.add_argument("--all", action="store_true", help="include resolved tickets")
     tickets.set_defaults(handler=_tickets)
+
+    kb = commands.add_parser("kb", help="the knowledge base: check, match, evaluate")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True)
+    kb_check = kb_commands.add_parser("check", help="validate knowledge/*.yaml")
+    kb_check.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
+    kb_check.set_defaults(handler=_kb_check)
+    kb_match = kb_commands.add_parser("match", help="match a question (or stdin lines), print JSON")
+    kb_match.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
+    kb_match.add_argument("question", nargs="?", help="the question; without it, one per stdin line")
+    kb_match.set_defaults(handler=_kb_match)
+    kb_eval = kb_commands.add_parser("eval", help="accuracy on a labelled JSONL file")
+    kb_eval.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
+    kb_eval.add_argument("file", help='JSON lines: {"q": question, "label": entry id or "none"}')
+    kb_eval.set_defaults(handler=_kb_eval)
+
+    kb_calibrate = kb_commands.add_parser(
+        "calibrate", help="suggest matcher thresholds for config.yaml from a labelled JSONL file"
+    )
+    kb_calibrate.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
+    kb_calibrate.add_argument("--max-wrong", type=float, default=1.5, help="wrong answers allowed, %% (default 1.5)")
+    kb_calibrate.add_argument("--min-rejection", type=float, default=90.0, help="out-of-scope rejection needed, %% (default 90)")
+    kb_calibrate.add_argument("file", help='JSON lines: {"q": question, "label": entry id or "none"}')
+    kb_calibrate.set_defaults(handler=_kb_calibrate)
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -176,6 +200,68 @@ async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
         question = " ".join(ticket.question.split())
         question = question if len(question) <= 60 else question[:59] + "…"
         print(f"{ticket.number:<20} {ticket.status:<19} {opened:<17} {ticket.topic_id or '-':<26} {question}")
+    return 0
+
+
+def _matcher(settings: Settings) -> Matcher:
+    from bot.runtime import load_matcher
+
+    return load_matcher(load_config(settings.csobot_config), settings.csobot_knowledge_dir)
+
+
+async def _kb_check(settings: Settings, args: argparse.Namespace) -> int:
+    matcher = _matcher(settings)
+    knowledge = matcher.knowledge
+    unverified = sum(not entry.verified for entry in knowledge.entries)
+    print(
+        f"{settings.csobot_knowledge_dir}: valid – {len(knowledge.entries)} entries "
+        f"({unverified} marked verified: false), {len(knowledge.out_of_scope)} out-of-scope topics, "
+        f"{sum(len(e.questions) for e in knowledge.entries)} example questions"
+    )
+    return 0
+
+
+async def _kb_match(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.knowledge.evaluation import match_json
+
+    matcher = _matcher(settings)
+    questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
+    for question in questions:
+        print(json.dumps(match_json(matcher.match(question)), ensure_ascii=False), flush=True)
+    return 0
+
+
+async def _kb_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.knowledge.evaluation import evaluate, read_labelled
+
+    try:
+        items = read_labelled(Path(args.file))
+    except (OSError, ValueError) as exc:
+        print(f"csobot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    matcher = _matcher(settings)
+    print("\n".join(evaluate(matcher.match, items).lines()))
+    return 0
+
+
+async def _kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.knowledge.evaluation import calibrate, read_labelled
+
+    try:
+        items = read_labelled(Path(args.file))
+    except (OSError, ValueError) as exc:
+        print(f"csobot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    result = calibrate(_matcher(settings), items, max_wrong=args.max_wrong, min_rejection=args.min_rejection)
+    if result is None:
+        print("no thresholds meet those limits on this file; add example questions to the entries")
+        return EXIT_RUNTIME
+    chosen = result.thresholds
+    print("suggested `matcher:` settings for config.yaml:")
+    for key, value in chosen.model_dump().items():
+        print(f"  {key}: {value:g}")
+    print("with them, on this file:")
+    print("\n".join("  " + line for line in result.report.lines(worst=5)))
     return 0
 
 

@@ -67,6 +67,8 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "unknown_command": frozenset({"command"}),
     "profile": frozenset({"name", "role", "satker_code", "organisation", "phone"}),
     "ticket_already_closed": frozenset({"ticket", "status"}),
+    "kb_reloaded": frozenset({"entries", "out_of_scope"}),
+    "kb_reload_failed": frozenset({"problems"}),
 }
 
 
@@ -135,6 +137,20 @@ class RoleConfig(StrictModel):
     organisation_label: str = Field(min_length=1)
 
 
+class StaffMember(StrictModel):
+    """A KPPN officer known to the bot; identified per channel, never by what they type."""
+
+    name: str = Field(min_length=1)
+    role: Literal["cso", "kepala_seksi", "supervisor"]
+    section: str | None = None  # the section a Kepala Seksi heads
+    telegram_id: int | None = None
+    terminal_user: str | None = None  # for `csobot chat --user NAME` on the office machine
+
+    def account(self, channel: str) -> str | None:
+        value = {"telegram": self.telegram_id, "terminal": self.terminal_user}.get(channel)
+        return str(value) if value is not None else None
+
+
 class ServiceConfig(StrictModel):
     """The service promises of KEP-57/PB/2023 and operational limits."""
 
@@ -146,11 +162,19 @@ class ServiceConfig(StrictModel):
 
 
 class MatcherConfig(StrictModel):
-    """Score thresholds (0–100) that turn the matcher's ranking into a decision."""
+    """Thresholds (0–100) that turn the matcher's ranking into a decision.
+
+    Answer when the best topic's score reaches answer_score, leads the runner-up by answer_margin,
+    and the question is at least min_similarity close to that topic's examples; offer up to
+    max_candidates topics (those scoring option_score or more besides the best) when the best
+    reaches clarify_score; otherwise hand over to a CSO. `csobot kb calibrate` suggests values.
+    """
 
     answer_score: float = Field(ge=0, le=100)
-    clarify_score: float = Field(ge=0, le=100)
     answer_margin: float = Field(ge=0, le=100)
+    clarify_score: float = Field(ge=0, le=100)
+    option_score: float = Field(ge=0, le=100)
+    min_similarity: float = Field(ge=0, le=100)
     max_candidates: int = Field(ge=1, le=3)
 
     @model_validator(mode="after")
@@ -212,6 +236,8 @@ class Texts(StrictModel):
     contact_unexpected: str
     ticket_already_closed: str
     internal_error: str
+    kb_reloaded: str
+    kb_reload_failed: str
     status_labels: dict[str, str]
 
     @model_validator(mode="after")
@@ -241,6 +267,7 @@ class Config(StrictModel):
     offices: dict[str, OfficeConfig] = Field(min_length=1)
     sections: dict[str, str] = Field(min_length=1)
     roles: list[RoleConfig] = Field(min_length=1)
+    staff: list[StaffMember] = Field(default_factory=list)
     service: ServiceConfig
     matcher: MatcherConfig
     texts: Texts
@@ -254,7 +281,16 @@ class Config(StrictModel):
         ids = [role.id for role in self.roles]
         if len(ids) != len(set(ids)):
             raise ValueError("roles: duplicate role id")
+        for member in self.staff:
+            if member.role == "kepala_seksi" and member.section not in self.sections:
+                raise ValueError(
+                    f"staff: {member.name} is kepala_seksi of unknown section {member.section!r}; "
+                    f"sections are {sorted(self.sections)}"
+                )
         return self
+
+    def staff_member(self, channel: str, user_id: str) -> StaffMember | None:
+        return next((m for m in self.staff if m.account(channel) == user_id), None)
 
     @property
     def current_office(self) -> OfficeConfig:

@@ -7,6 +7,7 @@ update is a no-op, and a crash before commit leaves the platform to redeliver it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.knowledge import Matcher
+from bot.knowledge import KnowledgeError, Matcher
 from bot.messages import Inbound, Outbound
 from bot.store.db import SessionFactory
 from bot.store.models import (
@@ -55,9 +56,27 @@ class Handled:
 
 @dataclass
 class KnowledgeHolder:
-    """The current matcher; a reload replaces it whole, so a turn never sees half a reload."""
+    """The current matcher; a reload replaces it whole, so a turn never sees half a reload.
+
+    A reload that finds problems keeps the last good knowledge base: an office editing the
+    files must never take the bot down with a typo.
+    """
 
     matcher: Matcher
+    load: Callable[[], Matcher] | None = None
+
+    async def reload(self) -> list[str]:
+        """Load the files again; returns the problems (empty when the new version is in use)."""
+        if self.load is None:
+            return ["reload is not available here"]
+        try:
+            matcher = await asyncio.to_thread(self.load)
+        except KnowledgeError as exc:
+            log.error("knowledge base not reloaded, keeping the previous one:\n%s", exc)
+            return exc.problems
+        self.matcher = matcher
+        log.info("knowledge base reloaded: %d entries", len(matcher.knowledge.entries))
+        return []
 
 
 class Engine:
@@ -130,10 +149,12 @@ class Engine:
             session=session,
             config=self.config,
             matcher=self.knowledge.matcher,
+            knowledge=self.knowledge,
             now=self.clock.now(),
             stakeholder=stakeholder,
             conversation=conversation,
             typing=typing,
+            staff=self.config.staff_member(inbound.channel, inbound.user_id),
         )
 
     async def _claim(self, session: AsyncSession, inbound: Inbound) -> bool:

@@ -45,7 +45,10 @@ async def build_runtime(
 ) -> Runtime:
     """Raises ConfigError, KnowledgeError or DatabaseError with a message for the operator."""
     config = load_config(settings.csobot_config, office)
-    holder = KnowledgeHolder(load_matcher(config, settings.csobot_knowledge_dir))
+    def load() -> Matcher:
+        return load_matcher(config, settings.csobot_knowledge_dir)
+
+    holder = KnowledgeHolder(load(), load)
     db_engine = db.create_engine(settings.database_url)
     try:
         await db.upgrade(db_engine)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import Config
+from bot.config import Config, StaffMember
 from bot.knowledge import Matcher
 from bot.messages import Button, Inbound, Keyboard, Outbound
 from bot.store.models import Conversation, Stakeholder
+
+if TYPE_CHECKING:
+    from bot.engine import KnowledgeHolder
 
 
 @dataclass
@@ -27,10 +30,12 @@ class Turn:
     session: AsyncSession
     config: Config
     matcher: Matcher
+    knowledge: KnowledgeHolder
     now: datetime
     stakeholder: Stakeholder | None
     conversation: Conversation | None
     typing: Callable[[], None] = lambda: None
+    staff: StaffMember | None = None
     replies: list[Outbound] = field(default_factory=list)
     inbound_ticket_id: int | None = None
     inbound_label: str | None = None

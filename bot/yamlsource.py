@@ -13,6 +13,9 @@ from typing import Any
 
 import yaml
 
+# libyaml's C loader when PyYAML was built with it (the wheels are): several times faster.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class YamlSyntaxError(ValueError):
     """The file is not valid YAML; the message already carries file and line."""
@@ -44,22 +47,25 @@ def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
         for key_node, value_node in node.value:
             if key_node.value == str(part):
                 return value_node
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-        if 0 <= part < len(node.value):
-            return node.value[part]
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return node.value[part]
     return None
 
 
 def load_yaml(path: Path) -> YamlDocument:
     """Read a YAML file; syntax errors become one readable line."""
     text = path.read_text(encoding="utf-8")
+    loader = _Loader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # One pass: compose the node tree (for line numbers), then build the data from it.
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise YamlSyntaxError(f"{where}: invalid YAML: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"{path}: invalid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
     return YamlDocument(path=path, data=data, root=root)

@@ -2,11 +2,13 @@
 
 1. Messages outside private chats are not for this bot (staff groups come with the desk).
 2. Edited messages are not re-processed: what was answered stays answered.
-3. Without consent, only the notice, the help and the complaint channels are available, and
+3. Staff commands (recognised by the sender's account in config.yaml) come before anything a
+   stakeholder can do; for anyone else they are unknown commands.
+4. Without consent, only the notice, the help and the complaint channels are available, and
    nothing is stored (UU 27/2022 PDP).
-4. Commands work at every step, so /batal and /bantuan always get the stakeholder out.
-5. Buttons go to the handler that made them, by the prefix of their data.
-6. Text goes to identification while it is incomplete, otherwise to the consultation.
+5. Commands work at every step, so /batal and /bantuan always get the stakeholder out.
+6. Buttons go to the handler that made them, by the prefix of their data.
+7. Text goes to identification while it is incomplete, otherwise to the consultation.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.messages import InboundKind
 from bot.turn import Turn
-from handlers import common, consent, consultation, identification
+from handlers import common, consent, consultation, identification, staff
 
 CommandHandler = Callable[[Turn], Awaitable[None] | None]
 
@@ -49,6 +51,9 @@ async def route(turn: Turn) -> None:
         return
     if inbound.kind is InboundKind.EDITED:
         turn.say("edited_ignored")
+        return
+    if inbound.kind is InboundKind.COMMAND and staff.handles(turn):
+        await staff.handle(turn)
         return
     if turn.stakeholder is None:
         await _without_consent(turn)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import FIXTURE_KB, ROOT
+from tests.conftest import FIXTURE_KB, config_for_tests
 
 CONVERSATION = """/start
 1
@@ -32,7 +32,7 @@ def run(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.C
         {
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
             "CSOBOT_KNOWLEDGE_DIR": str(FIXTURE_KB),
-            "CSOBOT_CONFIG": str(ROOT / "config.yaml"),
+            "CSOBOT_CONFIG": str(config_for_tests(tmp_path)),
             **env,
         }
     )

@@ -50,7 +50,7 @@ def line_of(path: Path, needle: str) -> int:
     ("old", "new", "key", "expected"),
     [
         ("timezone: Asia/Makassar", "timezone: Asia/Majene", "offices.majene.timezone", "unknown time zone"),
-        ("answer_score: 80", "answer_score: delapan puluh", "matcher.answer_score", "valid number"),
+        ("max_candidates: 3", "max_candidates: tiga", "matcher.max_candidates", "valid integer"),
         ('friday: "08:00-16:00"', 'friday: "16:00-08:00"', "offices.pekalongan.service_hours.friday", "HH:MM-HH:MM"),
         ("office: pekalongan", "office: semarang", "(top level)", "is not one of the offices"),
         ("  ticket_prefix: KNS", "  ticket_prefix: KNS\n  colour: blue", "service.colour", "Extra inputs"),

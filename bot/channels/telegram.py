@@ -292,6 +292,11 @@ class TelegramChannel:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def reload_knowledge(self) -> None:
+        task = asyncio.create_task(self.runtime.knowledge.reload())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
 
 async def run_polling_until_signal(runtime: Runtime) -> int:
     """`csobot run`: poll until SIGINT/SIGTERM, then finish in-flight work and stop cleanly."""
@@ -300,6 +305,9 @@ async def run_polling_until_signal(runtime: Runtime) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, channel.request_stop)
+    with contextlib.suppress(NotImplementedError, AttributeError):
+        # `kill -HUP <pid>` after editing knowledge/: reload, keeping the old version on errors.
+        loop.add_signal_handler(signal.SIGHUP, channel.reload_knowledge)
     try:
         await channel.start()
     except StartupError as exc:

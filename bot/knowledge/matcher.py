@@ -1,32 +1,50 @@
 """Ranks knowledge entries for a question and decides: answer, clarify, or hand off to a CSO.
 
-A topic's score blends two views of the question:
-- term coverage: how much of the question's *meaningful* vocabulary the topic knows, each term
-  weighted by its rarity across topics (IDF), so "retur", "TUP" or "NTPN" decide and "bagaimana"
-  barely counts; words no topic knows weigh as much as the rarest, so a question about something
-  the knowledge base never covers cannot reach a confident score;
-- phrasing similarity: the best rapidfuzz token-sort ratio against the topic's example questions.
-A wrong confident answer about treasury rules is the worst failure, so "answer" needs both a high
-score and a clear lead over the runner-up; anything less asks the stakeholder or a human.
+How a topic is scored (chosen by measurement on the labelled question sets; `make bench`):
+- every example question, keyword and title of a topic is a TF-IDF vector of character n-grams
+  (3–5 characters within words). Character n-grams survive what chat does to words: typos,
+  affixes (ditolak / tolak / penolakan), run-together or split words, and they weigh rare,
+  discriminative fragments ("retur", "ntpn", "tup") far above common ones ("bagaimana");
+- the question is compared with each example (best match) and with the topic's centroid (the
+  mean of its examples), and the two cosines are blended: the best example catches a close
+  paraphrase, the centroid rewards questions that share vocabulary with many of the examples.
+Word-level TF-IDF, Sastrawi stemming and an IDF-weighted term coverage were measured too and did
+not improve on this (README, "Matcher measurements").
+
+Similarity does not learn which fragments tell confusable topics apart ("dana belum masuk" versus
+"sp2d belum terbit"), so when the knowledge base has up to RERANK_MAX_TOPICS topics a linear SVM is
+trained on the same examples at load time (about 0.1 s for the shipped knowledge base) and ranks
+the topics; its decision values, mapped linearly onto 0–100, become the topics' scores. Larger knowledge bases, where
+per-topic weights would cost too much memory and training time, rank by similarity alone.
+
+A wrong confident answer about treasury rules is the worst failure, so "answer" needs a high
+confidence, a clear lead over the runner-up, and enough similarity to the topic's examples that the
+question is about something the knowledge base knows; anything less offers topics, or hands over
+to a human.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rapidfuzz import fuzz, process
+import numpy as np
+from scipy.sparse import csr_matrix
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+from sklearn.svm import LinearSVC
 
 from bot.config import MatcherConfig
 from bot.knowledge.model import KnowledgeBase
 from bot.knowledge.normalise import Normaliser
 
-COVERAGE_WEIGHT = 0.6
-PHRASING_WEIGHT = 0.4
-TYPO_SIMILARITY = 85  # a question word this close to a known term counts as that term
-MIN_TYPO_LENGTH = 5  # short words ("up", "spm") must match exactly
+BEST_EXAMPLE_WEIGHT = 0.4  # the rest goes to the topic centroid
+NGRAM_RANGE = (3, 5)
+RERANK_MAX_TOPICS = 300
+RERANK_C = 1.0
+# SVM decision values (about -1.5…1.5) map linearly onto 0–100, 50 being the SVM's own boundary,
+# so that a margin in config.yaml means the same lead wherever it is measured.
+DECISION_SCALE = 100 / 3
 
 
 class Decision(StrEnum):
@@ -42,6 +60,18 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class RankedTopic:
+    id: str
+    score: float  # what decisions compare: the re-ranker's confidence, or the similarity
+    similarity: float  # how close the question is to this topic's examples, 0–100
+
+
+@dataclass(frozen=True)
+class Ranking:
+    topics: tuple[RankedTopic, ...]
+
+
+@dataclass(frozen=True)
 class Match:
     question: str
     decision: Decision
@@ -54,90 +84,141 @@ class Match:
 
 
 class Matcher:
-    """Built once per knowledge base (a reload builds a new one), then shared read-only."""
+    """Built once per knowledge base (a reload builds a new one), then shared read-only.
+
+    scikit-learn fits the vocabulary and IDF weights; questions are then scored through an
+    inverted index (n-gram → examples), so a question touches only the rows that share one of its
+    n-grams. The question's own vector is built here rather than by `TfidfVectorizer.transform`,
+    whose per-call validation alone costs more than the whole scoring (`make bench`).
+    """
 
     def __init__(self, knowledge: KnowledgeBase, thresholds: MatcherConfig) -> None:
         self.knowledge = knowledge
         self.thresholds = thresholds
         self.normalise = Normaliser(knowledge.abbreviations, knowledge.fillers)
         self._out_of_scope = {topic.id for topic in knowledge.out_of_scope}
-        self._topic_ids: list[str] = []
-        self._vocabulary: list[frozenset[str]] = []
-        self._phrasings: list[str] = []
-        self._phrasing_topic: list[int] = []
         topics = [*knowledge.entries, *knowledge.out_of_scope]
-        for index, topic in enumerate(topics):
+        self._topic_ids = [topic.id for topic in topics]
+        examples: list[str] = []
+        starts: list[int] = []
+        for topic in topics:
             texts = [*topic.questions, *topic.keywords]
             if topic.id not in self._out_of_scope:
                 texts.append(topic.title)  # type: ignore[union-attr]
-            normalised = [self.normalise(text) for text in texts]
-            self._topic_ids.append(topic.id)
-            self._vocabulary.append(frozenset(word for text in normalised for word in text.split()))
-            for text in (self.normalise(question) for question in topic.questions):
-                if text:
-                    self._phrasings.append(text)
-                    self._phrasing_topic.append(index)
-        document_frequency = Counter(word for vocabulary in self._vocabulary for word in vocabulary)
-        count = len(topics)
-        self._idf = {word: math.log(1 + count / df) for word, df in document_frequency.items()}
-        self._unknown_idf = math.log(1 + count)
-        self._known_terms = list(self._idf)
+            normalised = [text for text in (self.normalise(t) for t in texts) if text]
+            starts.append(len(examples))
+            examples.extend(normalised or [topic.id.replace("-", " ")])
+        self._starts = np.array(starts)
+        vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=NGRAM_RANGE, sublinear_tf=True, dtype=np.float32
+        )
+        matrix = vectorizer.fit_transform(examples)
+        self._analyse = vectorizer.build_analyzer()
+        self._vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self._idf = vectorizer.idf_.astype(np.float32)
+        # Rows are grouped by topic; the centroid of a group is the mean of its rows.
+        sizes = np.diff(np.append(self._starts, len(examples)))
+        owner = np.repeat(np.arange(len(topics)), sizes)
+        membership = csr_matrix(
+            (1.0 / sizes[owner], (owner, np.arange(len(examples)))), shape=(len(topics), len(examples))
+        )
+        centroids = normalize(membership @ matrix).astype(np.float32)
+        self._example_index: csr_matrix = matrix.T.tocsr()  # n-gram → examples
+        self._centroid_index: csr_matrix = centroids.T.tocsr()  # n-gram → topics
+        self._weights: np.ndarray | None = None  # n-gram → per-topic SVM weight
+        self._intercepts: np.ndarray | None = None
+        if 3 <= len(topics) <= RERANK_MAX_TOPICS:
+            model = LinearSVC(C=RERANK_C).fit(matrix, owner)
+            self._weights = np.ascontiguousarray(model.coef_.T, dtype=np.float32)
+            self._intercepts = model.intercept_.astype(np.float32)
 
-    def _term(self, word: str) -> str | None:
-        """The known term a question word stands for (exact, or a close typo of a long word)."""
-        if word in self._idf:
-            return word
-        if len(word) < MIN_TYPO_LENGTH:
-            return None
-        found = process.extractOne(word, self._known_terms, scorer=fuzz.ratio, score_cutoff=TYPO_SIMILARITY)
-        return found[0] if found is not None else None
+    @property
+    def reranks(self) -> bool:
+        return self._weights is not None
+
+    def _vector(self, normalised: str) -> tuple[np.ndarray, np.ndarray]:
+        """The question's TF-IDF vector (sublinear tf, L2-normalised) as (columns, weights)."""
+        counts: dict[int, int] = {}
+        for gram in self._analyse(normalised):
+            column = self._vocabulary.get(gram)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        if not counts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        weights = (1 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))) * self._idf[columns]
+        return columns, weights / np.linalg.norm(weights)
+
+    def _similarity(self, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        per_example = self._example_index[columns].T @ weights
+        best_example = np.maximum.reduceat(per_example, self._starts)
+        centroid = self._centroid_index[columns].T @ weights
+        return 100 * (BEST_EXAMPLE_WEIGHT * best_example + (1 - BEST_EXAMPLE_WEIGHT) * centroid)
+
+    def _confidence(self, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        assert self._weights is not None and self._intercepts is not None
+        decision = weights @ self._weights[columns] + self._intercepts
+        return np.clip(50 + DECISION_SCALE * decision, 0, 100)
+
+    def rank(self, question: str, limit: int = 5) -> Ranking:
+        """The `limit` best topics (in-scope and out-of-scope alike), best first."""
+        normalised = self.normalise(question)
+        columns, weights = self._vector(normalised) if normalised else (np.empty(0), np.empty(0))
+        if not len(columns):
+            return Ranking(())
+        similarity = self._similarity(columns, weights)
+        score = self._confidence(columns, weights) if self.reranks else similarity
+        limit = min(limit, len(score))
+        top = np.argpartition(-score, limit - 1)[:limit]
+        ranked = sorted(
+            (
+                RankedTopic(self._topic_ids[i], round(float(score[i]), 2), round(float(similarity[i]), 2))
+                for i in top
+                if similarity[i] > 0
+            ),
+            key=lambda topic: (-topic.score, topic.id),
+        )
+        return Ranking(tuple(ranked))
+
+    def ranked(self, question: str, limit: int = 5) -> list[tuple[str, float]]:
+        """(topic id, score) of the `limit` best topics, best first."""
+        return [(topic.id, topic.score) for topic in self.rank(question, limit).topics]
 
     def scores(self, question: str) -> dict[str, float]:
-        """Score (0–100) of every topic with any evidence, in-scope and out-of-scope alike."""
+        """Similarity (0–100) of every topic sharing any n-gram with the question (diagnostics)."""
         normalised = self.normalise(question)
-        words = list(dict.fromkeys(normalised.split()))
-        if not words:
+        columns, weights = self._vector(normalised) if normalised else (np.empty(0), np.empty(0))
+        if not len(columns):
             return {}
-        terms = [(word, self._term(word)) for word in words]
-        weights = [self._idf[term] if term else self._unknown_idf for _, term in terms]
-        total = sum(weights)
-        coverage = [0.0] * len(self._topic_ids)
-        for (_, term), weight in zip(terms, weights, strict=True):
-            if term is None:
-                continue
-            for index, vocabulary in enumerate(self._vocabulary):
-                if term in vocabulary:
-                    coverage[index] += weight / total
-        phrasing = [0.0] * len(self._topic_ids)
-        for _, score, position in process.extract(
-            normalised, self._phrasings, scorer=fuzz.token_sort_ratio, limit=None, score_cutoff=1
-        ):
-            topic = self._phrasing_topic[position]
-            phrasing[topic] = max(phrasing[topic], score / 100)
-        results = {}
-        for index, topic_id in enumerate(self._topic_ids):
-            if coverage[index] == 0:
-                continue
-            score = 100 * (COVERAGE_WEIGHT * coverage[index] + PHRASING_WEIGHT * phrasing[index])
-            results[topic_id] = round(score, 2)
-        return results
+        similarity = self._similarity(columns, weights)
+        return {self._topic_ids[i]: round(float(similarity[i]), 2) for i in np.flatnonzero(similarity > 0)}
 
     def match(self, question: str) -> Match:
-        ranked = sorted(self.scores(question).items(), key=lambda item: (-item[1], item[0]))
-        in_scope = [Candidate(topic, score) for topic, score in ranked if topic not in self._out_of_scope]
-        limit = self.thresholds.max_candidates
-        if not ranked:
+        return self.decide(question, self.rank(question, self.candidates_needed))
+
+    @property
+    def candidates_needed(self) -> int:
+        """How many ranked topics `decide` may look at (enough to see past out-of-scope ones)."""
+        return self.thresholds.max_candidates + len(self._out_of_scope) + 1
+
+    def decide(self, question: str, ranking: Ranking, thresholds: MatcherConfig | None = None) -> Match:
+        """Turn a ranking into a decision; separate from ranking so thresholds can be calibrated."""
+        settings = thresholds or self.thresholds
+        limit = settings.max_candidates
+        topics = ranking.topics
+        in_scope = [Candidate(t.id, t.score) for t in topics if t.id not in self._out_of_scope]
+        if not topics:
             return Match(question, Decision.HANDOFF, ())
-        top_topic, top_score = ranked[0]
-        if top_topic in self._out_of_scope and top_score >= self.thresholds.clarify_score:
-            return Match(question, Decision.HANDOFF, tuple(in_scope[:limit]), top_topic)
-        if not in_scope:
-            return Match(question, Decision.HANDOFF, ())
-        best = in_scope[0]
-        runner_up = in_scope[1].score if len(in_scope) > 1 else 0.0
-        if best.score >= self.thresholds.answer_score and best.score - runner_up >= self.thresholds.answer_margin:
-            return Match(question, Decision.ANSWER, tuple(in_scope[:limit]))
-        if best.score >= self.thresholds.clarify_score:
-            options = tuple(c for c in in_scope[:limit] if c.score >= self.thresholds.clarify_score)
-            return Match(question, Decision.CLARIFY, options)
+        top = topics[0]
+        known = top.similarity >= settings.min_similarity
+        if top.id in self._out_of_scope:
+            if known and top.score >= settings.clarify_score:
+                return Match(question, Decision.HANDOFF, tuple(in_scope[:limit]), top.id)
+        elif known:
+            runner_up = topics[1].score if len(topics) > 1 else 0.0
+            if top.score >= settings.answer_score and top.score - runner_up >= settings.answer_margin:
+                return Match(question, Decision.ANSWER, tuple(in_scope[:limit]))
+            if top.score >= settings.clarify_score:
+                options = [in_scope[0], *(c for c in in_scope[1:limit] if c.score >= settings.option_score)]
+                return Match(question, Decision.CLARIFY, tuple(options))
         return Match(question, Decision.HANDOFF, tuple(in_scope[:limit]))
