@@ -42,7 +42,7 @@ def config_for_tests(tmp_path: Path, **changes: Any) -> Path:
     """The shipped config.yaml with the test thresholds (and any other top-level `changes`)."""
     data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     data.update({"matcher": TEST_MATCHER, **changes})
-    path = tmp_path / "config.yaml"
+    path = tmp_path / f"config-{len(list(tmp_path.glob('config-*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -108,6 +108,16 @@ class FakeChat:
             update_key=f"test:{self.user_id}:{self._sequence}:{id(self)}",
             kind=kind,
             **fields,
+        )
+
+    def _inbound_as(self, channel: str, command_text: str) -> Inbound:
+        """A command typed on another channel (staff are recognised per channel)."""
+        command, _, rest = command_text[1:].partition(" ")
+        self._sequence += 1
+        return Inbound(
+            channel=channel, user_id=self.user_id, chat_id=self.user_id,
+            update_key=f"{channel}:{self.user_id}:{self._sequence}:{id(self)}",
+            kind=InboundKind.COMMAND, command=command, text=command_text,
         )
 
     async def send(self, text: str) -> list[Outbound]:
