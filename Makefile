@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: chat run test clean
+.PHONY: chat run test bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -32,6 +32,10 @@ run: $(VENV)/.installed
 ## test: install the test dependencies and run the whole suite
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+
+## bench: print the matcher's accuracy (against the naive baseline) and speed figures
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.benchmarks.matcher
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

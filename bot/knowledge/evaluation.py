@@ -160,9 +160,9 @@ def calibrate(
     max_wrong: float = 1.5,
     min_rejection: float = 90.0,
 ) -> Calibration | None:
-    """The thresholds with the best strict accuracy whose wrong-answer rate stays at or below
-    `max_wrong` % and whose out-of-scope rejection stays at or above `min_rejection` % on `items`;
-    ties go to the better top-3 accuracy, then to the more cautious setting. None when no
+    """The thresholds with the best strict plus top-3 accuracy whose wrong-answer rate stays at or
+    below `max_wrong` % and whose out-of-scope rejection stays at or above `min_rejection` % on
+    `items`; ties go to the better strict accuracy, then to the more cautious setting. None when no
     setting meets both limits. Every question is ranked once; the grid is searched with numpy
     over what `Matcher.decide` looks at, and the winner is checked by `evaluate` itself."""
     limit = matcher.thresholds.max_candidates
@@ -209,7 +209,7 @@ def calibrate(
                             (label_position > 0) & (clarified & (label_score >= option) | answered)
                         )
                         top3 = ((answered | clarified) & offered & ~is_none).sum() / in_scope_count
-                        key = (strict, top3, answer, margin, min_similarity)
+                        key = (strict + top3, strict, answer, margin, min_similarity)
                         if best is None or key > best[0]:
                             update = {
                                 "answer_score": answer, "answer_margin": margin, "clarify_score": clarify,
