@@ -13,6 +13,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.engine import Engine, KnowledgeHolder
 from bot.knowledge import Matcher, load_knowledge
+from bot.knowledge.cache import cached_matcher
 from bot.settings import Settings
 from bot.store import db
 from handlers.router import route
@@ -34,10 +35,20 @@ class Runtime:
         await self.db_engine.dispose()
 
 
-def load_matcher(config: Config, directory: Path) -> Matcher:
-    """Raises KnowledgeError with every problem when the knowledge base is invalid."""
-    knowledge = load_knowledge(directory, sections=config.sections)
-    return Matcher(knowledge, config.matcher)
+def load_matcher(config: Config, directory: Path, cache_dir: Path | None = None) -> Matcher:
+    """Raises KnowledgeError with every problem when the knowledge base is invalid.
+
+    With `cache_dir`, unchanged knowledge files are loaded from the cache built last time.
+    """
+
+    def build() -> Matcher:
+        return Matcher(load_knowledge(directory, sections=config.sections), config.matcher)
+
+    if cache_dir is None:
+        return build()
+    matcher = cached_matcher(directory, config.sections, cache_dir, build)
+    matcher.thresholds = config.matcher  # thresholds are config, not part of what is cached
+    return matcher
 
 
 async def build_runtime(
@@ -46,7 +57,8 @@ async def build_runtime(
     """Raises ConfigError, KnowledgeError or DatabaseError with a message for the operator."""
     config = load_config(settings.csobot_config, office)
     def load() -> Matcher:
-        return load_matcher(config, settings.csobot_knowledge_dir)
+        cache = settings.csobot_data_dir / "cache"
+        return load_matcher(config, settings.csobot_knowledge_dir, cache)
 
     holder = KnowledgeHolder(load(), load)
     db_engine = db.create_engine(settings.database_url)

@@ -241,3 +241,28 @@ async def test_reload_by_a_supervisor_keeps_the_last_good_knowledge_base(tmp_pat
         assert "/reload tidak dikenal" in stakeholder.text
     finally:
         await runtime.close()
+
+
+def test_the_built_matcher_is_cached_until_a_file_changes(tmp_path: Path) -> None:
+    from bot.knowledge.cache import cached_matcher
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(FIXTURE_KB, knowledge)
+    cache = tmp_path / "cache"
+    builds: list[int] = []
+
+    def build() -> Matcher:
+        builds.append(1)
+        return Matcher(load_knowledge(knowledge, SECTIONS), load_config(ROOT / "config.yaml").matcher)
+
+    first = cached_matcher(knowledge, SECTIONS, cache, build)
+    again = cached_matcher(knowledge, SECTIONS, cache, build)
+    assert len(builds) == 1 and again.ranked("cara mengajukan tup") == first.ranked("cara mengajukan tup")
+    area = knowledge / "up-tup.yaml"
+    area.write_text(area.read_text().replace("TUP harus", "TUP wajib"))
+    changed = cached_matcher(knowledge, SECTIONS, cache, build)
+    assert len(builds) == 2 and "TUP wajib" in (changed.knowledge.entry("tup-pengajuan") or object()).answer  # type: ignore[union-attr]
+    assert len(list(cache.glob("knowledge-*.pickle"))) == 1  # the stale one is removed
+    next(cache.glob("knowledge-*.pickle")).write_bytes(b"rusak")
+    cached_matcher(knowledge, SECTIONS, cache, build)
+    assert len(builds) == 3  # a damaged cache is rebuilt, not fatal
