@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import ConfigError, load_config
 from bot.knowledge import KnowledgeError, Matcher
+from bot.knowledge.evaluation import Labelled
 from bot.settings import Settings
 from bot.store import db
 
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     kb_match.set_defaults(handler=_kb_match)
     kb_eval = kb_commands.add_parser("eval", help="accuracy on a labelled JSONL file")
     kb_eval.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
-    kb_eval.add_argument("file", help='JSON lines: {"q": question, "label": entry id or "none"}')
+    kb_eval.add_argument("file", nargs="+", help='JSON lines: {"q": question, "label": entry id or "none"}')
     kb_eval.set_defaults(handler=_kb_eval)
 
     kb_calibrate = kb_commands.add_parser(
@@ -103,9 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     kb_calibrate.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
     # Defaults stricter than the service targets (≤ 2 % wrong, ≥ 90 % rejection on questions never
     # seen): thresholds fitted on one set do worse on the next, so they keep a safety margin.
-    kb_calibrate.add_argument("--max-wrong", type=float, default=1.0, help="wrong answers allowed, %% (default 1.0)")
-    kb_calibrate.add_argument("--min-rejection", type=float, default=95.0, help="out-of-scope rejection needed, %% (default 95)")
-    kb_calibrate.add_argument("file", help='JSON lines: {"q": question, "label": entry id or "none"}')
+    kb_calibrate.add_argument("--max-wrong", type=float, default=1.5, help="wrong answers allowed, %% (default 1.5)")
+    kb_calibrate.add_argument("--min-rejection", type=float, default=92.0, help="out-of-scope rejection needed, %% (default 92)")
+    kb_calibrate.add_argument("file", nargs="+", help='JSON lines: {"q": question, "label": entry id or "none"}')
     kb_calibrate.set_defaults(handler=_kb_calibrate)
 
     config = commands.add_parser("config", help="configuration")
@@ -237,25 +238,32 @@ async def _kb_match(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _kb_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.knowledge.evaluation import evaluate, read_labelled
+    from bot.knowledge.evaluation import evaluate
 
-    try:
-        items = read_labelled(Path(args.file))
-    except (OSError, ValueError) as exc:
-        print(f"csobot: {exc}", file=sys.stderr)
+    items = _labelled(args.file)
+    if items is None:
         return EXIT_CONFIG
     matcher = _matcher(settings)
     print("\n".join(evaluate(matcher.match, items).lines()))
     return 0
 
 
-async def _kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.knowledge.evaluation import calibrate, read_labelled
+def _labelled(files: list[str]) -> list[Labelled] | None:
+    """Every labelled question of `files`, or None after saying what is wrong."""
+    from bot.knowledge.evaluation import read_labelled
 
     try:
-        items = read_labelled(Path(args.file))
+        return [item for name in files for item in read_labelled(Path(name))]
     except (OSError, ValueError) as exc:
         print(f"csobot: {exc}", file=sys.stderr)
+        return None
+
+
+async def _kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.knowledge.evaluation import calibrate
+
+    items = _labelled(args.file)
+    if items is None:
         return EXIT_CONFIG
     result = calibrate(_matcher(settings), items, max_wrong=args.max_wrong, min_rejection=args.min_rejection)
     if result is None:

@@ -157,8 +157,8 @@ def calibrate(
     matcher: Matcher,
     items: list[Labelled],
     *,
-    max_wrong: float = 1.0,
-    min_rejection: float = 95.0,
+    max_wrong: float = 1.5,
+    min_rejection: float = 92.0,
 ) -> Calibration | None:
     """The thresholds with the best strict plus top-3 accuracy whose wrong-answer rate stays at or
     below `max_wrong` % and whose out-of-scope rejection stays at or above `min_rejection` % on
