@@ -8,6 +8,7 @@ It queues updates for getUpdates, answers the methods csobot uses, records every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -233,10 +234,8 @@ class FakeBotApi:
             if not self._updates:
                 self._new_update.clear()
                 timeout = min(float(params.get("timeout", 0) or 0), 0.5)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new_update.wait(), timeout=timeout)
-                except TimeoutError:
-                    pass
             return list(self._updates)
         if method == "sendMessage":
             chat_id = int(params["chat_id"])
