@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.calendar_cli import register as register_calendar
 from bot.config import ConfigError, load_config
 from bot.knowledge import KnowledgeError, Matcher
 from bot.knowledge.evaluation import Labelled
@@ -108,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     kb_calibrate.add_argument("--min-rejection", type=float, default=92.0, help="out-of-scope rejection needed, %% (default 92)")
     kb_calibrate.add_argument("file", nargs="+", help='JSON lines: {"q": question, "label": entry id or "none"}')
     kb_calibrate.set_defaults(handler=_kb_calibrate)
+
+    register_calendar(commands)
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.calendar import CalendarConfig
 from bot.yamlsource import YamlSyntaxError, load_yaml
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -69,6 +71,39 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "ticket_already_closed": frozenset({"ticket", "status"}),
     "kb_reloaded": frozenset({"entries", "out_of_scope"}),
     "kb_reload_failed": frozenset({"problems"}),
+    "cso_message": frozenset({'text'}),
+    "ticket_taken": frozenset({'officer', 'ticket'}),
+    "documents_requested": frozenset({'documents', 'max_mb', 'ticket', 'types'}),
+    "document_received": frozenset({'count', 'name', 'ticket'}),
+    "document_rejected_type": frozenset({'name', 'types'}),
+    "document_too_large": frozenset({'max_mb', 'name', 'size'}),
+    "document_download_failed": frozenset({'name'}),
+    "documents_complete": frozenset({'count', 'ticket'}),
+    "escalated_notice": frozenset({'ticket'}),
+    "resolved_by_cso": frozenset({'answer', 'ticket'}),
+    "reopened_notice": frozenset({'ticket'}),
+    "desk_card": frozenset({'deadline', 'name', 'opened', 'phone', 'question', 'role', 'satker', 'status', 'ticket', 'tried'}),
+    "desk_take_hint": frozenset({'id'}),
+    "desk_requeued": frozenset({'ticket'}),
+    "desk_from_stakeholder": frozenset({'name', 'text'}),
+    "desk_file_from_stakeholder": frozenset({'name'}),
+    "desk_documents_complete": frozenset({'count'}),
+    "desk_taken": frozenset({'officer'}),
+    "desk_already_taken": frozenset({'officer'}),
+    "desk_unknown_ticket": frozenset({'ticket'}),
+    "desk_need_text": frozenset({'command'}),
+    "desk_documents_menu": frozenset({'topic'}),
+    "desk_document_picked": frozenset({'count', 'document'}),
+    "desk_documents_sent": frozenset({'documents'}),
+    "desk_no_head": frozenset({'section'}),
+    "escalation_to_head": frozenset({'card', 'link', 'officer', 'reason', 'ticket'}),
+    "desk_escalated": frozenset({'head', 'officer', 'reason', 'section'}),
+    "desk_resolved": frozenset({'answer', 'officer'}),
+    "desk_unknown_topic": frozenset({'topic'}),
+    "desk_handed_to_bot": frozenset({'topic'}),
+    "desk_reopened": frozenset({'officer'}),
+    "desk_queue_header": frozenset({'count'}),
+    "desk_queue_line": frozenset({'age', 'id', 'officer', 'opened', 'status', 'summary', 'ticket'}),
 }
 
 
@@ -124,6 +159,13 @@ class OfficeConfig(StrictModel):
         return f"{', '.join(parts)} {zone}"
 
 
+def format_local(moment: datetime, timezone: str) -> str:
+    """'Rabu, 25-11-2026 pukul 16.00 WIB': a time as Indonesian stakeholders write it."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    zone = ZONE_LABELS.get(timezone, timezone)
+    return f"{WEEKDAY_NAMES_ID[local.weekday()]}, {local:%d-%m-%Y} pukul {local:%H.%M} {zone}"
+
+
 def _follows(previous: str, current: str) -> bool:
     return WEEKDAY_NAMES_ID.index(current) == WEEKDAY_NAMES_ID.index(previous) + 1
 
@@ -149,6 +191,24 @@ class StaffMember(StrictModel):
     def account(self, channel: str) -> str | None:
         value = {"telegram": self.telegram_id, "terminal": self.terminal_user}.get(channel)
         return str(value) if value is not None else None
+
+
+class DocumentsConfig(StrictModel):
+    """What stakeholders may send when a CSO asks for supporting documents."""
+
+    accepted_types: list[str] = Field(min_length=1)  # file extensions, lower case, no dot
+    max_size_mb: float = Field(gt=0, le=2000)  # Telegram's cloud Bot API downloads at most 20 MB
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_size_mb * 1024 * 1024)
+
+
+class DeskConfig(StrictModel):
+    """Where CSO staff work: a Telegram supergroup with topics, or private chats without one."""
+
+    telegram_group_id: int | None = None
+    documents: DocumentsConfig
 
 
 class ServiceConfig(StrictModel):
@@ -238,6 +298,49 @@ class Texts(StrictModel):
     internal_error: str
     kb_reloaded: str
     kb_reload_failed: str
+    cso_message: str
+    ticket_taken: str
+    documents_requested: str
+    button_documents_done: str
+    document_received: str
+    document_rejected_type: str
+    document_too_large: str
+    document_download_failed: str
+    documents_complete: str
+    file_not_expected: str
+    escalated_notice: str
+    resolved_by_cso: str
+    reopened_notice: str
+    desk_card: str
+    desk_take_hint: str
+    desk_requeued: str
+    desk_from_stakeholder: str
+    desk_file_from_stakeholder: str
+    desk_documents_complete: str
+    desk_help: str
+    desk_ticket_closed: str
+    desk_not_resolved: str
+    desk_taken: str
+    desk_already_taken: str
+    desk_not_in_ticket: str
+    desk_unknown_ticket: str
+    desk_need_text: str
+    desk_note_saved: str
+    desk_documents_usage: str
+    desk_documents_menu: str
+    button_send_request: str
+    desk_document_picked: str
+    desk_documents_sent: str
+    desk_no_head: str
+    escalation_to_head: str
+    desk_escalated: str
+    desk_resolved: str
+    desk_unknown_topic: str
+    desk_handed_to_bot: str
+    desk_reopened: str
+    desk_queue_empty: str
+    desk_queue_header: str
+    desk_queue_line: str
     status_labels: dict[str, str]
 
     @model_validator(mode="after")
@@ -268,6 +371,8 @@ class Config(StrictModel):
     sections: dict[str, str] = Field(min_length=1)
     roles: list[RoleConfig] = Field(min_length=1)
     staff: list[StaffMember] = Field(default_factory=list)
+    desk: DeskConfig
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     service: ServiceConfig
     matcher: MatcherConfig
     texts: Texts
@@ -281,6 +386,9 @@ class Config(StrictModel):
         ids = [role.id for role in self.roles]
         if len(ids) != len(set(ids)):
             raise ValueError("roles: duplicate role id")
+        unknown = self.calendar.unknown_offices(self.offices)
+        if unknown:
+            raise ValueError(f"calendar: unknown office(s) {sorted(unknown)}; offices are {sorted(self.offices)}")
         for member in self.staff:
             if member.role == "kepala_seksi" and member.section not in self.sections:
                 raise ValueError(
@@ -291,6 +399,9 @@ class Config(StrictModel):
 
     def staff_member(self, channel: str, user_id: str) -> StaffMember | None:
         return next((m for m in self.staff if m.account(channel) == user_id), None)
+
+    def staff_with_role(self, role: str, section: str | None = None) -> list[StaffMember]:
+        return [m for m in self.staff if m.role == role and (section is None or m.section == section)]
 
     @property
     def current_office(self) -> OfficeConfig:

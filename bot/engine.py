@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -23,6 +24,7 @@ from bot.knowledge import KnowledgeError, Matcher
 from bot.messages import Inbound, Outbound
 from bot.store.db import SessionFactory
 from bot.store.models import (
+    HANDED_OFF,
     Conversation,
     Direction,
     Message,
@@ -30,6 +32,8 @@ from bot.store.models import (
     OutboxStatus,
     ProcessedUpdate,
     Stakeholder,
+    Ticket,
+    TicketStatus,
 )
 from bot.turn import Turn
 
@@ -87,12 +91,14 @@ class Engine:
         sessions: SessionFactory,
         clock: Clock,
         router: Router,
+        data_dir: Path = Path("data"),
     ) -> None:
         self.config = config
         self.knowledge = knowledge
         self.sessions = sessions
         self.clock = clock
         self.router = router
+        self.data_dir = data_dir
 
     async def handle(self, inbound: Inbound, typing: Callable[[], None] = lambda: None) -> Handled:
         """Handle one event; stored replies wait in the outbox, unstored ones are returned.
@@ -105,6 +111,24 @@ class Engine:
         except Exception:
             log.exception("handling %s failed", inbound.update_key)
             return await self._record_failure(inbound)
+
+    async def accepts_files(self, inbound: Inbound) -> bool:
+        """Whether a file from this sender should be downloaded: only for a consented stakeholder
+        whose latest ticket is with a CSO (nothing is fetched for anyone else)."""
+        if self.config.staff_member(inbound.channel, inbound.user_id) is not None or not inbound.is_private:
+            return False
+        async with self.sessions() as session:
+            stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
+            if stakeholder is None:
+                return False
+            query = (
+                select(Ticket)
+                .where(Ticket.stakeholder_id == stakeholder.id, Ticket.status != TicketStatus.RESOLVED)
+                .order_by(Ticket.id.desc())  # type: ignore[union-attr]
+                .limit(1)
+            )
+            latest = (await session.exec(query)).first()
+        return latest is not None and latest.status in HANDED_OFF
 
     async def _record_failure(self, inbound: Inbound) -> Handled:
         async with self.sessions() as session:
@@ -155,6 +179,7 @@ class Engine:
             conversation=conversation,
             typing=typing,
             staff=self.config.staff_member(inbound.channel, inbound.user_id),
+            data_dir=self.data_dir,
         )
 
     async def _claim(self, session: AsyncSession, inbound: Inbound) -> bool:
@@ -167,11 +192,14 @@ class Engine:
         return True
 
     async def _persist(self, session: AsyncSession, turn: Turn) -> Handled:
-        """Write the transcript (inbound first, then replies) and queue the replies."""
+        """Write the transcript (inbound first, then replies) and queue the replies.
+
+        A reply is stored when it belongs to someone who consented: the stakeholder of this turn,
+        or the stakeholder of the ticket it concerns (staff actions). Anything else (the notice
+        before consent, answers to staff commands) is sent once and stored nowhere.
+        """
         stakeholder = turn.stakeholder
         inbound = turn.inbound
-        if stakeholder is None:
-            return Handled(inbound.chat_id, tuple(turn.replies))
         if stakeholder is not None and turn.record_inbound:
             session.add(
                 Message(
@@ -187,16 +215,23 @@ class Engine:
                     created_at=turn.now,
                 )
             )
+        for note in turn.notes:
+            session.add(note)
+        unstored = []
         for reply in turn.replies:
+            owner = reply.stakeholder_id or (stakeholder.id if stakeholder is not None else None)
+            if owner is None and reply.ticket_id is None:
+                unstored.append(reply)
+                continue
             await queue_outbound(
                 session,
                 reply,
                 channel=reply.channel or inbound.channel,
                 chat_id=reply.chat_id or inbound.chat_id,
-                stakeholder_id=stakeholder.id,
+                stakeholder_id=owner,
                 now=turn.now,
             )
-        return Handled(inbound.chat_id)
+        return Handled(inbound.chat_id, tuple(unstored))
 
 
 async def queue_outbound(
@@ -216,9 +251,10 @@ async def queue_outbound(
         chat_id=chat_id,
         direction=Direction.OUT,
         actor=outbound.actor,
-        kind="text",
+        kind="desk" if outbound.internal else "text",
         text=outbound.text,
         payload=outbound.payload(),
+        internal=outbound.internal,
         created_at=now,
     )
     session.add(message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -18,9 +19,9 @@ from sqlmodel import select
 
 from bot.clock import Clock
 from bot.engine import Handled
-from bot.messages import Outbound
+from bot.messages import Outbound, ThreadAction
 from bot.store.db import SessionFactory
-from bot.store.models import Message, OutboxItem, OutboxStatus
+from bot.store.models import Message, OutboxItem, OutboxStatus, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,9 @@ class PermanentDeliveryError(Exception):
 class Sender(Protocol):
     channel: str
 
-    async def send(self, chat_id: str, outbound: Outbound) -> str:
-        """Deliver; return the platform's message id."""
+    async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
+        """Deliver (in `thread_id` of the chat when given); return the platform's id of what was
+        created: the message, or the thread for ThreadAction.OPEN."""
 
 
 def _is_due(now: datetime) -> ColumnElement[bool]:
@@ -146,8 +148,15 @@ class OutboxDispatcher:
             if item is None or message is None:
                 return 0
             outbound = Outbound.from_payload(message.payload)
+            desk_ticket = (
+                await session.get(Ticket, outbound.desk_ticket_id) if outbound.desk_ticket_id else None
+            )
+            thread_id = desk_ticket.desk_thread_id if desk_ticket is not None else None
+            if desk_ticket is not None and thread_id is None and outbound.thread_action is None:
+                # The thread could not be created: post in the group's main thread, labelled.
+                outbound = replace(outbound, text=f"[{desk_ticket.number}] {outbound.text}")
             try:
-                platform_id = await self.sender.send(item.chat_id, outbound)
+                platform_id = await self.sender.send(item.chat_id, outbound, thread_id)
             except TemporaryDeliveryError as exc:
                 item.attempts += 1
                 if item.attempts >= MAX_ATTEMPTS:
@@ -169,6 +178,10 @@ class OutboxDispatcher:
                 await session.commit()
                 log.error("delivery of outbox %s failed for good: %s", item_id, exc)
                 return 0
+            if outbound.thread_action is ThreadAction.OPEN and desk_ticket is not None:
+                desk_ticket.desk_chat_id = item.chat_id
+                desk_ticket.desk_thread_id = platform_id
+                session.add(desk_ticket)
             item.status = OutboxStatus.SENT
             item.attempts += 1
             item.sent_at = self.clock.now()

@@ -16,21 +16,31 @@ TRANSITIONS: dict[TicketStatus | None, frozenset[TicketStatus]] = {
     None: frozenset({TicketStatus.ASKED}),
     TicketStatus.ASKED: frozenset({TicketStatus.ANSWERED, TicketStatus.QUEUED}),
     TicketStatus.ANSWERED: frozenset({TicketStatus.RESOLVED, TicketStatus.QUEUED}),
+    # A CSO may also hand a ticket back to the bot with a knowledge-base answer (→ answered).
     TicketStatus.QUEUED: frozenset(
-        {TicketStatus.IN_PROGRESS, TicketStatus.ESCALATED, TicketStatus.RESOLVED}
+        {
+            TicketStatus.IN_PROGRESS,
+            TicketStatus.AWAITING_DOCUMENTS,
+            TicketStatus.ESCALATED,
+            TicketStatus.ANSWERED,
+            TicketStatus.RESOLVED,
+        }
     ),
     TicketStatus.IN_PROGRESS: frozenset(
         {
             TicketStatus.AWAITING_DOCUMENTS,
             TicketStatus.ESCALATED,
+            TicketStatus.ANSWERED,
             TicketStatus.RESOLVED,
             TicketStatus.QUEUED,
         }
     ),
     TicketStatus.AWAITING_DOCUMENTS: frozenset(
-        {TicketStatus.IN_PROGRESS, TicketStatus.ESCALATED, TicketStatus.RESOLVED}
+        {TicketStatus.IN_PROGRESS, TicketStatus.ESCALATED, TicketStatus.ANSWERED, TicketStatus.RESOLVED}
     ),
-    TicketStatus.ESCALATED: frozenset({TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED}),
+    TicketStatus.ESCALATED: frozenset(
+        {TicketStatus.IN_PROGRESS, TicketStatus.AWAITING_DOCUMENTS, TicketStatus.ANSWERED, TicketStatus.RESOLVED}
+    ),
     TicketStatus.RESOLVED: frozenset({TicketStatus.QUEUED}),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -12,7 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import Config, StaffMember
 from bot.knowledge import Matcher
 from bot.messages import Button, Inbound, Keyboard, Outbound
-from bot.store.models import Conversation, Stakeholder
+from bot.calendar import calendar_for
+from bot.config import format_local
+from bot.store.models import Conversation, Message, Stakeholder, Ticket
 
 if TYPE_CHECKING:
     from bot.engine import KnowledgeHolder
@@ -36,7 +39,9 @@ class Turn:
     conversation: Conversation | None
     typing: Callable[[], None] = lambda: None
     staff: StaffMember | None = None
+    data_dir: Path = Path("data")
     replies: list[Outbound] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
     inbound_ticket_id: int | None = None
     inbound_label: str | None = None
     record_inbound: bool = True
@@ -56,11 +61,21 @@ class Turn:
             keyboard = Keyboard.INLINE if buttons else Keyboard.NONE
         self.replies.append(Outbound(text, tuple(buttons), keyboard, ticket_id=ticket_id))
 
+    def send(self, outbound: Outbound) -> None:
+        """Queue a message for another chat (the desk, a Kepala Seksi, the stakeholder of a ticket)."""
+        self.replies.append(outbound)
+
     def say(
         self, name: str, buttons: list[Button] | tuple[Button, ...] = (), /, **values: Any
     ) -> None:
         """Reply with a configured text."""
         self.reply(self.text(name, **values), buttons)
+
+    def deadline_text(self, ticket: Ticket) -> str:
+        """The ticket's solution deadline as stakeholders and staff read it."""
+        calendar = calendar_for(self.config)
+        deadline = calendar.deadline(ticket.opened_at, self.config.service.resolution_working_days)
+        return format_local(deadline, self.config.current_office.timezone)
 
     @property
     def step(self) -> str:

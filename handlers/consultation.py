@@ -10,6 +10,7 @@ from bot.messages import Button
 from bot.store.models import HANDED_OFF, Ticket, TicketStatus
 from bot.tickets import change_status, next_ticket_number
 from bot.turn import Turn
+from handlers import desk
 
 AWAITING_QUESTION = "awaiting_question"
 ANSWER_BUTTON = "answer:"  # answer:<ticket id>:yes|no
@@ -24,12 +25,7 @@ async def handle_text(turn: Turn) -> None:
     latest = await latest_open_ticket(turn)
     if turn.step != AWAITING_QUESTION and latest is not None:
         if latest.status in HANDED_OFF:
-            turn.inbound_ticket_id = latest.id
-            status = turn.config.texts.status_labels.get(latest.status, latest.status)
-            turn.reply(
-                turn.text("attached_to_ticket", ticket=latest.number, status=status),
-                ticket_id=latest.id,
-            )
+            await _to_the_cso(turn, latest)
             return
         if latest.status == TicketStatus.ASKED:
             # They were offered topics and wrote instead: a rephrasing of the same question.
@@ -39,6 +35,43 @@ async def handle_text(turn: Turn) -> None:
     ticket = await open_ticket(turn, turn.inbound.text)
     turn.reply(turn.text("ticket_received", ticket=ticket.number), ticket_id=ticket.id)
     await _search_and_answer(turn, ticket, turn.inbound.text)
+
+
+async def _to_the_cso(turn: Turn, ticket: Ticket) -> None:
+    """A message about a ticket a CSO has: it goes into the ticket's desk thread."""
+    turn.inbound_ticket_id = ticket.id
+    if ticket.status == TicketStatus.AWAITING_DOCUMENTS and desk.says_documents_are_complete(turn.inbound.text):
+        await desk.documents_complete(turn, ticket)
+        return
+    await desk.relay_from_stakeholder(turn, ticket)
+    if ticket.assignee is None:  # nobody has answered yet: say where the message went
+        status = turn.config.texts.status_labels.get(ticket.status, ticket.status)
+        turn.reply(turn.text("attached_to_ticket", ticket=ticket.number, status=status), ticket_id=ticket.id)
+
+
+async def handle_file(turn: Turn) -> None:
+    """A photo or document: accepted only for a ticket a CSO is handling."""
+    latest = await latest_open_ticket(turn)
+    if latest is None or latest.status not in HANDED_OFF:
+        turn.say("file_not_expected")
+        return
+    turn.inbound_ticket_id = latest.id
+    await desk.receive_file(turn, latest)
+
+
+async def handle_documents_done(turn: Turn) -> None:
+    """The "Sudah semua" button under a document request."""
+    ticket = await _own_ticket(turn, (turn.inbound.data or "").removeprefix(desk.DOCUMENTS_DONE))
+    if ticket is None:
+        turn.say("stale_button")
+        return
+    turn.inbound_ticket_id = ticket.id
+    turn.inbound_label = turn.text("button_documents_done")
+    if ticket.status != TicketStatus.AWAITING_DOCUMENTS:
+        label = turn.config.texts.status_labels.get(ticket.status, ticket.status)
+        turn.reply(turn.text("ticket_already_closed", ticket=ticket.number, status=label), ticket_id=ticket.id)
+        return
+    await desk.documents_complete(turn, ticket)
 
 
 async def open_ticket(turn: Turn, question: str) -> Ticket:
@@ -91,9 +124,9 @@ async def _search_and_answer(turn: Turn, ticket: Ticket, question: str) -> None:
     )
     if out_of_scope is not None:
         reply = out_of_scope.render_reply(turn.config.office_values())
-        _hand_off(turn, ticket, reason=f"out of scope: {out_of_scope.id}", text_name="handoff_out_of_scope", reply=reply)
+        await _hand_off(turn, ticket, reason=f"out of scope: {out_of_scope.id}", text_name="handoff_out_of_scope", reply=reply)
     else:
-        _hand_off(turn, ticket, reason="no knowledge base answer")
+        await _hand_off(turn, ticket, reason="no knowledge base answer")
 
 
 def _remember_match(ticket: Ticket, match: Match) -> None:
@@ -122,9 +155,21 @@ def _answer(turn: Turn, ticket: Ticket, entry: Entry, *, reason: str) -> None:
     turn.reply(text, buttons, ticket_id=ticket.id)
 
 
-def _hand_off(turn: Turn, ticket: Ticket, *, reason: str, text_name: str = "handoff", **values: str) -> None:
+async def _hand_off(turn: Turn, ticket: Ticket, *, reason: str, text_name: str = "handoff", **values: str) -> None:
     change_status(turn.session, ticket, TicketStatus.QUEUED, actor="bot", reason=reason, at=turn.now)
+    ticket.section = ticket.section or _section(turn, ticket)
     turn.reply(turn.text(text_name, ticket=ticket.number, **values), ticket_id=ticket.id)
+    assert turn.stakeholder is not None
+    await desk.hand_off(turn, ticket, turn.stakeholder)
+
+
+def _section(turn: Turn, ticket: Ticket) -> str | None:
+    """The section that owns the topic: the answered one, else the best candidate."""
+    for topic in [ticket.topic_id, *(c["id"] for c in ticket.match_candidates)]:
+        entry = turn.matcher.knowledge.entry(topic) if topic else None
+        if entry is not None:
+            return entry.section
+    return None
 
 
 async def handle_button(turn: Turn) -> None:
@@ -149,11 +194,11 @@ async def handle_button(turn: Turn) -> None:
             turn.reply(turn.text("resolved", ticket=ticket.number), ticket_id=ticket.id)
         else:
             turn.inbound_label = turn.text("button_not_answered")
-            _hand_off(turn, ticket, reason="stakeholder says the answer did not solve it")
+            await _hand_off(turn, ticket, reason="stakeholder says the answer did not solve it")
         return
     if choice == NONE_OF_THESE:
         turn.inbound_label = turn.text("button_none_of_these")
-        _hand_off(turn, ticket, reason="no offered topic fits")
+        await _hand_off(turn, ticket, reason="no offered topic fits")
         return
     entry = turn.matcher.knowledge.entry(choice)
     if entry is None:

@@ -1,9 +1,9 @@
 """Which handler gets an inbound event. The order matters and is explained once, here:
 
-1. Messages outside private chats are not for this bot (staff groups come with the desk).
+1. Outside private chats the bot only works in the staff group, and only for staff.
 2. Edited messages are not re-processed: what was answered stays answered.
-3. Staff commands (recognised by the sender's account in config.yaml) come before anything a
-   stakeholder can do; for anyone else they are unknown commands.
+3. Staff (recognised by their account in config.yaml, never by what they type) are served by
+   the desk; a stakeholder typing a staff command only gets "unknown command".
 4. Without consent, only the notice, the help and the complaint channels are available, and
    nothing is stored (UU 27/2022 PDP).
 5. Commands work at every step, so /batal and /bantuan always get the stakeholder out.
@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.messages import InboundKind
 from bot.turn import Turn
-from handlers import common, consent, consultation, identification, staff
+from handlers import common, consent, consultation, desk, identification, staff
 
 CommandHandler = Callable[[Turn], Awaitable[None] | None]
 
@@ -48,12 +48,17 @@ async def route(turn: Turn) -> None:
     inbound = turn.inbound
     if not inbound.is_private:
         turn.record_inbound = False
+        if desk.is_desk_chat(turn) and turn.staff is not None and inbound.kind is not InboundKind.EDITED:
+            await desk.handle_staff(turn)
         return
     if inbound.kind is InboundKind.EDITED:
         turn.say("edited_ignored")
         return
     if inbound.kind is InboundKind.COMMAND and staff.handles(turn):
         await staff.handle(turn)
+        return
+    if desk.is_staff_turn(turn):
+        await desk.handle_staff(turn)
         return
     if turn.stakeholder is None:
         await _without_consent(turn)
@@ -69,6 +74,8 @@ async def route(turn: Turn) -> None:
             turn.say("contact_unexpected")
     elif inbound.kind is InboundKind.UNSUPPORTED:
         turn.say("unsupported_message")
+    elif inbound.kind is InboundKind.FILE:
+        await consultation.handle_file(turn)
     else:
         await _text(turn)
 
@@ -98,6 +105,8 @@ async def _button(turn: Turn) -> None:
         await identification.handle(turn)
     elif data.startswith((consultation.ANSWER_BUTTON, consultation.TOPIC_BUTTON)):
         await consultation.handle_button(turn)
+    elif data.startswith(desk.DOCUMENTS_DONE):
+        await consultation.handle_documents_done(turn)
     elif data == common.EDIT_PROFILE:
         await common.edit_profile_button(turn)
     else:

@@ -76,7 +76,7 @@ class RecordingSender:
     def __init__(self) -> None:
         self.delivered: list[tuple[str, Outbound]] = []
 
-    async def send(self, chat_id: str, outbound: Outbound) -> str:
+    async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
         self.delivered.append((chat_id, outbound))
         return f"m{len(self.delivered)}"
 

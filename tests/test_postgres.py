@@ -66,4 +66,4 @@ async def test_ticket_numbers_are_unique_across_concurrent_sessions(postgres_run
 async def test_migrations_are_idempotent(postgres_runtime: Runtime) -> None:
     await db.upgrade(postgres_runtime.db_engine)
     applied, head = await db.current_revision(postgres_runtime.db_engine)
-    assert applied == head == "0001"
+    assert applied == head is not None

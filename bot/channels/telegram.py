@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -39,7 +40,8 @@ from telegram.error import (  # noqa: E402
 )
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler  # noqa: E402
 
-from bot.messages import Inbound, InboundKind, Keyboard, Outbound  # noqa: E402
+from bot.files import file_type, problem, sanitise_name, store_incoming  # noqa: E402
+from bot.messages import Inbound, InboundKind, IncomingFile, Keyboard, Outbound, ThreadAction  # noqa: E402
 from bot.outbox import OutboxDispatcher, PermanentDeliveryError, TemporaryDeliveryError  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from handlers.router import MENU  # noqa: E402
@@ -59,8 +61,6 @@ UNSUPPORTED_MEDIA = (
     "venue",
     "poll",
     "dice",
-    "photo",
-    "document",
     "game",
     "story",
 )
@@ -80,6 +80,7 @@ def to_inbound(update: Update, bot_id: int) -> Inbound | None:
         chat_id = str(message.chat.id) if message is not None else str(query.from_user.id)
         private = message is None or message.chat.type == ChatType.PRIVATE
         label = _button_label(message, query.data) if isinstance(message, Message) else None
+        thread = _thread(message) if isinstance(message, Message) else None
         return Inbound(
             channel=CHANNEL,
             user_id=str(query.from_user.id),
@@ -89,6 +90,7 @@ def to_inbound(update: Update, bot_id: int) -> Inbound | None:
             data=query.data or "",
             text=label or "",
             is_private=private,
+            thread_id=thread,
         )
     if update.edited_message is not None:
         edited = update.edited_message
@@ -115,6 +117,9 @@ def to_inbound(update: Update, bot_id: int) -> Inbound | None:
             command = head[1:].split("@", 1)[0].lower()
             return _base(message, key, InboundKind.COMMAND, text=text, command=command)
         return _base(message, key, InboundKind.TEXT, text=text)
+    incoming = _incoming_file(message)
+    if incoming is not None:
+        return _base(message, key, InboundKind.FILE, text=message.caption or "", file=incoming)
     for media in UNSUPPORTED_MEDIA:
         if getattr(message, media, None):
             return _base(message, key, InboundKind.UNSUPPORTED, media=media, text=message.caption or "")
@@ -131,8 +136,25 @@ def _base(message: Message, key: str, kind: InboundKind, **fields: Any) -> Inbou
         kind=kind,
         is_private=message.chat.type == ChatType.PRIVATE,
         platform_message_id=str(message.message_id),
+        thread_id=_thread(message),
         **fields,
     )
+
+
+def _thread(message: Message) -> str | None:
+    return str(message.message_thread_id) if message.is_topic_message and message.message_thread_id else None
+
+
+def _incoming_file(message: Message) -> IncomingFile | None:
+    """A photo (its largest size) or a document, as announced; nothing is downloaded here."""
+    if message.photo:
+        photo = message.photo[-1]
+        return IncomingFile(photo.file_id, f"foto-{photo.file_unique_id}.jpg", "jpg", photo.file_size or 0)
+    document = message.document
+    if document is not None:
+        name = sanitise_name(document.file_name or f"berkas-{document.file_unique_id}")
+        return IncomingFile(document.file_id, name, file_type(name, document.mime_type), document.file_size or 0)
+    return None
 
 
 def _button_label(message: Message, data: str | None) -> str | None:
@@ -173,10 +195,36 @@ class TelegramSender:
     def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
         self.application = application
 
-    async def send(self, chat_id: str, outbound: Outbound) -> str:
+    async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
+        bot = self.application.bot
+        thread = int(thread_id) if thread_id else None
         try:
-            message = await self.application.bot.send_message(
-                chat_id=int(chat_id), text=outbound.text, reply_markup=reply_markup(outbound)
+            if outbound.thread_action is ThreadAction.OPEN:
+                topic = await bot.create_forum_topic(chat_id=int(chat_id), name=outbound.text[:128])
+                return str(topic.message_thread_id)
+            if outbound.thread_action is ThreadAction.CLOSE and thread is not None:
+                await bot.close_forum_topic(chat_id=int(chat_id), message_thread_id=thread)
+                return str(thread)
+            if outbound.thread_action is ThreadAction.REOPEN and thread is not None:
+                await bot.reopen_forum_topic(chat_id=int(chat_id), message_thread_id=thread)
+                return str(thread)
+            if outbound.copy_of is not None:
+                source_chat, source_message = outbound.copy_of
+                if outbound.text and outbound.desk_ticket_id is not None:
+                    # In the desk thread, say whose file follows.
+                    await bot.send_message(chat_id=int(chat_id), text=outbound.text, message_thread_id=thread)
+                copied = await bot.copy_message(
+                    chat_id=int(chat_id),
+                    from_chat_id=int(source_chat),
+                    message_id=int(source_message),
+                    message_thread_id=thread,
+                )
+                return str(copied.message_id)
+            message = await bot.send_message(
+                chat_id=int(chat_id),
+                text=outbound.text,
+                reply_markup=reply_markup(outbound),
+                message_thread_id=thread,
             )
         except RetryAfter as exc:
             raise TemporaryDeliveryError(str(exc), _seconds(exc.retry_after)) from exc
@@ -262,6 +310,8 @@ class TelegramChannel:
             await self._courtesy(update.callback_query.answer(), "answerCallbackQuery")
         if inbound is None:
             return
+        if inbound.kind is InboundKind.FILE and inbound.file is not None:
+            inbound = replace(inbound, file=await self._fetch(inbound, inbound.file))
         handled = await self.runtime.engine.handle(inbound, typing=lambda: self._typing(inbound.chat_id))
         if update.callback_query is not None and isinstance(update.callback_query.message, Message):
             # The choice is made: take the buttons away so an old message cannot be pressed again.
@@ -270,6 +320,24 @@ class TelegramChannel:
                 "editMessageReplyMarkup",
             )
         await self.dispatcher.deliver(handled)
+
+    async def _fetch(self, inbound: Inbound, incoming: IncomingFile) -> IncomingFile:
+        """Download a file if its sender may send one and it is within the configured limits."""
+        if not await self.runtime.engine.accepts_files(inbound):
+            return incoming
+        reason = problem(incoming.name, incoming.file_type, incoming.size, self.runtime.config.desk.documents)
+        if reason is not None:
+            return replace(incoming, error=reason)
+        try:
+            telegram_file = await self.application.bot.get_file(incoming.platform_id)
+            content = bytes(await telegram_file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("download of %s failed: %s", incoming.name, exc)
+            return replace(incoming, error="download_failed")
+        if len(content) > self.runtime.config.desk.documents.max_bytes:
+            return replace(incoming, error="too_large")
+        stored, digest = store_incoming(self.runtime.settings.csobot_data_dir, content)
+        return replace(incoming, stored=stored, sha256=digest, size=len(content))
 
     def _typing(self, chat_id: str) -> None:
         call = self.application.bot.send_chat_action(chat_id=int(chat_id), action=ChatAction.TYPING)

@@ -30,7 +30,7 @@ class TerminalSender:
         self.contact_keyboard = False
         self._sent = 0
 
-    async def send(self, chat_id: str, outbound: Outbound) -> str:
+    async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
         self.output.write(f"\nBot: {outbound.text}\n")
         # Numbers always refer to the options of the newest message, as on a phone screen.
         self.options = list(outbound.buttons)

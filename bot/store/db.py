@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,15 +63,17 @@ def _alembic_config(connection: Connection) -> AlembicConfig:
     return config
 
 
-async def upgrade(engine: AsyncEngine) -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply every pending migration (idempotent; run at every start)."""
     try:
         async with engine.begin() as connection:
             await connection.run_sync(
-                lambda sync: command.upgrade(_alembic_config(sync), "head")
+                lambda sync: command.upgrade(_alembic_config(sync), revision)
             )
     except OSError as exc:
         raise DatabaseError(f"cannot reach the database: {exc}") from exc
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"migration failed, database left unchanged: {exc}") from exc
 
 
 async def current_revision(engine: AsyncEngine) -> tuple[str | None, str | None]:

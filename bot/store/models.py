@@ -93,6 +93,12 @@ class Ticket(SQLModel, table=True):
     match_candidates: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    section: str | None = Field(default=None, max_length=40)
+    assignee: str | None = Field(default=None, max_length=100)
+    escalated_to: str | None = Field(default=None, max_length=100)
+    desk_chat_id: str | None = Field(default=None, max_length=64)
+    desk_thread_id: str | None = Field(default=None, max_length=64)
+    requested_documents: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     opened_at: datetime = _utc_column(index=True)
     first_answer_at: datetime | None = _utc_column(nullable=True)
     resolved_at: datetime | None = _utc_column(nullable=True)
@@ -128,7 +134,36 @@ class Message(SQLModel, table=True):
     kind: str = Field(max_length=20)
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    internal: bool = False  # a CSO's note: in the transcript, never shown to the stakeholder
     created_at: datetime = _utc_column()
+
+
+class Attachment(SQLModel, table=True):
+    """A file received or sent in a consultation, stored under the data directory per ticket."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    direction: str = Field(max_length=3)
+    file_name: str = Field(max_length=200)
+    file_type: str = Field(max_length=20)
+    size: int
+    sha256: str = Field(max_length=64)
+    path: str = Field(max_length=400)  # relative to the data directory
+    created_at: datetime = _utc_column()
+
+
+class StaffSession(SQLModel, table=True):
+    """Which ticket a CSO working from a private chat is answering (no forum topics there)."""
+
+    __tablename__ = "staff_session"
+
+    channel: str = Field(primary_key=True, max_length=20)
+    user_id: str = Field(primary_key=True, max_length=64)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    picking_ticket_id: int | None = None  # documents being picked with /dokumen buttons
+    picked: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _utc_column()
 
 
 class OutboxItem(SQLModel, table=True):
