@@ -52,6 +52,7 @@ class Handled:
 
     chat_id: str
     unstored: tuple[Outbound, ...] = ()
+    other_chats: tuple[str, ...] = ()  # further chats of this channel with new outbox rows
 
     @property
     def empty(self) -> bool:
@@ -218,20 +219,18 @@ class Engine:
         for note in turn.notes:
             session.add(note)
         unstored = []
+        others: dict[str, None] = {}
         for reply in turn.replies:
             owner = reply.stakeholder_id or (stakeholder.id if stakeholder is not None else None)
             if owner is None and reply.ticket_id is None:
                 unstored.append(reply)
                 continue
-            await queue_outbound(
-                session,
-                reply,
-                channel=reply.channel or inbound.channel,
-                chat_id=reply.chat_id or inbound.chat_id,
-                stakeholder_id=owner,
-                now=turn.now,
-            )
-        return Handled(inbound.chat_id, tuple(unstored))
+            channel = reply.channel or inbound.channel
+            chat_id = reply.chat_id or inbound.chat_id
+            await queue_outbound(session, reply, channel=channel, chat_id=chat_id, stakeholder_id=owner, now=turn.now)
+            if channel == inbound.channel and chat_id != inbound.chat_id:
+                others[chat_id] = None
+        return Handled(inbound.chat_id, tuple(unstored), tuple(others))
 
 
 async def queue_outbound(

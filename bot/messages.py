@@ -112,6 +112,10 @@ class Outbound:
     internal: bool = False  # staff-only (desk posts): kept out of what the stakeholder saw
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.buttons and self.keyboard is Keyboard.NONE:  # choices are inline unless said otherwise
+            object.__setattr__(self, "keyboard", Keyboard.INLINE)
+
     def payload(self) -> dict[str, Any]:
         """Everything an adapter needs to deliver it again later (kept in the outbox)."""
         payload: dict[str, Any] = {

@@ -68,13 +68,15 @@ class OutboxDispatcher:
         self.clock = clock
 
     async def deliver(self, handled: Handled) -> None:
-        """After a turn: the unstored replies (best effort), then the chat's outbox."""
+        """After a turn: the unstored replies (best effort), then the outbox of every chat the
+        turn wrote to, the sender's first."""
         for outbound in handled.unstored:
             try:
                 await self.sender.send(handled.chat_id, outbound)
             except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
-                log.warning("reply before consent not delivered: %s", exc)
-        await self.deliver_chat(handled.chat_id)
+                log.warning("unstored reply not delivered: %s", exc)
+        for chat_id in (handled.chat_id, *handled.other_chats):
+            await self.deliver_chat(chat_id)
 
     async def deliver_chat(self, chat_id: str) -> int:
         """Send everything due for one chat, oldest first; stop at the first temporary failure

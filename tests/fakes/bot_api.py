@@ -40,11 +40,14 @@ class FakeBotApi:
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     port: int = 0
+    files: dict[str, bytes] = field(default_factory=dict)
+    _thread_ids: itertools.count = field(default_factory=lambda: itertools.count(500))
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.*}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
@@ -110,6 +113,48 @@ class FakeBotApi:
         message["location"] = {"latitude": -6.89, "longitude": 109.67}
         return self.push({"message": message})
 
+    def push_group_text(self, user: int, chat_id: int, text: str, thread_id: int | None = None) -> int:
+        """A message in a supergroup, inside forum topic `thread_id` when given."""
+        message = self._message(user, "supergroup", chat_id)
+        message["chat"]["is_forum"] = True
+        message["text"] = text
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        return self.push({"message": message})
+
+    def push_document(
+        self, user: int, name: str, content: bytes, mime: str = "application/pdf",
+        size: int | None = None, chat_id: int | None = None, thread_id: int | None = None, caption: str | None = None,
+    ) -> int:
+        file_id = f"doc{len(self.files) + 1}"
+        self.files[file_id] = content
+        message = self._message(user, "private" if chat_id is None else "supergroup", chat_id)
+        message["document"] = {
+            "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
+            "mime_type": mime, "file_size": size if size is not None else len(content),
+        }
+        if caption:
+            message["caption"] = caption
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        return self.push({"message": message})
+
+    def push_photo(self, user: int, content: bytes, caption: str | None = None) -> int:
+        file_id = f"photo{len(self.files) + 1}"
+        self.files[file_id] = content
+        message = self._message(user)
+        message["photo"] = [
+            {"file_id": f"{file_id}s", "file_unique_id": f"u{file_id}s", "width": 90, "height": 90, "file_size": 10},
+            {"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 800, "height": 800, "file_size": len(content)},
+        ]
+        if caption:
+            message["caption"] = caption
+        return self.push({"message": message})
+
     def push_callback(self, user: int, data: str, message_id: int | None = None) -> int:
         """Press a button; by default on the newest message the bot sent this user with buttons."""
         source = self._sent_message_with_button(user, data, message_id)
@@ -172,7 +217,7 @@ class FakeBotApi:
         }
 
     def _sent_message_with_button(self, user: int, data: str, message_id: int | None) -> dict[str, Any]:
-        for request in reversed(self.sent("sendMessage", user)):
+        for request in reversed(self.sent("sendMessage")):
             markup = request.params.get("reply_markup") or {}
             keyboard = markup.get("inline_keyboard")
             if not keyboard:
@@ -180,12 +225,25 @@ class FakeBotApi:
             result = request.params["_result"]
             if message_id is not None and result["message_id"] != message_id:
                 continue
+            if not any(b.get("callback_data") == data for row in keyboard for b in row):
+                continue
             return result
         # A button from a message we never sent (forged or from long ago).
         return {**self._message(user), "from": self._bot(), "text": "?"}
 
     def _bot(self) -> dict[str, Any]:
         return {"id": BOT_ID, "is_bot": True, "first_name": "csobot", "username": BOT_USERNAME}
+
+    def push_group_callback(self, user: int, data: str) -> int:
+        """Press a button the bot showed in a group (e.g. in a forum topic)."""
+        return self.push_callback(user, data)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        self.requests.append(Request("download", {"path": request.match_info["path"]}))
+        content = self.files.get(request.match_info["path"].rsplit("/", 1)[-1])
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content)
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -246,11 +304,26 @@ class FakeBotApi:
                 "from": self._bot(),
                 "text": params.get("text", ""),
             }
+            if params.get("message_thread_id"):
+                message["message_thread_id"] = int(params["message_thread_id"])
+                message["is_topic_message"] = True
             if isinstance(params.get("reply_markup"), dict) and "inline_keyboard" in params["reply_markup"]:
                 message["reply_markup"] = params["reply_markup"]
             return message
         if method == "editMessageReplyMarkup":
             return True
+        if method == "createForumTopic":
+            return {"message_thread_id": next(self._thread_ids), "name": params["name"], "icon_color": 7322096}
+        if method in {"closeForumTopic", "reopenForumTopic"}:
+            return True
+        if method == "getFile":
+            file_id = str(params["file_id"])
+            if file_id not in self.files:
+                return {"file_id": file_id, "file_unique_id": f"u{file_id}"}
+            return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
+                    "file_path": f"documents/{file_id}"}
+        if method == "copyMessage":
+            return {"message_id": next(self._message_ids)}
         if method in {"deleteWebhook", "setMyCommands", "sendChatAction", "answerCallbackQuery",
                       "setWebhook", "close", "logOut", "deleteMyCommands"}:
             return True
