@@ -103,7 +103,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "desk_handed_to_bot": frozenset({'topic'}),
     "desk_reopened": frozenset({'officer'}),
     "desk_queue_header": frozenset({'count'}),
-    "desk_queue_line": frozenset({'age', 'id', 'officer', 'opened', 'status', 'summary', 'ticket'}),
+    "desk_queue_line": frozenset({'age', 'deadline', 'id', 'officer', 'opened', 'status', 'summary', 'ticket'}),
 }
 
 

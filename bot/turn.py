@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import Config, StaffMember
+from bot.calendar import calendar_for
+from bot.config import Config, StaffMember, format_local
 from bot.knowledge import Matcher
 from bot.messages import Button, Inbound, Keyboard, Outbound
-from bot.calendar import calendar_for
-from bot.config import format_local
 from bot.store.models import Conversation, Message, Stakeholder, Ticket
 
 if TYPE_CHECKING:

@@ -141,6 +141,12 @@ def _answer(turn: Turn, ticket: Ticket, entry: Entry, *, reason: str) -> None:
     ticket.topic_id = entry.id
     ticket.first_answer_at = ticket.first_answer_at or turn.now
     change_status(turn.session, ticket, TicketStatus.ANSWERED, actor="bot", reason=reason, at=turn.now)
+    text, buttons = answer_message(turn, ticket, entry)
+    turn.reply(text, buttons, ticket_id=ticket.id)
+
+
+def answer_message(turn: Turn, ticket: Ticket, entry: Entry) -> tuple[str, tuple[Button, ...]]:
+    """A knowledge-base answer with its legal basis, and the buttons asking whether it solved it."""
     text = turn.text(
         "kb_answer",
         ticket=ticket.number,
@@ -148,11 +154,11 @@ def _answer(turn: Turn, ticket: Ticket, entry: Entry, *, reason: str) -> None:
         answer=entry.render_answer(turn.config.office_values()),
         legal_basis=entry.render_legal_basis(),
     )
-    buttons = [
+    buttons = (
         Button(turn.text("button_answered"), f"{ANSWER_BUTTON}{ticket.id}:yes"),
         Button(turn.text("button_not_answered"), f"{ANSWER_BUTTON}{ticket.id}:no"),
-    ]
-    turn.reply(text, buttons, ticket_id=ticket.id)
+    )
+    return text, buttons
 
 
 async def _hand_off(turn: Turn, ticket: Ticket, *, reason: str, text_name: str = "handoff", **values: str) -> None:

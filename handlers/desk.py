@@ -22,8 +22,8 @@ from bot.store.models import (
     Attachment,
     Direction,
     Message,
-    Stakeholder,
     StaffSession,
+    Stakeholder,
     Ticket,
     TicketStatus,
 )
@@ -561,7 +561,7 @@ async def answer_from_knowledge(turn: Turn, place: Place, argument: str) -> None
     if entry is None:
         desk_reply(turn, place, turn.text("desk_unknown_topic", topic=argument or "-"))
         return
-    from handlers.consultation import ANSWER_BUTTON
+    from handlers.consultation import answer_message  # consultation imports this module
 
     await _take_if_free(turn, ticket, announce=False)
     ticket.topic_id = entry.id
@@ -569,17 +569,7 @@ async def answer_from_knowledge(turn: Turn, place: Place, argument: str) -> None
     change_status(
         turn.session, ticket, TicketStatus.ANSWERED, actor=f"cso:{officer(turn)}", reason=f"knowledge base answer {entry.id}", at=turn.now
     )
-    text = turn.text(
-        "kb_answer",
-        ticket=ticket.number,
-        title=entry.title,
-        answer=entry.render_answer(turn.config.office_values()),
-        legal_basis=entry.render_legal_basis(),
-    )
-    buttons = (
-        Button(turn.text("button_answered"), f"{ANSWER_BUTTON}{ticket.id}:yes"),
-        Button(turn.text("button_not_answered"), f"{ANSWER_BUTTON}{ticket.id}:no"),
-    )
+    text, buttons = answer_message(turn, ticket, entry)
     await _notify_stakeholder(turn, ticket, text, buttons)
     desk_reply(turn, place, turn.text("desk_handed_to_bot", topic=entry.id))
 
@@ -621,6 +611,7 @@ async def queue(turn: Turn, place: Place, argument: str) -> None:
                 status=turn.config.texts.status_labels.get(ticket.status, ticket.status),
                 opened=ticket.opened_at.astimezone(zone).strftime("%d-%m %H.%M"),
                 age=f"{hours // 24} hr {hours % 24} j" if hours >= 24 else f"{hours} j",
+                deadline=turn.deadline_text(ticket),
                 officer=ticket.assignee or "-",
                 summary=summary(ticket),
             )

@@ -120,6 +120,12 @@ async def test_a_cso_reply_reaches_the_stakeholder_and_notes_stay_internal(desk:
     bot_api.push_text(USER, "terima kasih pak, suratnya ditujukan ke siapa?")
     await bot_api.wait_for(lambda: any("suratnya ditujukan ke siapa" in t for t in in_thread(bot_api, thread)))
 
+    bot_api.push_document(ANDI, "contoh surat.pdf", b"%PDF contoh", chat_id=GROUP, thread_id=thread, caption="contoh suratnya")
+    await bot_api.wait_for(lambda: any(r.params["chat_id"] == str(USER) for r in bot_api.sent("copyMessage")))
+    copy = next(r for r in bot_api.sent("copyMessage") if r.params["chat_id"] == str(USER))
+    assert copy.params["from_chat_id"] == str(GROUP)
+    assert bot_api.sent("getFile") == []  # staff files are copied, not downloaded
+
 
 async def test_a_stakeholder_photo_reaches_the_topic_and_is_stored(desk: Runtime, bot_api: FakeBotApi, tmp_path: Path) -> None:
     thread = await handed_off_tup_ticket(bot_api)
@@ -211,6 +217,8 @@ async def test_commands_of_non_staff_are_refused(desk: Runtime, bot_api: FakeBot
     (unknown,) = await say(bot_api, "/ambil 1", 1)
     assert "/ambil tidak dikenal" in unknown
     await staff_says(bot_api, ANDI, "/antrian", None, lambda: any("Tiket terbuka (1)" in str(r.params.get("text")) for r in bot_api.sent("sendMessage", GROUP)))
+    listing = next(str(r.params["text"]) for r in bot_api.sent("sendMessage", GROUP) if "Tiket terbuka (1)" in str(r.params.get("text")))
+    assert "#1 KNS-20261123-0001 · dalam antrean petugas CSO" in listing and "batas: Kamis, 26-11-2026 pukul 16.00 WIB" in listing
     assert (await ticket(desk)).status == "queued"
     assert not any("sudah beres" in text for text in bot_api.texts(USER))
 
