@@ -61,16 +61,22 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "ticket_received": frozenset({"ticket"}),
     "kb_answer": frozenset({"ticket", "title", "answer", "legal_basis"}),
     "resolved": frozenset({"ticket"}),
-    "handoff": frozenset({"ticket"}),
-    "handoff_out_of_scope": frozenset({"ticket", "reply"}),
+    "handoff": frozenset({"ticket", "deadline"}),
+    "handoff_out_of_scope": frozenset({"ticket", "reply", "deadline"}),
     "attached_to_ticket": frozenset({"ticket", "status"}),
-    "status_line": frozenset({"ticket", "status", "opened", "summary"}),
+    "status_line": frozenset({"ticket", "status", "opened", "summary", "deadline"}),
     "too_long": frozenset({"length", "max_length"}),
     "unknown_command": frozenset({"command"}),
     "profile": frozenset({"name", "role", "satker_code", "organisation", "phone"}),
     "ticket_already_closed": frozenset({"ticket", "status"}),
     "kb_reloaded": frozenset({"entries", "out_of_scope"}),
     "kb_reload_failed": frozenset({"problems"}),
+    "progress_update": frozenset({'deadline', 'officer', 'status', 'ticket'}),
+    "survey_intro": frozenset({'count'}),
+    "desk_queue_reminder": frozenset({'id', 'ticket', 'waited'}),
+    "desk_deadline_reminder": frozenset({'deadline', 'officer', 'status', 'ticket'}),
+    "desk_auto_escalated": frozenset({'deadline', 'head', 'section'}),
+    "breach_notice": frozenset({'deadline', 'link', 'officer', 'status', 'ticket'}),
     "cso_message": frozenset({'text'}),
     "ticket_taken": frozenset({'officer', 'ticket'}),
     "documents_requested": frozenset({'documents', 'max_mb', 'ticket', 'types'}),
@@ -211,6 +217,51 @@ class DeskConfig(StrictModel):
     documents: DocumentsConfig
 
 
+class SlaConfig(StrictModel):
+    """When the bot reports progress, reminds staff, escalates and reports breaches (working time)."""
+
+    progress_time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time on working days
+    queue_reminder_minutes: int = Field(gt=0)  # working minutes a ticket may wait untaken
+    reminder_share: float = Field(gt=0, lt=1)  # of the working time to the deadline
+    escalate_share: float = Field(gt=0, lt=1)  # automatic escalation before a breach
+    pause_while_awaiting_documents: bool
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SlaConfig:
+        if self.escalate_share <= self.reminder_share:
+            raise ValueError("escalate_share must come after reminder_share")
+        return self
+
+
+SKM_ELEMENTS = {
+    "U1": "Persyaratan",
+    "U2": "Sistem, mekanisme, dan prosedur",
+    "U3": "Waktu penyelesaian",
+    "U4": "Biaya/tarif",
+    "U5": "Produk spesifikasi jenis pelayanan",
+    "U6": "Kompetensi pelaksana",
+    "U7": "Perilaku pelaksana",
+    "U8": "Sarana dan prasarana",
+    "U9": "Penanganan pengaduan, saran dan masukan",
+}
+
+
+class SurveyConfig(StrictModel):
+    """The satisfaction survey (SKM, PermenPANRB 14/2017) asked after a ticket is resolved."""
+
+    enabled: bool
+    elements: list[Literal[tuple(SKM_ELEMENTS)]] = Field(min_length=1)  # type: ignore[misc]
+    questions: dict[str, str]
+    ask_comment: bool
+
+    @model_validator(mode="after")
+    def _every_element_has_a_question(self) -> SurveyConfig:
+        missing = [element for element in self.elements if element not in self.questions]
+        if missing:
+            raise ValueError(f"questions: no question for {missing}")
+        return self
+
+
 class ServiceConfig(StrictModel):
     """The service promises of KEP-57/PB/2023 and operational limits."""
 
@@ -298,6 +349,19 @@ class Texts(StrictModel):
     internal_error: str
     kb_reloaded: str
     kb_reload_failed: str
+    progress_update: str
+    officer_unassigned: str
+    survey_intro: str
+    survey_comment: str
+    survey_thanks: str
+    survey_skipped: str
+    button_skip_survey: str
+    desk_queue_reminder: str
+    desk_deadline_reminder: str
+    desk_auto_escalated: str
+    auto_escalation_reason: str
+    breach_notice: str
+    survey_scale: list[str] = Field(min_length=4, max_length=4)
     cso_message: str
     ticket_taken: str
     documents_requested: str
@@ -346,7 +410,7 @@ class Texts(StrictModel):
     @model_validator(mode="after")
     def _known_placeholders(self) -> Texts:
         for name, value in self:
-            values = value.values() if isinstance(value, dict) else [value]
+            values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
             allowed = OFFICE_PLACEHOLDERS | TEXT_PLACEHOLDERS.get(name, frozenset())
             for text in values:
                 unknown = placeholders_in(text) - allowed
@@ -373,6 +437,8 @@ class Config(StrictModel):
     staff: list[StaffMember] = Field(default_factory=list)
     desk: DeskConfig
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    sla: SlaConfig
+    survey: SurveyConfig
     service: ServiceConfig
     matcher: MatcherConfig
     texts: Texts

@@ -15,6 +15,7 @@ class InboundKind(StrEnum):
     FILE = "file"  # a photo or document
     EDITED = "edited"
     UNSUPPORTED = "unsupported"
+    TIMER = "timer"  # a scheduled job falling due (channel "system")
 
 
 @dataclass(frozen=True)

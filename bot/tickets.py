@@ -90,6 +90,9 @@ def change_status(
     ticket.updated_at = at
     if to_status is TicketStatus.RESOLVED:
         ticket.resolved_at = at
+    # After the turn the engine replans the service clock of every ticket changed here.
+    changed = session.info.setdefault("changed_tickets", {})
+    changed.setdefault(id(ticket), (ticket, from_status))
     event = TicketEvent(
         ticket_id=ticket.id,  # type: ignore[arg-type]
         at=at,

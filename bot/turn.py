@@ -72,8 +72,9 @@ class Turn:
 
     def deadline_text(self, ticket: Ticket) -> str:
         """The ticket's solution deadline as stakeholders and staff read it."""
-        calendar = calendar_for(self.config)
-        deadline = calendar.deadline(ticket.opened_at, self.config.service.resolution_working_days)
+        deadline = ticket.deadline_at or calendar_for(self.config).deadline(
+            ticket.opened_at, self.config.service.resolution_working_days
+        )
         return format_local(deadline, self.config.current_office.timezone)
 
     @property

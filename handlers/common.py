@@ -65,6 +65,7 @@ async def status(turn: Turn) -> None:
                 opened=ticket.opened_at.astimezone(zone).strftime("%d-%m-%Y %H.%M"),
                 status=turn.config.texts.status_labels.get(ticket.status, ticket.status),
                 summary=summary,
+                deadline=turn.deadline_text(ticket),
             )
         )
     turn.reply("\n".join(lines))

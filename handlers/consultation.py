@@ -8,6 +8,7 @@ from sqlmodel import select
 from bot.knowledge import Decision, Entry, Match
 from bot.messages import Button
 from bot.store.models import HANDED_OFF, Ticket, TicketStatus
+from bot.sla import start_clocks
 from bot.tickets import change_status, next_ticket_number
 from bot.turn import Turn
 from handlers import desk
@@ -90,6 +91,7 @@ async def open_ticket(turn: Turn, question: str) -> Ticket:
         opened_at=turn.now,
         updated_at=turn.now,
     )
+    start_clocks(turn.config, ticket, turn.now)
     turn.session.add(ticket)
     await turn.session.flush()
     change_status(turn.session, ticket, TicketStatus.ASKED, actor="stakeholder", reason="question received", at=turn.now)
@@ -164,7 +166,7 @@ def answer_message(turn: Turn, ticket: Ticket, entry: Entry) -> tuple[str, tuple
 async def _hand_off(turn: Turn, ticket: Ticket, *, reason: str, text_name: str = "handoff", **values: str) -> None:
     change_status(turn.session, ticket, TicketStatus.QUEUED, actor="bot", reason=reason, at=turn.now)
     ticket.section = ticket.section or _section(turn, ticket)
-    turn.reply(turn.text(text_name, ticket=ticket.number, **values), ticket_id=ticket.id)
+    turn.reply(turn.text(text_name, ticket=ticket.number, deadline=turn.deadline_text(ticket), **values), ticket_id=ticket.id)
     assert turn.stakeholder is not None
     await desk.hand_off(turn, ticket, turn.stakeholder)
 

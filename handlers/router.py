@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.messages import InboundKind
 from bot.turn import Turn
-from handlers import common, consent, consultation, desk, identification, staff
+from handlers import common, consent, consultation, desk, identification, service_clock, staff, survey
 
 CommandHandler = Callable[[Turn], Awaitable[None] | None]
 
@@ -45,7 +45,15 @@ WITHOUT_CONSENT = {"bantuan": common.help_, "help": common.help_, "pengaduan": c
 
 
 async def route(turn: Turn) -> None:
+    await _route(turn)
+    await service_clock.after_turn(turn)
+
+
+async def _route(turn: Turn) -> None:
     inbound = turn.inbound
+    if inbound.kind is InboundKind.TIMER:
+        await service_clock.handle_timer(turn)
+        return
     if not inbound.is_private:
         turn.record_inbound = False
         if desk.is_desk_chat(turn) and turn.staff is not None and inbound.kind is not InboundKind.EDITED:
@@ -107,6 +115,8 @@ async def _button(turn: Turn) -> None:
         await consultation.handle_button(turn)
     elif data.startswith(desk.DOCUMENTS_DONE):
         await consultation.handle_documents_done(turn)
+    elif data.startswith(survey.BUTTON):
+        await survey.handle_button(turn)
     elif data == common.EDIT_PROFILE:
         await common.edit_profile_button(turn)
     else:
@@ -117,6 +127,8 @@ async def _text(turn: Turn) -> None:
     limit = turn.config.service.max_message_length
     if len(turn.inbound.text) > limit:
         turn.say("too_long", length=f"{len(turn.inbound.text):,}".replace(",", "."), max_length=f"{limit:,}".replace(",", "."))
+        return
+    if survey.in_survey(turn) and await survey.handle_comment(turn):
         return
     if turn.step.startswith("identify_"):
         await identification.handle(turn)

@@ -305,12 +305,13 @@ async def test_every_message_in_both_directions_is_in_the_transcript(chat: FakeC
     lines = await transcript(runtime)
     assert lines[0] == ("in", "Setuju")  # the transcript starts with consent
     assert ("in", "PPK") in lines and ("in", "cara mengajukan tup") in lines
-    assert lines[-2] == ("in", "Ya, terjawab")
-    assert lines[-1][0] == "out" and "Resolved" in lines[-1][1]
+    assert lines[-4] == ("in", "Ya, terjawab")
+    assert lines[-3][0] == "out" and "Resolved" in lines[-3][1]
+    assert "survei kepuasan" in lines[-2][1] and lines[-1][1].startswith("(1/4)")  # the survey follows
     assert await count(runtime, OutboxItem) == len([d for d, _ in lines if d == "out"])
     ticket = await chat.ticket()
     linked = [m for m in await rows(runtime, Message, Message.id) if m.ticket_id == ticket.id]
-    assert [m.direction for m in linked] == ["in", "out", "out", "in", "out"]
+    assert [m.direction for m in linked] == ["in", "out", "out", "in", "out", "out", "out"]
 
 
 async def test_ticket_numbers_are_unique_under_concurrency(runtime: Runtime) -> None:

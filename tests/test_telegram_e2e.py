@@ -123,8 +123,11 @@ async def test_a_stakeholder_from_start_to_resolved(bot: tuple[Runtime, Telegram
         [{"text": "Belum", "callback_data": "answer:1:no"}],
     ]
 
-    (resolved,) = await press(bot_api, "answer:1:yes", 1)
-    assert "Resolved" in resolved
+    resolved, survey_intro, first_question = await press(bot_api, "answer:1:yes", 3)
+    assert "Resolved" in resolved and "survei kepuasan" in survey_intro
+    assert [b[0]["text"] for b in bot_api.sent("sendMessage", USER)[-1].params["reply_markup"]["inline_keyboard"]] == [
+        "1 – Tidak baik", "2 – Kurang baik", "3 – Baik", "4 – Sangat baik", "Lewati survei",
+    ]
 
     stakeholder = (await rows(runtime, Stakeholder))[0]
     assert (stakeholder.channel, stakeholder.channel_user_id, stakeholder.phone) == ("telegram", str(USER), "+6281234567890")
@@ -244,6 +247,6 @@ async def test_rate_limits_and_network_errors_delay_but_lose_nothing(
     clock.advance(seconds=5)
     await channel.dispatcher.deliver_due()
     texts = bot_api.texts(USER)
-    assert "Resolved" in texts[-1]
+    assert "Resolved" in texts[-3] and texts[-1].startswith("(1/4)")  # in order, after the retry
     assert sum("Resolved" in text for text in texts) == 1
     assert {item.status for item in await rows(runtime, OutboxItem)} == {"sent"}

@@ -100,6 +100,9 @@ class Ticket(SQLModel, table=True):
     desk_thread_id: str | None = Field(default=None, max_length=64)
     requested_documents: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     opened_at: datetime = _utc_column(index=True)
+    service_due_at: datetime | None = _utc_column(nullable=True)  # 20 working minutes after the question
+    deadline_at: datetime | None = _utc_column(nullable=True)  # 3 working days, office calendar
+    status_since: datetime | None = _utc_column(nullable=True)
     first_answer_at: datetime | None = _utc_column(nullable=True)
     resolved_at: datetime | None = _utc_column(nullable=True)
     updated_at: datetime = _utc_column()
@@ -164,6 +167,53 @@ class StaffSession(SQLModel, table=True):
     picking_ticket_id: int | None = None  # documents being picked with /dokumen buttons
     picked: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = _utc_column()
+
+
+class JobKind(StrEnum):
+    PROGRESS = "progress"  # progress message to the stakeholder
+    QUEUE_REMINDER = "queue_reminder"  # nobody has taken the ticket yet
+    DEADLINE_REMINDER = "deadline_reminder"  # part of the time to the deadline has passed
+    AUTO_ESCALATE = "auto_escalate"  # before a breach, to the Kepala Seksi
+    BREACH = "breach"  # the deadline passed: supervisors are told
+
+
+class ScheduledJob(SQLModel, table=True):
+    """Work due at a time, kept in the database so restarts and extra processes lose nothing.
+
+    At most one pending job of a kind per ticket (the unique index): missed progress messages
+    after downtime collapse into one. A job runs through the engine under the key `job:<id>`, so
+    it takes effect exactly once, in the same transaction as the messages it sends.
+    """
+
+    __tablename__ = "scheduled_job"
+    __table_args__ = (
+        Index("ix_job_due", "status", "due_at"),
+        Index("ux_job_pending", "ticket_id", "kind", "pending", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=24)
+    due_at: datetime = _utc_column()
+    status: str = Field(default="pending", max_length=10)  # pending | done | cancelled
+    pending: bool | None = True  # True while pending, NULL afterwards (so the unique index allows history)
+    claimed_until: datetime | None = _utc_column(nullable=True)
+    done_at: datetime | None = _utc_column(nullable=True)
+    created_at: datetime = _utc_column()
+
+
+class SurveyResponse(SQLModel, table=True):
+    """One SKM answer: an element's score (1–4), or the closing comment (element "comment")."""
+
+    __tablename__ = "survey_response"
+    __table_args__ = (UniqueConstraint("ticket_id", "element"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    element: str = Field(max_length=10)
+    score: int | None = None
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _utc_column()
 
 
 class OutboxItem(SQLModel, table=True):
