@@ -44,6 +44,7 @@ from bot.files import file_type, problem, sanitise_name, store_incoming  # noqa:
 from bot.messages import Inbound, InboundKind, IncomingFile, Keyboard, Outbound, ThreadAction  # noqa: E402
 from bot.outbox import OutboxDispatcher, PermanentDeliveryError, TemporaryDeliveryError  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
+from bot.scheduler import Scheduler  # noqa: E402
 from handlers.router import MENU  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -258,8 +259,10 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self.dispatcher = OutboxDispatcher(runtime.sessions, TelegramSender(self.application), runtime.clock)
         self._stop = asyncio.Event()
+        self.scheduler = Scheduler(runtime.engine, runtime.sessions, runtime.clock)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._outbox_loop: asyncio.Task[None] | None = None
+        self._scheduler_loop: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._initialize_with_retry()
@@ -270,6 +273,9 @@ class TelegramChannel:
             allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=timedelta(seconds=30)
         )
         self._outbox_loop = asyncio.create_task(self.dispatcher.run(self._stop))
+        self._scheduler_loop = asyncio.create_task(
+            self.scheduler.run(self._stop, after=self.dispatcher.deliver_due)
+        )
         log.info("polling Telegram as @%s", self.application.bot.username)
 
     async def stop(self) -> None:
@@ -278,8 +284,9 @@ class TelegramChannel:
             await self.application.updater.stop()
         if self.application.running:
             await self.application.stop()
-        if self._outbox_loop is not None:
-            await self._outbox_loop
+        for loop in (self._outbox_loop, self._scheduler_loop):
+            if loop is not None:
+                await loop
         for task in list(self._tasks):
             task.cancel()
         await self.application.shutdown()

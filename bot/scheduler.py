@@ -1,0 +1,89 @@
+"""Runs due jobs: claims them from the database and feeds each to the engine as a timer event.
+
+Claiming uses SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so several bot processes can run
+the loop at once without waiting on each other; on SQLite (one process) the clause is simply
+not emitted. A claim lasts CLAIM_TIME; a process that dies mid-batch leaves its jobs to be
+claimed again later, and the engine's idempotency key `job:<id>:<due>` makes sure a job that
+did complete is not done twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import or_
+from sqlmodel import col, select
+
+from bot.clock import Clock
+from bot.engine import Engine
+from bot.messages import Inbound, InboundKind
+from bot.store.db import SessionFactory
+from bot.store.models import ScheduledJob
+
+log = logging.getLogger(__name__)
+
+CLAIM_TIME = timedelta(minutes=5)
+BATCH = 500
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, sessions: SessionFactory, clock: Clock) -> None:
+        self.engine = engine
+        self.sessions = sessions
+        self.clock = clock
+
+    async def claim_due(self, limit: int = BATCH) -> list[tuple[int, str]]:
+        """(job id, idempotency key) of due jobs, claimed for this process."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            query = (
+                select(ScheduledJob)
+                .where(
+                    ScheduledJob.status == "pending",
+                    ScheduledJob.due_at <= now,
+                    or_(col(ScheduledJob.claimed_until).is_(None), col(ScheduledJob.claimed_until) < now),
+                )
+                .order_by(col(ScheduledJob.due_at), col(ScheduledJob.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            jobs = list((await session.exec(query)).all())
+            claimed = []
+            for job in jobs:
+                job.claimed_until = now + CLAIM_TIME
+                session.add(job)
+                claimed.append((job.id, f"job:{job.id}:{job.due_at:%Y%m%dT%H%M%S}"))
+            await session.commit()
+        return claimed  # type: ignore[return-value]
+
+    async def run_due(self) -> int:
+        """Handle everything due now; returns how many jobs were handled."""
+        handled = 0
+        while True:
+            claimed = await self.claim_due()
+            for job_id, key in claimed:
+                inbound = Inbound(
+                    channel="system", user_id="scheduler", chat_id="scheduler", update_key=key,
+                    kind=InboundKind.TIMER, data=str(job_id), is_private=False,
+                )
+                await self.engine.handle(inbound)
+                handled += 1
+            if len(claimed) < BATCH:
+                return handled
+
+    async def run(
+        self, stop: asyncio.Event, interval: float = 30.0, after: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
+        """The loop: due jobs, then `after` (delivery), every `interval` seconds until stopped."""
+        while not stop.is_set():
+            try:
+                if await self.run_due() and after is not None:
+                    await after()
+            except Exception:  # the loop must outlive any single failure
+                log.exception("scheduler sweep failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
