@@ -68,6 +68,11 @@ async def handed_off_tup_ticket(bot_api: FakeBotApi) -> int:
     return 500
 
 
+def recent(bot_api: FakeBotApi, needle: str, last: int = 4) -> bool:
+    """Whether one of the stakeholder's last messages says `needle` (others may follow it)."""
+    return any(needle in text for text in bot_api.texts(USER)[-last:])
+
+
 def in_thread(bot_api: FakeBotApi, thread: int) -> list[str]:
     return [str(r.params.get("text")) for r in bot_api.sent("sendMessage", GROUP) if str(r.params.get("message_thread_id")) == str(thread)]
 
@@ -99,14 +104,14 @@ async def test_a_cso_reply_reaches_the_stakeholder_and_notes_stay_internal(desk:
     thread = await handed_off_tup_ticket(bot_api)
     before = len(bot_api.texts(USER))
     await staff_says(bot_api, ANDI, "/ambil", thread, lambda: len(bot_api.texts(USER)) > before)
-    assert "sedang ditangani oleh petugas CSO Andi CSO" in bot_api.texts(USER)[-1]
+    assert recent(bot_api, "sedang ditangani oleh petugas CSO Andi CSO")
     assert any("Ditangani oleh Andi CSO" in t for t in in_thread(bot_api, thread))
     await staff_says(bot_api, BUDI, "/ambil", thread, lambda: any("sedang ditangani Andi CSO" in t for t in in_thread(bot_api, thread)))
 
     await staff_says(bot_api, ANDI, "/catatan cek dulu sisa UP di OM SPAN", thread, lambda: any("Catatan internal" in t for t in in_thread(bot_api, thread)))
     await staff_says(bot_api, ANDI, "Baik Bu, TUP diajukan dengan surat permohonan KPA.", thread, lambda: len(bot_api.texts(USER)) > before + 1)
-    reply = bot_api.texts(USER)[-1]
-    assert reply == "👤 Petugas CSO KPPN Pekalongan:\nBaik Bu, TUP diajukan dengan surat permohonan KPA."
+    await bot_api.wait_for(lambda: recent(bot_api, "surat permohonan KPA."))
+    assert "👤 Petugas CSO KPPN Pekalongan:\nBaik Bu, TUP diajukan dengan surat permohonan KPA." in bot_api.texts(USER)
     assert all("cek dulu sisa UP" not in text for text in bot_api.texts(USER))
 
     stored = await ticket(desk)
@@ -139,7 +144,7 @@ async def test_a_stakeholder_photo_reaches_the_topic_and_is_stored(desk: Runtime
     assert attachment.sha256 == hashlib.sha256(content).hexdigest()
     assert attachment.path.startswith("files/tickets/KNS-20261123-0001/") and attachment.file_type == "jpg"
     assert (tmp_path / "data" / attachment.path).read_bytes() == content
-    await bot_api.wait_for(lambda: "Diterima: foto-uphoto1.jpg" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: recent(bot_api, "Diterima: foto-uphoto1.jpg"))
 
 
 async def test_document_request_upload_and_all_sent(desk: Runtime, bot_api: FakeBotApi, tmp_path: Path) -> None:
@@ -152,27 +157,27 @@ async def test_document_request_upload_and_all_sent(desk: Runtime, bot_api: Fake
     bot_api.push_callback(ANDI, menu[1][0]["callback_data"])
     await bot_api.wait_for(lambda: any("(2 dipilih)" in t for t in in_thread(bot_api, thread)))
     bot_api.push_callback(ANDI, menu[2][0]["callback_data"])
-    await bot_api.wait_for(lambda: "dokumen berikut" in bot_api.texts(USER)[-1])
-    assert "sedang ditangani oleh petugas CSO Andi CSO" in bot_api.texts(USER)[-2]  # taken on the way
-    request = bot_api.texts(USER)[-1]
+    await bot_api.wait_for(lambda: recent(bot_api, "dokumen berikut"))
+    assert recent(bot_api, "sedang ditangani oleh petugas CSO Andi CSO")  # taken on the way
+    request = next(t for t in reversed(bot_api.texts(USER)) if "dokumen berikut" in t)
     assert "1. Surat permohonan TUP\n2. Rincian rencana penggunaan TUP" in request and "PDF, JPG, PNG, XLSX, DOCX" in request
     assert (await ticket(desk)).status == "awaiting_documents"
 
     bot_api.push_document(USER, "../../surat permohonan.pdf", b"%PDF-1.4 surat")
-    await bot_api.wait_for(lambda: "Diterima: surat permohonan.pdf (1 berkas" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: recent(bot_api, "Diterima: surat permohonan.pdf (1 berkas"))
     bot_api.push_document(USER, "virus.exe", b"MZ", mime="application/octet-stream")
-    await bot_api.wait_for(lambda: "tidak dapat kami terima" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: recent(bot_api, "tidak dapat kami terima"))
     bot_api.push_document(USER, "besar.pdf", b"x", size=3 * 1024 * 1024)
-    await bot_api.wait_for(lambda: "terlalu besar (3,0 MB; paling besar 1 MB)" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: recent(bot_api, "terlalu besar (3,0 MB; paling besar 1 MB)"))
     bot_api.fail("getFile", 500)
     bot_api.push_document(USER, "rincian.xlsx", b"PK xlsx", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    await bot_api.wait_for(lambda: "gagal kami terima" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: recent(bot_api, "gagal kami terima"))
     bot_api.push_document(USER, "rincian.xlsx", b"PK xlsx", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    await bot_api.wait_for(lambda: "Diterima: rincian.xlsx (2 berkas" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: recent(bot_api, "Diterima: rincian.xlsx (2 berkas"))
     assert [r.params["file_id"] for r in bot_api.sent("getFile")] == ["doc1", "doc5"]  # nothing fetched for the refused ones
 
     bot_api.push_text(USER, "sudah semua ya pak")
-    await bot_api.wait_for(lambda: "2 berkas untuk tiket KNS-20261123-0001 sudah kami terima" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: recent(bot_api, "2 berkas untuk tiket KNS-20261123-0001 sudah kami terima"))
     await bot_api.wait_for(lambda: any("dokumen sudah lengkap (2 berkas" in t for t in in_thread(bot_api, thread)))
     stored = await ticket(desk)
     assert stored.status == "in_progress" and stored.requested_documents == ["Surat permohonan TUP", "Rincian rencana penggunaan TUP"]
@@ -189,7 +194,7 @@ async def test_escalation_notifies_the_kepala_seksi_of_the_section(desk: Runtime
     assert f"https://t.me/c/1234567890/{thread}" in personal
     assert bot_api.sent("sendMessage", DEDI) == []
     await bot_api.wait_for(lambda: any("Dieskalasi kepada Citra Kasi PD (Seksi Pencairan Dana)" in t for t in in_thread(bot_api, thread)))
-    await bot_api.wait_for(lambda: "Kepala Seksi" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: recent(bot_api, "Kepala Seksi"))
     stored = await ticket(desk)
     assert (stored.status, stored.escalated_to) == ("escalated", "Citra Kasi PD")
 
@@ -199,14 +204,14 @@ async def test_resolve_closes_the_topic_and_the_ticket(desk: Runtime, bot_api: F
     await staff_says(bot_api, ANDI, "/selesai", thread, lambda: any("/selesai …" in t for t in in_thread(bot_api, thread)))
     await staff_says(bot_api, ANDI, "/selesai TUP dapat diajukan dengan surat KPA; perpanjangan perlu persetujuan Kepala KPPN.", thread, lambda: bool(bot_api.sent("closeForumTopic")))
     assert bot_api.sent("closeForumTopic")[0].params["message_thread_id"] == str(thread)
-    await bot_api.wait_for(lambda: "Resolved" in bot_api.texts(USER)[-1])
-    answer = bot_api.texts(USER)[-1]
+    await bot_api.wait_for(lambda: any("Resolved" in t for t in bot_api.texts(USER)[-3:]))
+    answer = next(t for t in reversed(bot_api.texts(USER)) if "Resolved" in t)
     assert answer.startswith("Jawaban petugas CSO untuk tiket KNS-20261123-0001:\nTUP dapat diajukan") and "Resolved" in answer
     stored = await ticket(desk)
     assert stored.status == "resolved" and stored.resolved_at is not None
     await staff_says(bot_api, ANDI, "/buka stakeholder masih bertanya", thread, lambda: bool(bot_api.sent("reopenForumTopic")))
     assert (await ticket(desk)).status == "queued"
-    await bot_api.wait_for(lambda: "dibuka kembali" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: any("dibuka kembali" in t for t in bot_api.texts(USER)[-3:]))
 
 
 async def test_commands_of_non_staff_are_refused(desk: Runtime, bot_api: FakeBotApi) -> None:
@@ -243,7 +248,7 @@ async def test_without_a_staff_group_csos_work_in_private_chats(tmp_path: Path, 
         bot_api.push_text(ANDI, "/antrian")
         await bot_api.wait_for(lambda: "#1 KNS-20261123-0001" in bot_api.texts(ANDI)[-1])
         bot_api.push_text(ANDI, "/ambil 1")
-        await bot_api.wait_for(lambda: "sedang ditangani" in bot_api.texts(USER)[-1])
+        await bot_api.wait_for(lambda: recent(bot_api, "sedang ditangani"))
         bot_api.push_text(ANDI, "Untuk mutasi pegawai silakan hubungi biro kepegawaian.")
         await bot_api.wait_for(lambda: bot_api.texts(USER)[-1].endswith("hubungi biro kepegawaian."))
         bot_api.push_text(USER, "baik terima kasih")
@@ -251,7 +256,7 @@ async def test_without_a_staff_group_csos_work_in_private_chats(tmp_path: Path, 
         bot_api.push_text(BUDI, "/ambil 1")
         await bot_api.wait_for(lambda: "sedang ditangani Andi CSO" in bot_api.texts(BUDI)[-1])
         bot_api.push_text(ANDI, "/selesai Silakan hubungi biro kepegawaian instansi Bapak/Ibu.")
-        await bot_api.wait_for(lambda: "Resolved" in bot_api.texts(USER)[-1])
+        await bot_api.wait_for(lambda: any("Resolved" in t for t in bot_api.texts(USER)[-3:]))
         async with runtime.sessions() as session:
             stored = (await session.exec(select(Ticket))).one()
         assert (stored.status, stored.assignee) == ("resolved", "Andi CSO")
@@ -263,18 +268,18 @@ async def test_without_a_staff_group_csos_work_in_private_chats(tmp_path: Path, 
 async def test_handing_back_to_the_bot_and_the_all_sent_button(desk: Runtime, bot_api: FakeBotApi) -> None:
     thread = await handed_off_tup_ticket(bot_api)
     await staff_says(bot_api, ANDI, "/jawab topik-tidak-ada", thread, lambda: any("tidak ada di knowledge base" in t for t in in_thread(bot_api, thread)))
-    await staff_says(bot_api, ANDI, "/jawab gup-pengisian", thread, lambda: "Pengisian kembali UP (GUP)" in bot_api.texts(USER)[-1])
+    await staff_says(bot_api, ANDI, "/jawab gup-pengisian", thread, lambda: recent(bot_api, "Pengisian kembali UP (GUP)"))
     assert (await ticket(desk)).status == "answered"
-    await press(bot_api, "answer:1:yes", 1)
+    await press(bot_api, "answer:1:yes", 3)  # Resolved, then the survey
     assert (await ticket(desk)).status == "resolved"
 
     await say(bot_api, "/baru", 1)
     await say(bot_api, "bagaimana prosedur mutasi pegawai antar kementerian lembaga", 2)
     await bot_api.wait_for(lambda: len(bot_api.sent("createForumTopic")) == 2)
     second = 501
-    await staff_says(bot_api, BUDI, "/dokumen SK mutasi; surat pengantar", second, lambda: "1. SK mutasi\n2. surat pengantar" in bot_api.texts(USER)[-1])
+    await staff_says(bot_api, BUDI, "/dokumen SK mutasi; surat pengantar", second, lambda: recent(bot_api, "1. SK mutasi\n2. surat pengantar"))
     bot_api.push_callback(USER, "docs:2")
-    await bot_api.wait_for(lambda: "0 berkas untuk tiket KNS-20261123-0002" in bot_api.texts(USER)[-1])
+    await bot_api.wait_for(lambda: recent(bot_api, "0 berkas untuk tiket KNS-20261123-0002"))
     assert (await ticket(desk)).status == "in_progress"
     await press(bot_api, "docs:2", 1)  # pressed again: nothing changes
-    assert "sudah berstatus" in bot_api.texts(USER)[-1]
+    assert recent(bot_api, "sudah berstatus")
