@@ -36,6 +36,7 @@ test: $(VENV)/.installed-dev
 ## bench: print the matcher's accuracy (against the naive baseline) and speed figures
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.benchmarks.matcher
+	$(BIN)/python -m tests.benchmarks.scheduler
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
