@@ -88,7 +88,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "escalated_notice": frozenset({'ticket'}),
     "resolved_by_cso": frozenset({'answer', 'ticket'}),
     "reopened_notice": frozenset({'ticket'}),
-    "desk_card": frozenset({'deadline', 'name', 'opened', 'phone', 'question', 'role', 'satker', 'status', 'ticket', 'tried'}),
+    "desk_card": frozenset({'deadline', 'name', 'opened', 'phone', 'question', 'role', 'satker', 'service_due', 'status', 'ticket', 'tried'}),
     "desk_take_hint": frozenset({'id'}),
     "desk_requeued": frozenset({'ticket'}),
     "desk_from_stakeholder": frozenset({'name', 'text'}),

@@ -7,8 +7,8 @@ from sqlmodel import select
 
 from bot.knowledge import Decision, Entry, Match
 from bot.messages import Button
-from bot.store.models import HANDED_OFF, Ticket, TicketStatus
 from bot.sla import start_clocks
+from bot.store.models import HANDED_OFF, Ticket, TicketStatus
 from bot.tickets import change_status, next_ticket_number
 from bot.turn import Turn
 from handlers import desk

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from bot.config import format_local
 from bot.files import file_into_ticket, problem
 from bot.messages import Button, InboundKind, Outbound, ThreadAction
 from bot.store.models import (
@@ -660,6 +661,7 @@ async def ticket_card(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> s
         phone=stakeholder.phone or "-",
         opened=ticket.opened_at.astimezone(zone).strftime("%d-%m-%Y %H.%M"),
         deadline=turn.deadline_text(ticket),
+        service_due=format_local(ticket.service_due_at, turn.config.current_office.timezone) if ticket.service_due_at else "-",
         question=ticket.question,
         tried=tried,
     )

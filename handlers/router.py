@@ -17,7 +17,16 @@ from collections.abc import Awaitable, Callable
 
 from bot.messages import InboundKind
 from bot.turn import Turn
-from handlers import common, consent, consultation, desk, identification, service_clock, staff, survey
+from handlers import (
+    common,
+    consent,
+    consultation,
+    desk,
+    identification,
+    service_clock,
+    staff,
+    survey,
+)
 
 CommandHandler = Callable[[Turn], Awaitable[None] | None]
 

@@ -94,6 +94,7 @@ async def test_hand_off_opens_a_topic_with_the_ticket_card(desk: Runtime, bot_ap
     (card,) = in_thread(bot_api, thread)
     for expected in ("KNS-20261123-0001", "Siti Rahmawati (PPK)", "123456 Satker Contoh", "+6281234567890",
                      "bagaimana cara mengajukan tup?", "tup-pengajuan (", "Batas solusi: Kamis, 26-11-2026 pukul 16.00 WIB",
+                     "Target layanan (20 menit): Senin, 23-11-2026 pukul 09.20 WIB",
                      "/ambil", "/eskalasi", "/selesai"):
         assert expected in card, expected
     stored = await ticket(desk)

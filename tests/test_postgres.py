@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlmodel import select
 
 from bot.clock import FakeClock
 from bot.runtime import Runtime, build_runtime
@@ -67,3 +68,27 @@ async def test_migrations_are_idempotent(postgres_runtime: Runtime) -> None:
     await db.upgrade(postgres_runtime.db_engine)
     applied, head = await db.current_revision(postgres_runtime.db_engine)
     assert applied == head is not None
+
+
+async def test_two_schedulers_on_postgresql_send_each_progress_message_once(postgres_runtime: Runtime, clock: FakeClock) -> None:
+    from datetime import datetime, timedelta
+
+    from bot.scheduler import Scheduler
+    from bot.store.models import Message, ScheduledJob
+
+    chat = FakeChat(postgres_runtime)
+    await chat.identify()
+    await chat.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
+    assert (await chat.ticket()).status == "queued"
+    async with postgres_runtime.sessions() as session:
+        jobs = (await session.exec(select(ScheduledJob))).all()
+    assert {job.kind for job in jobs} >= {"progress", "queue_reminder", "breach"}
+    progress_due = next(job.due_at for job in jobs if job.kind == "progress")
+    clock.set(progress_due + timedelta(minutes=1))  # Monday 10:01 WIB: progress and queue reminder due
+    first = Scheduler(postgres_runtime.engine, postgres_runtime.sessions, clock)
+    second = Scheduler(postgres_runtime.engine, postgres_runtime.sessions, clock)
+    handled = await asyncio.gather(first.run_due(), second.run_due())
+    assert sum(handled) == 2  # each due job claimed by exactly one of them
+    progress = [m for m in await rows(postgres_runtime, Message) if "Kabar perkembangan" in m.text]
+    assert len(progress) == 1
+    assert isinstance(clock.now(), datetime)
