@@ -12,8 +12,11 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.calendar_cli import register as register_calendar
 from bot.config import ConfigError, load_config
@@ -45,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     else:
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.command != "db":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations at start are routine
     try:
         return int(asyncio.run(args.handler(settings, args)) or 0)
     except (ConfigError, KnowledgeError) as exc:
@@ -111,6 +116,20 @@ def _parser() -> argparse.ArgumentParser:
     kb_calibrate.set_defaults(handler=_kb_calibrate)
 
     register_calendar(commands)
+
+    transcript = commands.add_parser("transcript", help="the transcript of a ticket")
+    transcript.add_argument("ticket", help="ticket number, e.g. KNS-20261123-0007")
+    transcript.add_argument("--format", choices=("html", "md", "jsonl"), default="md")
+    transcript.add_argument("--output", help="write to this file instead of standard output")
+    transcript.set_defaults(handler=_transcript)
+
+    report = commands.add_parser("report", help="service-level report")
+    report.add_argument("--office", help="office id (default: the one served)")
+    report.add_argument("--from", dest="date_from", type=date.fromisoformat, help="first local date, YYYY-MM-DD (default: 6 days ago)")
+    report.add_argument("--to", dest="date_to", type=date.fromisoformat, help="last local date, inclusive (default: today)")
+    report.add_argument("--format", choices=("html", "csv", "json"), default="json")
+    report.add_argument("--output", help="write to this file instead of standard output")
+    report.set_defaults(handler=_report)
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -278,6 +297,66 @@ async def _kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {key}: {value:g}")
     print("with them, on this file:")
     print("\n".join("  " + line for line in result.report.lines(worst=5)))
+    return 0
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"written to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+async def _database(settings: Settings) -> AsyncEngine:
+    engine = db.create_engine(settings.database_url)
+    await db.upgrade(engine)
+    return engine
+
+
+async def _transcript(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.transcript import load_transcript, render_html, render_jsonl, render_markdown
+
+    config = load_config(settings.csobot_config)
+    engine = await _database(settings)
+    try:
+        async with db.session_factory(engine)() as session:
+            transcript = await load_transcript(session, config, args.ticket)
+    finally:
+        await engine.dispose()
+    if transcript is None:
+        print(f"csobot: no ticket {args.ticket}", file=sys.stderr)
+        return EXIT_RUNTIME
+    renderers = {"md": lambda: render_markdown(transcript, config), "html": lambda: render_html(transcript, config), "jsonl": lambda: render_jsonl(transcript)}
+    _emit(renderers[args.format](), args.output)
+    return 0
+
+
+async def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from bot.report import build_report, default_period, render_csv, render_html, render_json
+
+    config = load_config(settings.csobot_config)
+    office = args.office or config.office
+    if office not in config.offices:
+        print(f"csobot: unknown office {office!r}; offices are {sorted(config.offices)}", file=sys.stderr)
+        return EXIT_CONFIG
+    now = SystemClock().now()
+    today = now.astimezone(ZoneInfo(config.offices[office].timezone)).date()
+    start, end = default_period(today)
+    start = args.date_from or start
+    end = args.date_to + timedelta(days=1) if args.date_to else end
+    if start >= end:
+        print("csobot: --from must not be after --to", file=sys.stderr)
+        return EXIT_CONFIG
+    engine = await _database(settings)
+    try:
+        async with db.session_factory(engine)() as session:
+            report = await build_report(session, config, office, start, end, now)
+    finally:
+        await engine.dispose()
+    renderers = {"json": lambda: render_json(report), "csv": lambda: render_csv(report), "html": lambda: render_html(report, config)}
+    _emit(renderers[args.format](), args.output)
     return 0
 
 

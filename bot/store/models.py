@@ -216,6 +216,21 @@ class SurveyResponse(SQLModel, table=True):
     created_at: datetime = _utc_column()
 
 
+class LoginToken(SQLModel, table=True):
+    """A one-time link into the supervision dashboard, sent by the bot to a supervisor (/masuk).
+
+    Only the sha256 of the token is kept; it expires quickly and works once, in any process.
+    """
+
+    __tablename__ = "login_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    staff_name: str = Field(max_length=100)
+    expires_at: datetime = _utc_column()
+    used_at: datetime | None = _utc_column(nullable=True)
+    created_at: datetime = _utc_column()
+
+
 class OutboxItem(SQLModel, table=True):
     """A message waiting to be delivered, written in the same transaction that decided to send it."""
 
