@@ -71,6 +71,10 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "ticket_already_closed": frozenset({"ticket", "status"}),
     "kb_reloaded": frozenset({"entries", "out_of_scope"}),
     "kb_reload_failed": frozenset({"problems"}),
+    "supervisor_transcript": frozenset({'ticket'}),
+    "supervisor_search_header": frozenset({'shown', 'total'}),
+    "supervisor_report": frozenset({'breaches', 'end', 'office', 'resolved', 'served', 'skm', 'start', 'tickets'}),
+    "supervisor_login_link": frozenset({'link'}),
     "progress_update": frozenset({'deadline', 'officer', 'status', 'ticket'}),
     "survey_intro": frozenset({'count'}),
     "desk_queue_reminder": frozenset({'id', 'ticket', 'waited'}),
@@ -262,6 +266,14 @@ class SurveyConfig(StrictModel):
         return self
 
 
+class ReportsConfig(StrictModel):
+    """The weekly report sent to supervisors by itself (last Monday–Sunday)."""
+
+    weekly: bool
+    weekday: Literal[WEEKDAYS]  # type: ignore[valid-type]
+    time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
 class ServiceConfig(StrictModel):
     """The service promises of KEP-57/PB/2023 and operational limits."""
 
@@ -361,6 +373,15 @@ class Texts(StrictModel):
     desk_auto_escalated: str
     auto_escalation_reason: str
     breach_notice: str
+    supervisor_usage_transcript: str
+    supervisor_transcript: str
+    supervisor_usage_search: str
+    supervisor_search_none: str
+    supervisor_search_header: str
+    supervisor_usage_report: str
+    supervisor_report: str
+    supervisor_no_dashboard: str
+    supervisor_login_link: str
     survey_scale: list[str] = Field(min_length=4, max_length=4)
     cso_message: str
     ticket_taken: str
@@ -439,6 +460,7 @@ class Config(StrictModel):
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     sla: SlaConfig
     survey: SurveyConfig
+    reports: ReportsConfig
     service: ServiceConfig
     matcher: MatcherConfig
     texts: Texts

@@ -111,6 +111,7 @@ class Outbound:
     thread_action: ThreadAction | None = None
     copy_of: tuple[str, str] | None = None
     internal: bool = False  # staff-only (desk posts): kept out of what the stakeholder saw
+    document: str | None = None  # a file under the data directory, sent with `text` as caption
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -131,6 +132,8 @@ class Outbound:
             payload["thread_action"] = self.thread_action.value
         if self.copy_of is not None:
             payload["copy_of"] = list(self.copy_of)
+        if self.document is not None:
+            payload["document"] = self.document
         return payload
 
     @staticmethod
@@ -144,4 +147,5 @@ class Outbound:
             desk_ticket_id=payload.get("desk_ticket_id"),
             thread_action=ThreadAction(action) if action else None,
             copy_of=(str(copy_of[0]), str(copy_of[1])) if copy_of else None,
+            document=payload.get("document"),
         )

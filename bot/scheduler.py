@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_
 from sqlmodel import col, select
@@ -22,7 +23,8 @@ from bot.clock import Clock
 from bot.engine import Engine
 from bot.messages import Inbound, InboundKind
 from bot.store.db import SessionFactory
-from bot.store.models import ScheduledJob
+from bot.config import WEEKDAYS
+from bot.store.models import ProcessedUpdate, ScheduledJob
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,38 @@ class Scheduler:
             await session.commit()
         return claimed  # type: ignore[return-value]
 
+    def weekly_report_key(self) -> str | None:
+        """The key of this week's report once its local weekday and time have passed, else None."""
+        settings = self.engine.config.reports
+        if not settings.weekly:
+            return None
+        office = self.engine.config.current_office
+        local = self.clock.now().astimezone(ZoneInfo(office.timezone))
+        hour, minute = (int(part) for part in settings.time.split(":"))
+        start_of_week = local.date() - timedelta(days=local.weekday())
+        due = datetime.combine(start_of_week + timedelta(days=WEEKDAYS.index(settings.weekday)), time(hour, minute), tzinfo=local.tzinfo)
+        if local < due:
+            return None
+        year, week, _ = local.isocalendar()
+        return f"report:weekly:{year}-W{week:02d}"
+
+    async def run_weekly_report(self) -> int:
+        key = self.weekly_report_key()
+        if key is None:
+            return 0
+        async with self.sessions() as session:
+            if await session.get(ProcessedUpdate, key) is not None:
+                return 0
+        inbound = Inbound(
+            channel="system", user_id="scheduler", chat_id="scheduler", update_key=key,
+            kind=InboundKind.TIMER, data="weekly_report", is_private=False,
+        )
+        await self.engine.handle(inbound)
+        return 1
+
     async def run_due(self) -> int:
         """Handle everything due now; returns how many jobs were handled."""
-        handled = 0
+        handled = await self.run_weekly_report()
         while True:
             claimed = await self.claim_due()
             for job_id, key in claimed:
@@ -71,9 +102,21 @@ class Scheduler:
                     kind=InboundKind.TIMER, data=str(job_id), is_private=False,
                 )
                 await self.engine.handle(inbound)
+                await self._give_up_if_stuck(job_id, key)
                 handled += 1
             if len(claimed) < BATCH:
                 return handled
+
+    async def _give_up_if_stuck(self, job_id: int, key: str) -> None:
+        """A job still pending at the same due time after its turn failed (the engine logged why):
+        its key is used up, so it could never run; mark it failed instead of retrying forever."""
+        async with self.sessions() as session:
+            job = await session.get(ScheduledJob, job_id)
+            if job is not None and job.status == "pending" and key.endswith(f"{job.due_at:%Y%m%dT%H%M%S}"):
+                job.status, job.pending, job.claimed_until = "failed", None, None
+                session.add(job)
+                await session.commit()
+                log.error("scheduled job %s (%s) failed and was set aside", job_id, job.kind)
 
     async def run(
         self, stop: asyncio.Event, interval: float = 30.0, after: Callable[[], Awaitable[object]] | None = None

@@ -25,8 +25,11 @@ from handlers import (
     identification,
     service_clock,
     staff,
+    supervision,
     survey,
 )
+
+WEEKLY_REPORT = "weekly_report"  # the timer event of the automatic weekly report
 
 CommandHandler = Callable[[Turn], Awaitable[None] | None]
 
@@ -61,7 +64,10 @@ async def route(turn: Turn) -> None:
 async def _route(turn: Turn) -> None:
     inbound = turn.inbound
     if inbound.kind is InboundKind.TIMER:
-        await service_clock.handle_timer(turn)
+        if inbound.data == WEEKLY_REPORT:
+            await supervision.weekly_report(turn)
+        else:
+            await service_clock.handle_timer(turn)
         return
     if not inbound.is_private:
         turn.record_inbound = False

@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Awaitable
 from dataclasses import replace
+from pathlib import Path
 from datetime import timedelta
 from typing import Any
 
@@ -193,8 +194,9 @@ class TelegramSender:
 
     channel = CHANNEL
 
-    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+    def __init__(self, application: Application, data_dir: Path) -> None:  # type: ignore[type-arg]
         self.application = application
+        self.data_dir = data_dir
 
     async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
         bot = self.application.bot
@@ -209,6 +211,16 @@ class TelegramSender:
             if outbound.thread_action is ThreadAction.REOPEN and thread is not None:
                 await bot.reopen_forum_topic(chat_id=int(chat_id), message_thread_id=thread)
                 return str(thread)
+            if outbound.document is not None:
+                path = self.data_dir / outbound.document
+                if not path.is_file():
+                    raise PermanentDeliveryError(f"file to send is missing: {outbound.document}")
+                with path.open("rb") as handle:
+                    sent = await bot.send_document(
+                        chat_id=int(chat_id), document=handle, filename=path.name,
+                        caption=outbound.text[:1024], message_thread_id=thread,
+                    )
+                return str(sent.message_id)
             if outbound.copy_of is not None:
                 source_chat, source_message = outbound.copy_of
                 if outbound.text and outbound.desk_ticket_id is not None:
@@ -257,7 +269,8 @@ class TelegramChannel:
         )
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        self.dispatcher = OutboxDispatcher(runtime.sessions, TelegramSender(self.application), runtime.clock)
+        sender = TelegramSender(self.application, runtime.settings.csobot_data_dir)
+        self.dispatcher = OutboxDispatcher(runtime.sessions, sender, runtime.clock)
         self._stop = asyncio.Event()
         self.scheduler = Scheduler(runtime.engine, runtime.sessions, runtime.clock)
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -32,6 +32,8 @@ class TerminalSender:
 
     async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
         self.output.write(f"\nBot: {outbound.text}\n")
+        if outbound.document is not None:
+            self.output.write(f"  [berkas: {outbound.document} di folder data]\n")
         # Numbers always refer to the options of the newest message, as on a phone screen.
         self.options = list(outbound.buttons)
         self.contact_keyboard = outbound.keyboard is Keyboard.CONTACT

@@ -1,0 +1,156 @@
+"""Supervisors in Telegram: transcripts, ticket search, reports, a link into the dashboard, and
+the weekly report sent to them by itself."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.login_tokens import issue_login_token
+from bot.messages import Outbound
+from bot.report import build_report, render_html as report_html
+from bot.search import TicketQuery, search_tickets
+from bot.transcript import load_transcript, render_html as transcript_html
+from bot.turn import Turn
+
+EXPORTS = Path("files") / "exports"
+READERS = frozenset({"supervisor", "kepala_seksi"})
+SEARCH_LIMIT = 10
+_FILTER = re.compile(r"^(status|topik|dari|sampai):(\S+)$")
+
+
+def _export(turn: Turn, name: str, content: str) -> str:
+    """Write a file for sending; returns its path relative to the data directory."""
+    relative = EXPORTS / name
+    target = turn.data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content, encoding="utf-8")
+    return str(relative)
+
+
+def _document(turn: Turn, text: str, path: str) -> None:
+    turn.replies.append(Outbound(text, document=path))
+
+
+async def transcript(turn: Turn, argument: str) -> None:
+    """/transkrip KNS-…: the printable transcript as an HTML file."""
+    if not argument:
+        turn.reply(turn.text("supervisor_usage_transcript"))
+        return
+    found = await load_transcript(turn.session, turn.config, argument)
+    if found is None:
+        turn.reply(turn.text("desk_unknown_ticket", ticket=argument))
+        return
+    path = _export(turn, f"transkrip-{found.ticket.number}.html", transcript_html(found, turn.config))
+    _document(turn, turn.text("supervisor_transcript", ticket=found.ticket.number), path)
+
+
+async def search(turn: Turn, argument: str) -> None:
+    """/cari [kata] [status:…] [topik:…] [dari:YYYY-MM-DD] [sampai:YYYY-MM-DD]"""
+    filters: dict[str, str] = {}
+    words = []
+    for token in argument.split():
+        match = _FILTER.match(token)
+        if match:
+            filters[match.group(1)] = match.group(2)
+        else:
+            words.append(token)
+    try:
+        query = TicketQuery(
+            text=" ".join(words) or None,
+            status=filters.get("status"),
+            topic=filters.get("topik"),
+            date_from=date.fromisoformat(filters["dari"]) if "dari" in filters else None,
+            date_to=date.fromisoformat(filters["sampai"]) if "sampai" in filters else None,
+            office=turn.config.office,
+        )
+    except ValueError:
+        turn.reply(turn.text("supervisor_usage_search"))
+        return
+    if not argument:
+        turn.reply(turn.text("supervisor_usage_search"))
+        return
+    zone = turn.config.current_office.timezone
+    rows, total = await search_tickets(turn.session, query, zone, limit=SEARCH_LIMIT)
+    if not rows:
+        turn.reply(turn.text("supervisor_search_none"))
+        return
+    lines = [turn.text("supervisor_search_header", total=total, shown=len(rows))]
+    for ticket, stakeholder in rows:
+        lines.append(
+            f"• {ticket.number} · {turn.config.texts.status_labels.get(ticket.status, ticket.status)} · "
+            f"{stakeholder.full_name or '-'} ({stakeholder.satker_code or stakeholder.organisation or '-'}) · "
+            f"{ticket.opened_at.astimezone(ZoneInfo(zone)):%d-%m-%Y}\n  {' '.join(ticket.question.split())[:80]}"
+        )
+    turn.reply("\n".join(lines))
+
+
+async def report(turn: Turn, argument: str) -> None:
+    """/laporan [YYYY-MM-DD YYYY-MM-DD]: the report as an HTML file, with the headline figures."""
+    zone = ZoneInfo(turn.config.current_office.timezone)
+    today = turn.now.astimezone(zone).date()
+    parts = argument.split()
+    try:
+        if len(parts) == 2:
+            start, end = date.fromisoformat(parts[0]), date.fromisoformat(parts[1]) + timedelta(days=1)
+        elif not parts:
+            start, end = today - timedelta(days=7), today  # the last 7 full days
+        else:
+            raise ValueError(argument)
+        if start >= end:
+            raise ValueError(argument)
+    except ValueError:
+        turn.reply(turn.text("supervisor_usage_report"))
+        return
+    await send_report(turn, start, end, [turn.inbound.chat_id], channel=turn.inbound.channel)
+
+
+async def send_report(turn: Turn, start: date, end: date, chats: list[str], channel: str) -> None:
+    built = await build_report(turn.session, turn.config, turn.config.office, start, end, turn.now)
+    figures = built.figures()
+    path = _export(turn, f"laporan-{turn.config.office}-{start}-{end - timedelta(days=1)}.html", report_html(built, turn.config))
+    summary = turn.text(
+        "supervisor_report",
+        office=built.office_name,
+        start=start.strftime("%d-%m-%Y"),
+        end=(end - timedelta(days=1)).strftime("%d-%m-%Y"),
+        tickets=built.tickets,
+        served=_pct(figures["served_within_20_minutes_share"]),
+        resolved=_pct(figures["resolved_within_3_working_days_share"]),
+        breaches=built.breaches,
+        skm=f"{built.skm[0]:.2f} ({built.skm[1]})" if built.skm else "-",
+    )
+    for chat in chats:
+        turn.replies.append(Outbound(summary, channel=channel, chat_id=chat, document=path))
+
+
+def _pct(value: object) -> str:
+    return "-" if value is None else f"{value} %".replace(".", ",")
+
+
+async def login_link(turn: Turn, argument: str) -> None:
+    """/masuk: a one-time link into the dashboard (10 minutes), if the dashboard is deployed."""
+    base_url = os.environ.get("CSOBOT_WEB_BASE_URL", "").rstrip("/")
+    if not base_url:
+        turn.reply(turn.text("supervisor_no_dashboard"))
+        return
+    assert turn.staff is not None
+    token = await issue_login_token(turn.session, turn.staff.name, turn.now)
+    turn.reply(turn.text("supervisor_login_link", link=f"{base_url}/masuk/{token}"))
+
+
+async def weekly_report(turn: Turn) -> None:
+    """The automatic weekly report: last Monday–Sunday, to every supervisor's private chat."""
+    turn.record_inbound = False
+    zone = ZoneInfo(turn.config.current_office.timezone)
+    today = turn.now.astimezone(zone).date()
+    start = today - timedelta(days=today.weekday() + 7)
+    chats = [str(m.telegram_id) for m in turn.config.staff_with_role("supervisor") if m.telegram_id is not None]
+    if chats:
+        await send_report(turn, start, start + timedelta(days=7), chats, channel="telegram")
+
+
+COMMANDS = {"transkrip": transcript, "cari": search, "laporan": report, "masuk": login_link}
