@@ -284,3 +284,17 @@ async def test_handing_back_to_the_bot_and_the_all_sent_button(desk: Runtime, bo
     assert (await ticket(desk)).status == "in_progress"
     await press(bot_api, "docs:2", 1)  # pressed again: nothing changes
     assert recent(bot_api, "sudah berstatus")
+
+
+async def test_a_supervisor_receives_a_transcript_file_in_telegram(desk: Runtime, bot_api: FakeBotApi) -> None:
+    await handed_off_tup_ticket(bot_api)
+    bot_api.push_text(EKA, "/transkrip KNS-20261123-0001")
+    await bot_api.wait_for(lambda: bool(bot_api.sent("sendDocument", EKA)))
+    (document,) = bot_api.sent("sendDocument", EKA)
+    name, content = document.params["_upload"]
+    assert name == "transkrip-KNS-20261123-0001.html"
+    assert b"Transkrip konsultasi KNS-20261123-0001" in content and b"bagaimana cara mengajukan tup?" in content
+    assert document.params["caption"].startswith("Transkrip KNS-20261123-0001")
+    bot_api.push_text(ANDI, "/transkrip KNS-20261123-0001")  # a CSO may not
+    await bot_api.wait_for(lambda: bool(bot_api.sent("sendMessage", ANDI)))
+    assert len(bot_api.sent("sendDocument")) == 1

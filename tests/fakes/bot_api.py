@@ -324,6 +324,13 @@ class FakeBotApi:
                     "file_path": f"documents/{file_id}"}
         if method == "copyMessage":
             return {"message_id": next(self._message_ids)}
+        if method == "sendDocument":
+            upload = params.get("document")
+            name = getattr(upload, "filename", "file")
+            params["_upload"] = (name, upload.file.read() if hasattr(upload, "file") else b"")
+            return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": {"id": int(params["chat_id"]), "type": "private"},
+                    "from": self._bot(), "document": {"file_id": "sent1", "file_unique_id": "usent1", "file_name": name},
+                    "caption": params.get("caption", "")}
         if method in {"deleteWebhook", "setMyCommands", "sendChatAction", "answerCallbackQuery",
                       "setWebhook", "close", "logOut", "deleteMyCommands"}:
             return True
