@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: chat run test bench clean
+.PHONY: chat run test bench browser clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -30,8 +30,17 @@ run: $(VENV)/.installed
 	@$(BIN)/csobot run
 
 ## test: install the test dependencies and run the whole suite
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	$(BIN)/python -m pytest
+
+# The dashboard's browser test drives Debian's chromium with Playwright (never a downloaded
+# browser build). Installed here when missing and possible; otherwise that one test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+				|| echo "chromium could not be installed; the browser test will be skipped"; \
+		else echo "chromium not found (install Debian's chromium package); the browser test will be skipped"; fi; }
 
 ## bench: print the matcher's accuracy (against the naive baseline) and speed figures
 bench: $(VENV)/.installed-dev
