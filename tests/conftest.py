@@ -19,6 +19,7 @@ from bot.outbox import OutboxDispatcher
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from bot.store.models import Message, Stakeholder, Ticket, TicketEvent
+from tests.fakes.bot_api import FakeBotApi
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_KB = ROOT / "tests" / "data" / "kb"
@@ -56,6 +57,15 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[FakeBotApi]:
+    """A fake Telegram Bot API server on 127.0.0.1 for the real PTB client."""
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture

@@ -30,14 +30,6 @@ STAFF = [
 DOCUMENTS = {"accepted_types": ["pdf", "jpg", "png", "xlsx", "docx"], "max_size_mb": 1}
 
 
-@pytest.fixture
-async def bot_api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 async def start(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock, group: int | None = GROUP) -> tuple[Runtime, TelegramChannel]:
     config = config_for_tests(tmp_path, staff=STAFF, desk={"telegram_group_id": group, "documents": DOCUMENTS})
     settings = make_settings(

@@ -20,14 +20,6 @@ USER = 424242
 TOKEN = "123456:TEST-TOKEN"
 
 
-@pytest.fixture
-async def bot_api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 async def start_bot(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> tuple[Runtime, TelegramChannel]:
     """Start csobot on Telegram against the fake server (start-up retries 100× faster)."""
     settings = make_settings(
