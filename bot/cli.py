@@ -117,6 +117,17 @@ def _parser() -> argparse.ArgumentParser:
 
     register_calendar(commands)
 
+    serve = commands.add_parser("serve", help="the supervisors' read-only web dashboard")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.set_defaults(handler=_serve)
+
+    web = commands.add_parser("web", help="dashboard administration")
+    web_commands = web.add_subparsers(dest="web_command", required=True)
+    web_commands.add_parser(
+        "hash-password", help="read a password from standard input, print CSOBOT_WEB_PASSWORD_HASH"
+    ).set_defaults(handler=_hash_password)
+
     transcript = commands.add_parser("transcript", help="the transcript of a ticket")
     transcript.add_argument("ticket", help="ticket number, e.g. KNS-20261123-0007")
     transcript.add_argument("--format", choices=("html", "md", "jsonl"), default="md")
@@ -357,6 +368,28 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
     renderers = {"json": lambda: render_json(report), "csv": lambda: render_csv(report), "html": lambda: render_html(report, config)}
     _emit(renderers[args.format](), args.output)
+    return 0
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.web.app import serve
+
+    async def body(runtime: object) -> int:
+        return await serve(runtime, args.host, args.port)  # type: ignore[arg-type]
+
+    return await _with_runtime(settings, args, body)
+
+
+async def _hash_password(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from bot.web.auth import hash_password
+
+    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        print("csobot: use at least 12 characters", file=sys.stderr)
+        return EXIT_CONFIG
+    print(hash_password(password))
     return 0
 
 

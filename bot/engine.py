@@ -93,6 +93,7 @@ class Engine:
         clock: Clock,
         router: Router,
         data_dir: Path = Path("data"),
+        web_base_url: str = "",
     ) -> None:
         self.config = config
         self.knowledge = knowledge
@@ -100,6 +101,7 @@ class Engine:
         self.clock = clock
         self.router = router
         self.data_dir = data_dir
+        self.web_base_url = web_base_url
 
     async def handle(self, inbound: Inbound, typing: Callable[[], None] = lambda: None) -> Handled:
         """Handle one event; stored replies wait in the outbox, unstored ones are returned.
@@ -181,6 +183,7 @@ class Engine:
             typing=typing,
             staff=self.config.staff_member(inbound.channel, inbound.user_id),
             data_dir=self.data_dir,
+            web_base_url=self.web_base_url,
         )
 
     async def _claim(self, session: AsyncSession, inbound: Inbound) -> bool:

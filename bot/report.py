@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import Config
+from bot.config import Config, format_local
 from bot.skm import skm_index
 from bot.store.models import SurveyResponse, Ticket, TicketEvent, TicketStatus
 from bot.transcript import TEMPLATES
@@ -207,4 +207,5 @@ def render_html(report: Report, config: Config) -> str:
     return TEMPLATES.get_template("report.html").render(
         r=report, f=figures, labels=labels, status_chart=status_chart, hours_chart=hours_chart,
         to=report.end - timedelta(days=1),
+        generated=format_local(report.generated_at, config.offices[report.office].timezone),
     )

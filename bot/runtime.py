@@ -69,7 +69,7 @@ async def build_runtime(
         raise
     sessions = db.session_factory(db_engine)
     clock = clock or SystemClock()
-    engine = Engine(config, holder, sessions, clock, route, settings.csobot_data_dir)
+    engine = Engine(config, holder, sessions, clock, route, settings.csobot_data_dir, settings.csobot_web_base_url)
     log.info(
         "csobot ready: office %s, %d knowledge entries, database %s",
         config.office,

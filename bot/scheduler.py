@@ -20,10 +20,10 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 
 from bot.clock import Clock
+from bot.config import WEEKDAYS
 from bot.engine import Engine
 from bot.messages import Inbound, InboundKind
 from bot.store.db import SessionFactory
-from bot.config import WEEKDAYS
 from bot.store.models import ProcessedUpdate, ScheduledJob
 
 log = logging.getLogger(__name__)

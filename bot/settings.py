@@ -23,3 +23,4 @@ class Settings(BaseSettings):
     csobot_knowledge_dir: Path = Field(default=Path("knowledge"))
     csobot_data_dir: Path = Field(default=Path("data"))
     csobot_log_level: str = "INFO"
+    csobot_web_base_url: str = ""  # the dashboard's public address, for /masuk links

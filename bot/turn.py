@@ -39,6 +39,7 @@ class Turn:
     typing: Callable[[], None] = lambda: None
     staff: StaffMember | None = None
     data_dir: Path = Path("data")
+    web_base_url: str = ""
     replies: list[Outbound] = field(default_factory=list)
     notes: list[Message] = field(default_factory=list)
     inbound_ticket_id: int | None = None

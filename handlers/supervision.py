@@ -3,17 +3,17 @@ the weekly report sent to them by itself."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.login_tokens import issue_login_token
 from bot.messages import Outbound
-from bot.report import build_report, render_html as report_html
+from bot.report import build_report
+from bot.report import render_html as report_html
 from bot.search import TicketQuery, search_tickets
-from bot.transcript import load_transcript, render_html as transcript_html
+from bot.transcript import load_transcript
+from bot.transcript import render_html as transcript_html
 from bot.turn import Turn
 
 EXPORTS = Path("files") / "exports"
@@ -133,12 +133,15 @@ def _pct(value: object) -> str:
 
 async def login_link(turn: Turn, argument: str) -> None:
     """/masuk: a one-time link into the dashboard (10 minutes), if the dashboard is deployed."""
-    base_url = os.environ.get("CSOBOT_WEB_BASE_URL", "").rstrip("/")
+    base_url = turn.web_base_url.rstrip("/")
     if not base_url:
         turn.reply(turn.text("supervisor_no_dashboard"))
         return
+    from bot.web.auth import issue_login_token  # the dashboard redeems what it issues
+
     assert turn.staff is not None
-    token = await issue_login_token(turn.session, turn.staff.name, turn.now)
+    token, row = issue_login_token(turn.staff.name, turn.now)
+    turn.session.add(row)  # the link is sent only if the row is committed with this turn
     turn.reply(turn.text("supervisor_login_link", link=f"{base_url}/masuk/{token}"))
 
 

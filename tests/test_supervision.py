@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from bot.clock import FakeClock
 from bot.files import store_incoming
 from bot.messages import Inbound, InboundKind, IncomingFile
-from bot.report import build_report, render_csv, render_html as report_html
+from bot.report import build_report, render_csv
+from bot.report import render_html as report_html
 from bot.runtime import Runtime, build_runtime
 from bot.store.models import Stakeholder, SurveyResponse, Ticket, TicketEvent
 from bot.transcript import load_transcript, render_html, render_jsonl, render_markdown
@@ -178,6 +179,14 @@ async def test_supervisor_commands_and_who_may_use_them(tmp_path: Path) -> None:
         assert "1 tiket" in report.unstored[0].text and report.unstored[0].document is not None
         link = await runtime.engine.handle(staff("8201", "/masuk", "t6"))
         assert "belum diaktifkan" in link.unstored[0].text
+        runtime.engine.web_base_url = "https://cso.example.go.id"
+        link = await runtime.engine.handle(staff("8201", "/masuk", "t6b"))
+        url = link.unstored[0].text.rsplit("\n", 1)[-1]
+        assert url.startswith("https://cso.example.go.id/masuk/")
+        from bot.web.auth import redeem_login_token
+
+        assert await redeem_login_token(runtime.sessions, url.rsplit("/", 1)[-1], clock.now()) == "Eka Supervisor"
+        assert await redeem_login_token(runtime.sessions, url.rsplit("/", 1)[-1], clock.now()) is None  # once
         head = await runtime.engine.handle(staff("8101", "/cari rahmawati", "t7"))
         assert "1 tiket cocok" in head.unstored[0].text  # a Kepala Seksi may read too
         for command in ("/transkrip KNS-20261123-0001", "/cari rahmawati", "/laporan", "/masuk"):

@@ -14,8 +14,8 @@ import os
 import signal
 from collections.abc import Awaitable
 from dataclasses import replace
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as timedelta, no warning

@@ -1,0 +1,633 @@
+"""The supervision dashboard: who gets in, what they see, and the real page in a real browser."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import re
+import socket
+import struct
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from sqlmodel import select
+from starlette.applications import Starlette
+
+from bot.clock import FakeClock
+from bot.runtime import Runtime, build_runtime
+from bot.store.models import LoginToken, Stakeholder, Ticket
+from bot.web import create_app, create_login_link, hash_password, serve
+from bot.web.app import Server
+from bot.web.auth import PasswordHash, PasswordHashError, Reader, SessionSigner, token_hash
+from bot.web.pages import COOKIE, safe_next
+from tests.conftest import FakeChat, config_for_tests, make_settings
+
+SECRET = "uji-rahasia-penandatangan-sesi-yang-cukup-panjang"
+PASSWORD = "Kppn-Pekalongan-2026"
+# Few iterations keep the tests fast; the format is the one production uses.
+PASSWORD_HASH = hash_password(PASSWORD, iterations=1_000)
+BASE = "http://dasbor.test"
+STAFF = [
+    {"name": "Ratna Wulandari", "role": "supervisor", "telegram_id": 9001},
+    {"name": "Budi Santoso", "role": "kepala_seksi", "section": "pencairan", "telegram_id": 9002},
+    {"name": "Andi Pratama", "role": "cso", "telegram_id": 9003},
+]
+QUESTION = "bagaimana cara mengajukan tup?"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium package
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:
+    """The shared runtime, with a supervisor, a Kepala Seksi and a CSO in config.yaml."""
+    settings = make_settings(tmp_path, csobot_config=config_for_tests(tmp_path, staff=STAFF))
+    runtime = await build_runtime(settings, clock=clock)
+    yield runtime
+    await runtime.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Starlette:
+    return create_app(runtime, secret=SECRET, password_hash=PASSWORD_HASH, session_minutes=60)
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        yield client
+
+
+async def consultation(runtime: Runtime, clock: FakeClock) -> Ticket:
+    """A stakeholder asks about TUP, the bot answers, that does not help: a CSO gets the ticket."""
+    chat = FakeChat(runtime)
+    await chat.identify()
+    clock.advance(minutes=1)
+    await chat.send(QUESTION)
+    clock.advance(minutes=2)
+    await chat.press("Belum")
+    ticket = await chat.ticket()
+    assert ticket.status == "queued"
+    return ticket
+
+
+async def log_in(
+    client: httpx.AsyncClient, runtime: Runtime, name: str = "Ratna Wulandari"
+) -> httpx.Response:
+    link = await create_login_link(runtime, name, BASE)
+    return await client.get(urlsplit(link).path)
+
+
+def numbers(html: str) -> list[str]:
+    """Ticket numbers linked from a ticket list, in page order."""
+    return re.findall(r'href="/tiket/(KNS-[0-9-]+)"', html)
+
+
+# 30 tickets over six days (five a day, newest first by i), three statuses, two topics, two
+# stakeholders: every filter and the paging can be checked against this table by hand.
+def ticket_rows() -> list[dict[str, object]]:
+    rows = []
+    for i in range(30):
+        day = date(2026, 11, 23) - timedelta(days=i // 5)
+        opened = datetime(
+            day.year, day.month, day.day, 2, 50 - 10 * (i % 5), tzinfo=UTC
+        )  # 09:xx WIB
+        rows.append(
+            {
+                "number": f"KNS-{day:%Y%m%d}-9{i:03d}",
+                "opened": opened,
+                "status": ("resolved", "queued", "in_progress")[i % 3],
+                "topic": "tup-pengajuan" if i % 2 == 0 else "sp2d-status",
+                "who": 0 if i < 10 else 1,
+            }
+        )
+    return rows
+
+
+async def insert_tickets(runtime: Runtime) -> list[dict[str, object]]:
+    now = runtime.clock.now()
+    rows = ticket_rows()
+    async with runtime.sessions() as session:
+        people = [
+            Stakeholder(
+                channel="test",
+                channel_user_id=f"9{n}",
+                chat_id=f"9{n}",
+                full_name=name,
+                role="ppk",
+                satker_code=code,
+                organisation=organisation,
+                consent_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for n, (name, code, organisation) in enumerate(
+                [
+                    ("Dewi Lestari", "654321", "Satker Dewi"),
+                    ("Rudi Hartono", "777888", "Satker Rudi"),
+                ]
+            )
+        ]
+        session.add_all(people)
+        await session.flush()
+        for row in rows:
+            opened = row["opened"]
+            assert isinstance(opened, datetime)
+            resolved = row["status"] == "resolved"
+            session.add(
+                Ticket(
+                    number=str(row["number"]),
+                    office="pekalongan",
+                    stakeholder_id=people[int(str(row["who"]))].id or 0,
+                    channel="test",
+                    status=str(row["status"]),
+                    question=f"pertanyaan nomor {row['number']}",
+                    topic_id=str(row["topic"]),
+                    opened_at=opened,
+                    service_due_at=opened + timedelta(minutes=20),
+                    first_answer_at=opened + timedelta(minutes=10),
+                    deadline_at=opened + timedelta(days=3),
+                    resolved_at=opened + timedelta(hours=1) if resolved else None,
+                    updated_at=opened,
+                )
+            )
+        await session.commit()
+    return rows
+
+
+# ---------------------------------------------------------------- refusals
+
+
+async def test_health_check_needs_no_login(client: httpx.AsyncClient) -> None:
+    response = await client.get("/sehat")
+    assert response.status_code == 200 and response.text == "ok"
+
+
+async def test_unauthenticated_requests_are_refused_and_show_no_data(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    ticket = await consultation(runtime, clock)
+    for path in (
+        "/",
+        f"/tiket/{ticket.number}",
+        "/laporan",
+        "/laporan.csv",
+        "/laporan.csv?from=2026-11-23",
+    ):
+        for cookie in (None, "bukan-sesi"):
+            client.cookies.clear()
+            if cookie:
+                client.cookies.set(COOKIE, cookie)
+            response = await client.get(path)
+            assert response.status_code == 401, path
+            assert "Silakan masuk" in response.text and 'href="/login' in response.text
+            for secret in (
+                QUESTION,
+                "Siti Rahmawati",
+                "Satker Contoh",
+                "Jumlah tiket",
+                "figure,value",
+            ):
+                assert secret not in response.text, (path, secret)
+
+
+async def test_unknown_pages_and_methods_get_indonesian_pages(client: httpx.AsyncClient) -> None:
+    assert "Halaman tidak ditemukan" in (await client.get("/tidak-ada")).text
+    response = await client.post("/laporan")
+    assert response.status_code == 405 and "hanya untuk dibaca" in response.text
+
+
+# ---------------------------------------------------------------- one-time links
+
+
+async def test_a_login_link_works_once(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    ticket = await consultation(runtime, clock)
+    link = await create_login_link(runtime, "Ratna Wulandari", BASE + "/")
+    assert link.startswith(f"{BASE}/masuk/") and len(link.rsplit("/", 1)[1]) >= 40
+    response = await client.get(urlsplit(link).path)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower() and "Max-Age=3600" in cookie
+    page = await client.get("/")
+    assert (
+        page.status_code == 200 and ticket.number in page.text and "Ratna Wulandari" in page.text
+    )
+    async with runtime.sessions() as session:
+        stored = (await session.exec(select(LoginToken))).one()
+    assert (
+        stored.token_hash == token_hash(link.rsplit("/", 1)[1])
+        and stored.used_at == runtime.clock.now()
+    )
+
+    client.cookies.clear()
+    again = await client.get(urlsplit(link).path)
+    assert again.status_code == 403 and "sudah dipakai" in again.text
+    assert "set-cookie" not in again.headers
+    assert (await client.get("/")).status_code == 401
+
+
+async def test_link_previews_do_not_spend_a_login_link(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    path = urlsplit(await create_login_link(runtime, "Ratna Wulandari", BASE)).path
+    preview = await client.get(path, headers={"user-agent": "TelegramBot (like TwitterBot)"})
+    assert preview.status_code == 200 and "set-cookie" not in preview.headers
+    assert (await client.head(path)).status_code == 200
+    assert (await client.get(path)).status_code == 303
+
+
+async def test_an_expired_link_is_refused(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    link = await create_login_link(runtime, "Ratna Wulandari", BASE, minutes=10)
+    clock.advance(minutes=10)
+    response = await client.get(urlsplit(link).path)
+    assert response.status_code == 403 and "kedaluwarsa" in response.text
+    assert (await client.get("/")).status_code == 401
+
+
+async def test_unknown_links_and_cso_links_are_refused(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    assert (await client.get("/masuk/tebakan-acak")).status_code == 403
+    for name in ("Andi Pratama", "Orang Lain"):
+        response = await log_in(client, runtime, name)
+        assert response.status_code == 403 and "tidak berhak" in response.text, name
+        assert "set-cookie" not in response.headers
+        assert (await client.get("/")).status_code == 401
+
+
+async def test_a_kepala_seksi_may_read(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    assert (await log_in(client, runtime, "Budi Santoso")).status_code == 303
+    page = await client.get("/")
+    assert page.status_code == 200 and "Kepala Seksi" in page.text
+
+
+# ---------------------------------------------------------------- password login
+
+
+async def test_password_login(client: httpx.AsyncClient) -> None:
+    form = await client.get("/login")
+    assert form.status_code == 200 and 'name="password"' in form.text
+
+    wrong = await client.post("/login", data={"username": "supervisor", "password": "salah"})
+    assert (
+        wrong.status_code == 401
+        and "kata sandi salah" in wrong.text
+        and "set-cookie" not in wrong.headers
+    )
+    other = await client.post("/login", data={"username": "admin", "password": PASSWORD})
+    assert other.status_code == 401 and "set-cookie" not in other.headers
+    assert (await client.get("/")).status_code == 401
+
+    right = await client.post(
+        "/login", data={"username": "supervisor", "password": PASSWORD, "next": "/laporan"}
+    )
+    assert right.status_code == 303 and right.headers["location"] == "/laporan"
+    assert (await client.get("/")).status_code == 200
+    assert (await client.get("/keluar")).status_code == 200
+    assert (await client.get("/")).status_code == 401
+
+
+async def test_without_a_password_hash_the_form_is_disabled(runtime: Runtime) -> None:
+    app = create_app(runtime, secret=SECRET, password_hash=None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        assert "tidak diaktifkan" in (await client.get("/login")).text
+        response = await client.post(
+            "/login", data={"username": "supervisor", "password": PASSWORD}
+        )
+        assert "tidak diaktifkan" in response.text and "set-cookie" not in response.headers
+        # A password session from when the hash was set no longer opens anything.
+        expires = int(runtime.clock.now().timestamp()) + 600
+        client.cookies.set(
+            COOKIE, SessionSigner(SECRET).sign(Reader("supervisor", "supervisor", expires))
+        )
+        assert (await client.get("/")).status_code == 403
+
+
+def test_password_hashes() -> None:
+    value = hash_password("rahasia")
+    scheme, iterations, salt, digest = value.split("$")
+    assert (
+        scheme == "pbkdf2_sha256" and int(iterations) >= 600_000 and len(bytes.fromhex(salt)) == 16
+    )
+    assert len(digest) == 64 and value != hash_password("rahasia")  # salted
+    parsed = PasswordHash.parse(PASSWORD_HASH)
+    assert parsed.matches(PASSWORD) and not parsed.matches(PASSWORD + " ")
+    for broken in (
+        "",
+        "md5$1$00$00",
+        "pbkdf2_sha256$x$00$" + "0" * 64,
+        "pbkdf2_sha256$10$zz$" + "0" * 64,
+        "pbkdf2_sha256$10$00$00",
+    ):
+        with pytest.raises(PasswordHashError):
+            PasswordHash.parse(broken)
+
+
+async def test_create_app_refuses_a_broken_configuration(runtime: Runtime) -> None:
+    with pytest.raises(ValueError):
+        create_app(runtime, secret="", password_hash=None)
+    with pytest.raises(PasswordHashError):
+        create_app(runtime, secret=SECRET, password_hash="rahasia")
+
+
+async def test_serve_without_a_secret_explains_and_exits_2(
+    runtime: Runtime,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("CSOBOT_WEB_SECRET", raising=False)
+    assert await serve(runtime, "127.0.0.1", 0) == 2
+    assert "CSOBOT_WEB_SECRET is not set" in capsys.readouterr().err
+    monkeypatch.setenv("CSOBOT_WEB_SECRET", SECRET)
+    monkeypatch.setenv("CSOBOT_WEB_PASSWORD_HASH", "plain-text")
+    assert await serve(runtime, "127.0.0.1", 0) == 2
+    assert "CSOBOT_WEB_PASSWORD_HASH is invalid" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- sessions
+
+
+async def test_tampered_forged_and_expired_sessions_are_refused(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    await log_in(client, runtime, "Budi Santoso")
+    value = client.cookies[COOKIE]
+    encoded, role, expires, mac = value.split(".")
+    assert role == "kepala_seksi"
+    other_name = (
+        SessionSigner(SECRET)
+        .sign(Reader("Ratna Wulandari", "supervisor", int(expires)))
+        .split(".")[0]
+    )
+    tampered = [
+        f"{encoded}.supervisor.{expires}.{mac}",  # promoted
+        f"{encoded}.{role}.{int(expires) + 86400}.{mac}",  # extended
+        f"{other_name}.{role}.{expires}.{mac}",  # someone else
+        f"{encoded}.{role}.{expires}.{mac[:-1]}{'0' if mac[-1] != '0' else '1'}",
+        SessionSigner("another secret").sign(
+            Reader("Ratna Wulandari", "supervisor", int(expires))
+        ),
+        # Correctly signed, but config.yaml says Andi is a CSO: the role is checked on every page.
+        SessionSigner(SECRET).sign(Reader("Andi Pratama", "supervisor", int(expires))),
+    ]
+    for forged in tampered:
+        client.cookies.clear()
+        client.cookies.set(COOKIE, forged)
+        response = await client.get("/")
+        assert response.status_code in (401, 403), forged
+        assert "Daftar tiket konsultasi" not in response.text
+
+    client.cookies.clear()
+    client.cookies.set(COOKIE, value)
+    assert (await client.get("/")).status_code == 200
+    clock.advance(minutes=59)
+    assert (await client.get("/laporan.csv")).status_code == 200
+    clock.advance(minutes=1)
+    for path in ("/", "/laporan", "/laporan.csv"):
+        assert (await client.get(path)).status_code == 401, path
+
+
+def test_logins_only_redirect_within_the_site() -> None:
+    assert safe_next("/tiket/KNS-1") == "/tiket/KNS-1"
+    for target in (
+        None,
+        "",
+        "https://contoh.test/",
+        "//contoh.test",
+        "/\\contoh.test",
+        "javascript:alert(1)",
+    ):
+        assert safe_next(target) == "/"
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def test_filters_and_paging(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    rows = await insert_tickets(runtime)
+    await log_in(client, runtime)
+    everything = [str(row["number"]) for row in rows]  # newest first by construction
+
+    first = await client.get("/")
+    assert numbers(first.text) == everything[:25]
+    assert "30 tiket" in first.text and "halaman 1 dari 2" in first.text
+    assert 'rel="prev"' not in first.text and 'href="/?page=2" rel="next"' in first.text
+    second = await client.get("/?page=2")
+    assert numbers(second.text) == everything[25:] and 'href="/?page=1" rel="prev"' in second.text
+    assert numbers((await client.get("/?page=3")).text) == []
+
+    def expect(keep: object) -> list[str]:
+        return [str(row["number"]) for row in rows if keep(row)]  # type: ignore[operator]
+
+    resolved = await client.get("/?status=resolved")
+    assert numbers(resolved.text) == expect(lambda r: r["status"] == "resolved")
+    assert '<option value="resolved" selected>' in resolved.text
+    assert numbers((await client.get("/?topic=sp2d-status")).text) == expect(
+        lambda r: r["topic"] == "sp2d-status"
+    )
+    assert numbers((await client.get("/?q=dewi")).text) == expect(lambda r: r["who"] == 0)
+    assert numbers((await client.get("/?q=777888")).text) == expect(lambda r: r["who"] == 1)
+    assert numbers((await client.get("/?q=KNS-20261122-9007")).text) == ["KNS-20261122-9007"]
+    dated = await client.get("/?from=2026-11-21&to=2026-11-22")
+    assert numbers(dated.text) == everything[5:15]
+    combined = await client.get("/?q=rudi&status=queued&from=2026-11-18&topic=sp2d-status")
+    assert numbers(combined.text) == expect(
+        lambda r: r["who"] == 1 and r["status"] == "queued" and r["topic"] == "sp2d-status"
+    )
+    # The filters survive paging.
+    paged = await client.get("/?q=rudi")
+    assert (
+        numbers(paged.text) == expect(lambda r: r["who"] == 1) and "halaman 1 dari 1" in paged.text
+    )
+
+    for bad in (
+        "/?from=23-11-2026",
+        "/?to=2026-02-30",
+        "/?from=2026-11-23&to=2026-11-01",
+        "/?page=0",
+        "/?status=hilang",
+    ):
+        response = await client.get(bad)
+        assert response.status_code == 400 and "tidak" in response.text, bad
+        assert not numbers(response.text)
+
+
+async def test_the_transcript_page(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    ticket = await consultation(runtime, clock)
+    await log_in(client, runtime)
+    listing = await client.get("/")
+    assert f'href="/tiket/{ticket.number}"' in listing.text and QUESTION in listing.text
+    page = await client.get(f"/tiket/{ticket.number}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for expected in (
+        f"Transkrip konsultasi {ticket.number}",
+        QUESTION,
+        "Siti Rahmawati",
+        "dalam antrean petugas CSO",
+        'href="/keluar"',
+    ):
+        assert expected in page.text, expected
+    assert (
+        page.headers["cache-control"] == "no-store"
+        and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    )
+    assert (await client.get(f"/tiket/{ticket.number.lower()}")).status_code == 200
+    missing = await client.get("/tiket/KNS-20000101-0001")
+    assert missing.status_code == 404 and "Tiket tidak ditemukan" in missing.text
+
+
+async def test_report_page_and_csv(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    await insert_tickets(runtime)
+    await log_in(client, runtime)
+
+    page = await client.get("/laporan")
+    assert page.status_code == 200 and "Laporan Layanan Konsultasi Stakeholder" in page.text
+    assert "Periode 17-11-2026 s.d. 23-11-2026" in page.text  # the last 7 days, today included
+    assert page.text.count("data:image/png;base64,") == 2
+    assert (
+        'href="/laporan.csv?from=2026-11-17&amp;to=2026-11-23&amp;office=pekalongan"' in page.text
+    )
+
+    # 22 and 23 November (to is inclusive): tickets 0–9, i % 3 = 0 resolved (0, 3, 6, 9),
+    # 1 queued (1, 4, 7), 2 in progress (2, 5, 8); all resolved within an hour, answered in 10 min.
+    response = await client.get("/laporan.csv?from=2026-11-22&to=2026-11-23&office=pekalongan")
+    assert (
+        response.status_code == 200
+        and response.headers["content-type"] == "text/csv; charset=utf-8"
+    )
+    assert (
+        response.headers["content-disposition"]
+        == 'attachment; filename="laporan-pekalongan-2026-11-22-2026-11-23.csv"'
+    )
+    figures = dict(csv.reader(io.StringIO(response.text)))
+    assert figures["tickets"] == "10" and figures["resolved"] == "4"
+    assert (
+        figures["by_status.resolved"] == "4"
+        and figures["by_status.queued"] == "3"
+        and figures["by_status.in_progress"] == "3"
+    )
+    assert figures["by_topic.tup-pengajuan"] == "5" and figures["by_topic.sp2d-status"] == "5"
+    assert figures["from"] == "2026-11-22" and figures["to"] == "2026-11-23"
+    whole = dict(csv.reader(io.StringIO((await client.get("/laporan.csv")).text)))
+    assert whole["tickets"] == "30" and whole["by_status.resolved"] == "10"
+    one_day = dict(
+        csv.reader(
+            io.StringIO((await client.get("/laporan.csv?from=2026-11-18&to=2026-11-18")).text)
+        )
+    )
+    assert one_day["tickets"] == "5"
+
+    for bad in (
+        "/laporan?from=kemarin",
+        "/laporan.csv?to=2026-13-01",
+        "/laporan?from=2026-11-23&to=2026-11-22",
+        "/laporan?office=atlantis",
+    ):
+        response = await client.get(bad)
+        assert response.status_code == 400 and "Permintaan tidak valid" in response.text, bad
+
+
+# ---------------------------------------------------------------- a real browser
+
+
+@contextlib.asynccontextmanager
+async def running(app: Starlette) -> AsyncIterator[str]:
+    """The app behind a real HTTP server on a free local port, for as long as the block runs."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, loop="none", lifespan="off", ws="none", http="h11", log_level="warning"
+    )
+    server = Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        for _ in range(500):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        assert server.started, "the dashboard did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+        sock.close()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium package is not installed (apt-get install chromium)",
+)
+async def test_in_a_real_browser(
+    app: Starlette, runtime: Runtime, clock: FakeClock, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    ticket = await consultation(runtime, clock)
+    viewport = {"width": 1280, "height": 900}
+    async with running(app) as base, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+            page = await context.new_page()
+            await page.goto(await create_login_link(runtime, "Ratna Wulandari", base))
+            assert page.url == f"{base}/"
+            assert "Daftar tiket konsultasi" in await page.inner_text("h1")
+            cookie = next(c for c in await context.cookies() if c["name"] == COOKIE)
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+
+            await page.click(f"a[href='/tiket/{ticket.number}']")
+            await page.wait_for_url(f"{base}/tiket/{ticket.number}")
+            text = await page.inner_text("body")
+            assert f"Transkrip konsultasi {ticket.number}" in text
+            assert QUESTION in text and "Siti Rahmawati (stakeholder)" in text
+            assert "status baru → sedang dicarikan jawaban" in text
+            assert "dalam antrean petugas CSO" in text
+            screenshot = await page.screenshot()
+            (tmp_path / "transkrip.png").write_bytes(screenshot)
+            assert len(screenshot) > 10_000
+            assert png_size(screenshot) == (viewport["width"], viewport["height"])
+
+            stranger = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+            other = await stranger.new_page()
+            response = await other.goto(f"{base}/tiket/{ticket.number}")
+            assert response is not None and response.status == 401
+            refused = await other.inner_text("body")
+            assert (
+                "Silakan masuk" in refused
+                and QUESTION not in refused
+                and "Siti Rahmawati" not in refused
+            )
+            await stranger.close()
+            await context.close()
+        finally:
+            await browser.close()
