@@ -76,8 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
     chat.set_defaults(handler=_chat)
 
-    run = commands.add_parser("run", help="run the Telegram bot (long polling)")
+    run = commands.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
     run.add_argument("--office", help="serve another office from config.yaml")
+    run.add_argument(
+        "--webhook", action="store_true",
+        help="receive updates on a webhook (TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET): several processes",
+    )
     run.set_defaults(handler=_run)
 
     database = commands.add_parser("db", help="database maintenance")
@@ -182,7 +186,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.channels import telegram
 
     async def body(runtime: object) -> int:
-        return await telegram.run_polling_until_signal(runtime)  # type: ignore[arg-type]
+        return await telegram.run_until_signal(runtime, webhook=args.webhook)  # type: ignore[arg-type]
 
     return await _with_runtime(settings, args, body)
 

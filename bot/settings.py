@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    telegram_webhook_url: str = ""  # public https address Telegram posts updates to (webhook mode)
+    telegram_webhook_secret: SecretStr | None = None  # checked on every webhook request
+    csobot_webhook_listen: str = "0.0.0.0"
+    csobot_webhook_port: int = 8443
     database_url: str = DEFAULT_DATABASE_URL
     csobot_config: Path = Field(default=Path("config.yaml"))
     csobot_knowledge_dir: Path = Field(default=Path("knowledge"))

@@ -113,3 +113,9 @@ def test_an_invalid_knowledge_base_stops_the_bot(tmp_path: Path) -> None:
     result = run(tmp_path, "chat", stdin="/start\n", CSOBOT_KNOWLEDGE_DIR=str(kb))
     assert result.returncode == 2
     assert f"{kb / 'broken.yaml'}:3: entry Not_Kebab:" in result.stderr
+
+
+def test_webhook_mode_without_its_settings_explains_and_exits_2(tmp_path: Path) -> None:
+    result = run(tmp_path, "run", "--webhook", TELEGRAM_BOT_TOKEN="1:TOKEN")
+    assert result.returncode == 2
+    assert "TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET" in result.stderr and "Traceback" not in result.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import os
 import signal
@@ -20,6 +21,11 @@ from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as timedelta, no warning
 
+import uvicorn  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import PlainTextResponse, Response  # noqa: E402
+from starlette.routing import Route  # noqa: E402
 from telegram import (  # noqa: E402
     BotCommand,
     InlineKeyboardButton,
@@ -253,20 +259,25 @@ class TelegramChannel:
 
     initial_backoff = 1.0  # seconds before the first retry of an unreachable Bot API
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, webhook: bool = False) -> None:
         self.runtime = runtime
+        self.webhook = webhook
         token = runtime.settings.telegram_bot_token
         if token is None:
             raise StartupError("TELEGRAM_BOT_TOKEN is not set")
         settings = runtime.settings
-        self.application = (
+        if webhook and (not settings.telegram_webhook_url or settings.telegram_webhook_secret is None):
+            raise StartupError("webhook mode needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET")
+        builder = (
             Application.builder()
             .token(token.get_secret_value())
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
             .rate_limiter(AIORateLimiter(max_retries=3))
-            .build()
         )
+        if webhook:
+            builder = builder.updater(None)  # updates arrive through webhook_app()
+        self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         sender = TelegramSender(self.application, runtime.settings.csobot_data_dir)
@@ -281,15 +292,61 @@ class TelegramChannel:
         await self._initialize_with_retry()
         await self._set_commands()
         await self.application.start()
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=timedelta(seconds=30)
-        )
+        if self.webhook:
+            await self._set_webhook_with_retry()
+        else:
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=timedelta(seconds=30)
+            )
         self._outbox_loop = asyncio.create_task(self.dispatcher.run(self._stop))
         self._scheduler_loop = asyncio.create_task(
             self.scheduler.run(self._stop, after=self.dispatcher.deliver_due)
         )
-        log.info("polling Telegram as @%s", self.application.bot.username)
+        mode = "webhook" if self.webhook else "polling"
+        log.info("%s Telegram as @%s", mode, self.application.bot.username)
+
+    async def _set_webhook_with_retry(self) -> None:
+        """Every process sets the same webhook: idempotent, so no process is special."""
+        settings = self.runtime.settings
+        assert settings.telegram_webhook_secret is not None
+        delay = self.initial_backoff
+        while True:
+            try:
+                await self.application.bot.set_webhook(
+                    url=settings.telegram_webhook_url,
+                    secret_token=settings.telegram_webhook_secret.get_secret_value(),
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+                return
+            except (NetworkError, RetryAfter) as exc:
+                log.warning("setWebhook failed (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_INITIALIZE_BACKOFF)
+
+    def webhook_app(self) -> Starlette:
+        """The endpoint Telegram posts updates to. Each update is handled before answering, so a
+        failure (HTTP 500) makes Telegram deliver it again; the idempotency key keeps it once."""
+        assert self.runtime.settings.telegram_webhook_secret is not None
+        secret = self.runtime.settings.telegram_webhook_secret.get_secret_value()
+
+        async def receive(request: Request) -> Response:
+            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                return PlainTextResponse("forbidden", status_code=403)
+            try:
+                update = Update.de_json(await request.json(), self.application.bot)
+            except (ValueError, TypeError, KeyError):
+                return PlainTextResponse("bad update", status_code=400)
+            if update is None:
+                return PlainTextResponse("bad update", status_code=400)
+            await self.application.process_update(update)
+            return PlainTextResponse("ok")
+
+        async def health(request: Request) -> Response:
+            return PlainTextResponse("ok")
+
+        return Starlette(routes=[Route("/telegram", receive, methods=["POST"]), Route("/sehat", health)])
 
     async def stop(self) -> None:
         self._stop.set()
@@ -386,9 +443,13 @@ class TelegramChannel:
         task.add_done_callback(self._tasks.discard)
 
 
-async def run_polling_until_signal(runtime: Runtime) -> int:
-    """`csobot run`: poll until SIGINT/SIGTERM, then finish in-flight work and stop cleanly."""
-    channel = TelegramChannel(runtime)
+async def run_until_signal(runtime: Runtime, *, webhook: bool = False) -> int:
+    """`csobot run [--webhook]`: serve until SIGINT/SIGTERM, then finish in-flight work and stop."""
+    try:
+        channel = TelegramChannel(runtime, webhook=webhook)
+    except StartupError as exc:
+        log.error("%s", exc)
+        return 2
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -402,6 +463,19 @@ async def run_polling_until_signal(runtime: Runtime) -> int:
         log.error("%s", exc)
         await channel.application.shutdown()
         return 2
+    server = None
+    if webhook:
+        settings = runtime.settings
+        config = uvicorn.Config(
+            channel.webhook_app(), host=settings.csobot_webhook_listen, port=settings.csobot_webhook_port,
+            log_level="warning", lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours handle them
+        serving = asyncio.create_task(server.serve())
     await channel.wait_stopped()
+    if server is not None:
+        server.should_exit = True
+        await serving
     await channel.stop()
     return 0

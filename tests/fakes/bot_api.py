@@ -77,6 +77,14 @@ class FakeBotApi:
         self._new_update.set()
         return update_id
 
+    def text_update(self, user: int, text: str) -> dict[str, Any]:
+        """A complete update (as Telegram would post it to a webhook), not queued for polling."""
+        message = self._message(user)
+        message["text"] = text
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return {"update_id": next(self._update_ids), "message": message}
+
     def push_text(self, user: int, text: str, chat_type: str = "private", chat_id: int | None = None) -> int:
         message = self._message(user, chat_type, chat_id)
         message["text"] = text
