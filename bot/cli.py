@@ -121,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
 
     register_calendar(commands)
 
+    retention = commands.add_parser("retention", help="personal-data retention (service.retention_months)")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    purge = retention_commands.add_parser("purge", help="delete stakeholders inactive longer than the retention period")
+    purge.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    purge.set_defaults(handler=_retention_purge)
+
     serve = commands.add_parser("serve", help="the supervisors' read-only web dashboard")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
@@ -372,6 +378,26 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
     renderers = {"json": lambda: render_json(report), "csv": lambda: render_csv(report), "html": lambda: render_html(report, config)}
     _emit(renderers[args.format](), args.output)
+    return 0
+
+
+async def _retention_purge(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from bot.retention import months_before, purge
+
+    config = load_config(settings.csobot_config)
+    cutoff = months_before(SystemClock().now(), config.service.retention_months)
+    engine = await _database(settings)
+    try:
+        async with db.session_factory(engine)() as session:
+            result = await purge(session, settings.csobot_data_dir, cutoff, dry_run=args.dry_run)
+    finally:
+        await engine.dispose()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"{verb} (inactive since before {cutoff:%Y-%m-%d}): {result.stakeholders} stakeholders, "
+        f"{result.tickets} tickets, {result.messages} messages, {result.files} files, {result.update_keys} update keys"
+    )
     return 0
 
 
