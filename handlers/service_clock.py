@@ -23,19 +23,14 @@ async def after_turn(turn: Turn) -> None:
     """For every ticket whose status changed in this turn: clocks, jobs, and the survey."""
     changed = turn.session.info.pop("changed_tickets", {})
     for ticket, previous in changed.values():
-        if previous is None:
-            continue  # a new ticket's clocks were set when it opened
-        await pause_if_configured(turn.config, ticket, previous, turn.now)
-        ticket.status_since = turn.now
-        turn.session.add(ticket)
+        if previous is not None:  # a new ticket's clocks were set when it opened
+            await pause_if_configured(turn.config, ticket, previous, turn.now)
+            ticket.status_since = turn.now
+            turn.session.add(ticket)
         await turn.session.flush()
         await replan(turn.session, turn.config, ticket, turn.now)
         if ticket.status == TicketStatus.RESOLVED and previous != TicketStatus.RESOLVED:
             await survey.start(turn, ticket)
-    for ticket, previous in changed.values():
-        if previous is None:
-            await turn.session.flush()
-            await replan(turn.session, turn.config, ticket, turn.now)
 
 
 async def handle_timer(turn: Turn) -> None:

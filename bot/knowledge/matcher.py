@@ -193,15 +193,6 @@ class Matcher:
         """(topic id, score) of the `limit` best topics, best first."""
         return [(topic.id, topic.score) for topic in self.rank(question, limit).topics]
 
-    def scores(self, question: str) -> dict[str, float]:
-        """Similarity (0–100) of every topic sharing any n-gram with the question (diagnostics)."""
-        normalised = self.normalise(question)
-        columns, weights = self._vector(normalised) if normalised else (np.empty(0), np.empty(0))
-        if not len(columns):
-            return {}
-        similarity = self._similarity(columns, weights)
-        return {self._topic_ids[i]: round(float(similarity[i]), 2) for i in np.flatnonzero(similarity > 0)}
-
     def match(self, question: str) -> Match:
         return self.decide(question, self.rank(question, self.candidates_needed))
 
