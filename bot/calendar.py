@@ -11,66 +11,38 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import holidays
 from holidays.constants import GOVERNMENT, PUBLIC
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-if TYPE_CHECKING:
-    from bot.config import Config, OfficeConfig
+# The configuration models live apart so that bot.config can embed them without importing this
+# module's machinery, and this module needs nothing from bot.config (no import cycle).
+from bot.calendar_config import CLOCK_TIME, END_OF_SERVICE_HOURS, CalendarConfig, Closure
+
+__all__ = [
+    "CLOCK_TIME",
+    "END_OF_SERVICE_HOURS",
+    "SEARCH_LIMIT_DAYS",
+    "WEEKDAYS",
+    "CalendarConfig",
+    "CalendarSource",
+    "Closure",
+    "OfficeHours",
+    "ServiceSpans",
+    "WorkingCalendar",
+    "calendar_for",
+    "national_non_working_days",
+]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-END_OF_SERVICE_HOURS = "end_of_service_hours"
-CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # How far to look for the next working day before concluding the configuration closes the
 # office for good: longer than any run of holidays, cuti bersama and closures can be.
 SEARCH_LIMIT_DAYS = 366
-
-
-class Closure(BaseModel):
-    """A named day on which offices are closed: a cuti bersama or an ad-hoc closure."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    date: dt.date
-    name: str = Field(min_length=1)
-    # None: every office; otherwise only the offices (keys of `offices:`) listed.
-    offices: list[str] | None = Field(default=None, min_length=1)
-
-    def applies_to(self, office_id: str) -> bool:
-        return self.offices is None or office_id in self.offices
-
-
-class CalendarConfig(BaseModel):
-    """The `calendar:` section of config.yaml: what the `holidays` package cannot know."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    # Office-specific or sudden closures (a flood, a power cut, a regional holiday).
-    closures: list[Closure] = Field(default_factory=list)
-    # The SKB 3 Menteri list for years the package does not cover yet.
-    cuti_bersama: list[Closure] = Field(default_factory=list)
-    # When on the last working day a deadline falls: the end of that day's service hours, or a
-    # fixed local time "HH:MM".
-    deadline_time: Literal["end_of_service_hours"] | str = END_OF_SERVICE_HOURS
-
-    @field_validator("deadline_time")
-    @classmethod
-    def _deadline_time(cls, value: str) -> str:
-        if value != END_OF_SERVICE_HOURS and not CLOCK_TIME.match(value):
-            raise ValueError(f"expected {END_OF_SERVICE_HOURS!r} or a local time 'HH:MM'")
-        return value
-
-    def unknown_offices(self, office_ids: Iterable[str]) -> set[str]:
-        """Offices named by closures or cuti bersama that `office_ids` does not know."""
-        named = {o for day in (*self.closures, *self.cuti_bersama) for o in day.offices or ()}
-        return named - set(office_ids)
 
 
 @cache
@@ -84,6 +56,36 @@ def national_non_working_days(year: int) -> Mapping[dt.date, str]:
         "ID", years=year, categories=(PUBLIC, GOVERNMENT), language="id"
     )
     return MappingProxyType({day: name for day, name in sorted(days.items()) if day.year == year})
+
+
+class ServiceSpans(Protocol):
+    """Weekday name ("monday") → service span "HH:MM-HH:MM"; any mapping of them will do,
+    whether its keys are typed as plain strings or as the literal weekday names."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+class OfficeHours(Protocol):
+    """What a calendar needs of an office's profile (bot.config.OfficeConfig provides it)."""
+
+    @property
+    def timezone(self) -> str: ...
+
+    @property
+    def service_hours(self) -> ServiceSpans: ...
+
+
+class CalendarSource(Protocol):
+    """What `calendar_for` needs of the whole configuration (bot.config.Config provides it)."""
+
+    @property
+    def office(self) -> str: ...
+
+    @property
+    def offices(self) -> Mapping[str, OfficeHours]: ...
+
+    @property
+    def calendar(self) -> CalendarConfig: ...
 
 
 def _require_aware(moment: dt.datetime, what: str = "moment") -> None:
@@ -131,7 +133,7 @@ class WorkingCalendar:
 
     @classmethod
     def for_office(
-        cls, office_id: str, office: OfficeConfig, config: CalendarConfig | None = None
+        cls, office_id: str, office: OfficeHours, config: CalendarConfig | None = None
     ) -> WorkingCalendar:
         """The calendar of `office` (its key under `offices:` is `office_id`)."""
         hours = {
@@ -275,7 +277,7 @@ def _elapsed(start: dt.datetime, end: dt.datetime) -> dt.timedelta:
     return end.astimezone(dt.UTC) - start.astimezone(dt.UTC)
 
 
-def calendar_for(config: Config, office_id: str | None = None) -> WorkingCalendar:
+def calendar_for(config: CalendarSource, office_id: str | None = None) -> WorkingCalendar:
     """The working calendar of `office_id` (default: the office served) from the whole config.
 
     Raises KeyError for an office that config.yaml does not define.

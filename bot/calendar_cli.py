@@ -16,7 +16,7 @@ from bot.settings import Settings
 EXIT_INPUT = 2
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `calendar deadline` and `calendar holidays` to the `csobot` command line."""
     calendar = commands.add_parser("calendar", help="working days per office: deadlines, holidays")
     calendar_commands = calendar.add_subparsers(dest="calendar_command", required=True)

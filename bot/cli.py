@@ -12,7 +12,8 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,8 +26,12 @@ from bot.knowledge.evaluation import Labelled
 from bot.settings import Settings
 from bot.store import db
 
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
 EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
+CLOCK_EXAMPLE = "2026-11-23T09:00+07:00"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--office", help="serve another office from config.yaml")
     chat.add_argument("--user", default="local", help="who you are in the terminal (default: local)")
     chat.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
+    chat.add_argument(
+        "--clock", metavar="START", nargs="?", const="now",
+        help="try the service clock: start at START (ISO time, e.g. 2026-11-23T09:00+07:00, or "
+        "'now') and move it forward with /maju 2j in the chat",
+    )
     chat.set_defaults(handler=_chat)
 
     run = commands.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
@@ -81,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--webhook", action="store_true",
         help="receive updates on a webhook (TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET): several processes",
+    )
+    run.add_argument(
+        "--http", action="store_true",
+        help="with polling, also serve /healthz, /metrics (and the dashboard if configured) "
+        "on CSOBOT_WEBHOOK_LISTEN:CSOBOT_WEBHOOK_PORT",
     )
     run.set_defaults(handler=_run)
 
@@ -169,13 +184,28 @@ async def _with_runtime(settings: Settings, args: argparse.Namespace, body: Call
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.channels import terminal
+    from bot.addressing import AddressBook
+    from bot.channels.terminal import CHANNEL, TerminalChannel
+    from bot.clock import ShiftedClock
+    from bot.host import Host
+    from bot.runtime import build_runtime
 
-    async def body(runtime: object) -> int:
-        await terminal.chat(runtime, user_id=args.user)  # type: ignore[arg-type]
-        return 0
-
-    return await _with_runtime(settings, args, body)
+    clock = None
+    if args.clock is not None:
+        try:
+            start = None if args.clock == "now" else datetime.fromisoformat(args.clock)
+            clock = ShiftedClock(start)
+        except ValueError:
+            print(f"csobot: --clock needs an ISO time with its zone, e.g. {CLOCK_EXAMPLE}", file=sys.stderr)
+            return EXIT_CONFIG
+    runtime = await build_runtime(settings, office=args.office, clock=clock)
+    # Only the terminal runs here, so staff messages are shown in it too.
+    runtime.engine.addresses = AddressBook(runtime.config, desk_channel=CHANNEL)
+    try:
+        host = Host(runtime, [TerminalChannel(user_id=args.user)], scheduler_interval=5.0)
+        return await host.run_until_signal()
+    finally:
+        await runtime.close()
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -189,10 +219,24 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    from bot.channels import telegram
+    from bot.channels.telegram import StartupError, TelegramChannel
+    from bot.host import Host
+    from bot.web.app import DashboardSettingsError, dashboard_if_configured
 
-    async def body(runtime: object) -> int:
-        return await telegram.run_until_signal(runtime, webhook=args.webhook)  # type: ignore[arg-type]
+    async def body(runtime: Runtime) -> int:
+        try:
+            channel = TelegramChannel(runtime.settings, webhook=args.webhook)
+            dashboard = dashboard_if_configured(runtime) if args.webhook or args.http else None
+        except (StartupError, DashboardSettingsError) as exc:
+            print(f"csobot: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        host = Host(runtime, [channel], dashboard=dashboard)
+        listen = (settings.csobot_webhook_listen, settings.csobot_webhook_port)
+        try:
+            return await host.run_until_signal(listen if args.webhook or args.http else None)
+        except StartupError as exc:
+            print(f"csobot: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
 
     return await _with_runtime(settings, args, body)
 
@@ -221,7 +265,7 @@ async def _db_current(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
     from bot.store.models import OPEN_STATUSES, TicketStatus
-    from bot.tickets import tickets_with_status
+    from bot.queries.tickets import with_status
 
     known = {status.value for status in TicketStatus}
     wanted = set(args.status or [])
@@ -237,7 +281,7 @@ async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
     try:
         await db.upgrade(engine)
         async with db.session_factory(engine)() as session:
-            tickets = await tickets_with_status(session, wanted or None)
+            tickets = await with_status(session, wanted or None)
     finally:
         await engine.dispose()
     if not tickets:
@@ -404,8 +448,8 @@ async def _retention_purge(settings: Settings, args: argparse.Namespace) -> int:
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.web.app import serve
 
-    async def body(runtime: object) -> int:
-        return await serve(runtime, args.host, args.port)  # type: ignore[arg-type]
+    async def body(runtime: Runtime) -> int:
+        return await serve(runtime, args.host, args.port)
 
     return await _with_runtime(settings, args, body)
 

@@ -32,3 +32,19 @@ class FakeClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+class ShiftedClock:
+    """The system clock moved to another moment and forward on request: `csobot chat --clock`
+    lets a person try what happens hours or days later (progress messages, reminders)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("ShiftedClock needs an aware datetime")
+        self._offset = (start - datetime.now(UTC)) if start is not None else timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, **delta: float) -> None:
+        self._offset += timedelta(**delta)

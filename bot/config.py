@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.calendar import CalendarConfig
+from bot.calendar_config import CalendarConfig
 from bot.yamlsource import YamlSyntaxError, load_yaml
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -215,10 +215,23 @@ class DocumentsConfig(StrictModel):
 
 
 class DeskConfig(StrictModel):
-    """Where CSO staff work: a Telegram supergroup with topics, or private chats without one."""
+    """Where CSO staff work: `channel` reaches staff (their accounts on it, in `staff`), and
+    `group_id` is the staff group on that channel whose threads hold the tickets (a Telegram
+    supergroup with topics); without a group, staff work in their private chats."""
 
-    telegram_group_id: int | None = None
+    channel: Literal["telegram", "terminal"] = "telegram"
+    group_id: int | None = None
     documents: DocumentsConfig
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_layout(cls, data: Any) -> Any:
+        """`telegram_group_id` (before desk.channel existed) still means a Telegram group."""
+        if isinstance(data, dict) and "telegram_group_id" in data:
+            data = dict(data)
+            data.setdefault("group_id", data.pop("telegram_group_id"))
+            data.setdefault("channel", "telegram")
+        return data
 
 
 class SlaConfig(StrictModel):
@@ -427,6 +440,7 @@ class Texts(StrictModel):
     desk_queue_header: str
     desk_queue_line: str
     status_labels: dict[str, str]
+    command_menu: dict[str, str]  # command → description, in the platform's menu, in order
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> Texts:

@@ -7,33 +7,29 @@ update is a no-op, and a crash before commit leaves the platform to redeliver it
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.addressing import AddressBook, Delivery
 from bot.clock import Clock
 from bot.config import Config
-from bot.knowledge import KnowledgeError, Matcher
+from bot.knowledge_holder import KnowledgeHolder
 from bot.messages import Inbound, Outbound
+from bot.queries import stakeholders, tickets
 from bot.store.db import SessionFactory
 from bot.store.models import (
     HANDED_OFF,
-    Conversation,
     Direction,
     Message,
     OutboxItem,
     OutboxStatus,
     ProcessedUpdate,
-    Stakeholder,
-    Ticket,
-    TicketStatus,
 )
 from bot.turn import Turn
 
@@ -44,44 +40,17 @@ Router = Callable[[Turn], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Handled:
-    """What the adapter must deliver after a turn.
+    """What must be delivered after a turn.
 
     `unstored` are replies to someone who has not consented: sent once, best effort, and kept
     nowhere, because before consent nothing about the person may be stored (UU 27/2022 PDP).
+    `chats` are the (channel, chat) pairs with new outbox rows, the sender's first.
     """
 
+    channel: str
     chat_id: str
     unstored: tuple[Outbound, ...] = ()
-    other_chats: tuple[str, ...] = ()  # further chats of this channel with new outbox rows
-
-    @property
-    def empty(self) -> bool:
-        return not self.unstored
-
-
-@dataclass
-class KnowledgeHolder:
-    """The current matcher; a reload replaces it whole, so a turn never sees half a reload.
-
-    A reload that finds problems keeps the last good knowledge base: an office editing the
-    files must never take the bot down with a typo.
-    """
-
-    matcher: Matcher
-    load: Callable[[], Matcher] | None = None
-
-    async def reload(self) -> list[str]:
-        """Load the files again; returns the problems (empty when the new version is in use)."""
-        if self.load is None:
-            return ["reload is not available here"]
-        try:
-            matcher = await asyncio.to_thread(self.load)
-        except KnowledgeError as exc:
-            log.error("knowledge base not reloaded, keeping the previous one:\n%s", exc)
-            return exc.problems
-        self.matcher = matcher
-        log.info("knowledge base reloaded: %d entries", len(matcher.knowledge.entries))
-        return []
+    chats: tuple[tuple[str, str], ...] = ()
 
 
 class Engine:
@@ -102,6 +71,7 @@ class Engine:
         self.router = router
         self.data_dir = data_dir
         self.web_base_url = web_base_url
+        self.addresses = AddressBook(config)
 
     async def handle(self, inbound: Inbound, typing: Callable[[], None] = lambda: None) -> Handled:
         """Handle one event; stored replies wait in the outbox, unstored ones are returned.
@@ -116,27 +86,23 @@ class Engine:
             return await self._record_failure(inbound)
 
     async def accepts_files(self, inbound: Inbound) -> bool:
-        """Whether a file from this sender should be downloaded: only for a consented stakeholder
-        whose latest ticket is with a CSO (nothing is fetched for anyone else)."""
-        if self.config.staff_member(inbound.channel, inbound.user_id) is not None or not inbound.is_private:
+        """Whether a file from this sender should be downloaded: from staff, or from a consented
+        stakeholder whose latest ticket is with a CSO (nothing is fetched for anyone else)."""
+        if self.config.staff_member(inbound.channel, inbound.user_id) is not None:
+            return True
+        if not inbound.is_private:
             return False
         async with self.sessions() as session:
-            stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
-            if stakeholder is None:
+            stakeholder = await stakeholders.find(session, inbound.channel, inbound.user_id)
+            if stakeholder is None or stakeholder.id is None:
                 return False
-            query = (
-                select(Ticket)
-                .where(Ticket.stakeholder_id == stakeholder.id, Ticket.status != TicketStatus.RESOLVED)
-                .order_by(Ticket.id.desc())  # type: ignore[union-attr]
-                .limit(1)
-            )
-            latest = (await session.exec(query)).first()
+            latest = await tickets.latest_open(session, stakeholder.id)
         return latest is not None and latest.status in HANDED_OFF
 
     async def _record_failure(self, inbound: Inbound) -> Handled:
         async with self.sessions() as session:
             if not await self._claim(session, inbound):
-                return Handled(inbound.chat_id)
+                return Handled(inbound.channel, inbound.chat_id)
             turn = await self._turn(session, inbound, with_conversation=False)
             if inbound.is_private:
                 turn.say("internal_error")
@@ -150,7 +116,7 @@ class Engine:
         async with self.sessions() as session:
             if not await self._claim(session, inbound):
                 log.info("duplicate update %s ignored", inbound.update_key)
-                return Handled(inbound.chat_id)
+                return Handled(inbound.channel, inbound.chat_id)
             turn = await self._turn(session, inbound, typing=typing)
             await self.router(turn)
             handled = await self._persist(session, turn)
@@ -165,10 +131,10 @@ class Engine:
         typing: Callable[[], None] = lambda: None,
         with_conversation: bool = True,
     ) -> Turn:
-        stakeholder = await find_stakeholder(session, inbound.channel, inbound.user_id)
+        stakeholder = await stakeholders.find(session, inbound.channel, inbound.user_id)
         conversation = (
-            await session.get(Conversation, stakeholder.id)
-            if stakeholder is not None and with_conversation
+            await stakeholders.conversation(session, stakeholder.id)
+            if stakeholder is not None and stakeholder.id is not None and with_conversation
             else None
         )
         return Turn(
@@ -198,9 +164,10 @@ class Engine:
     async def _persist(self, session: AsyncSession, turn: Turn) -> Handled:
         """Write the transcript (inbound first, then replies) and queue the replies.
 
-        A reply is stored when it belongs to someone who consented: the stakeholder of this turn,
-        or the stakeholder of the ticket it concerns (staff actions). Anything else (the notice
-        before consent, answers to staff commands) is sent once and stored nowhere.
+        A reply to the sender is stored when it belongs to someone who consented: the stakeholder
+        of this turn, or the stakeholder of the ticket it concerns. Anything else said to the
+        sender (the notice before consent, answers to staff commands) is sent once and stored
+        nowhere. Messages to an address (staff, a desk thread) always go through the outbox.
         """
         stakeholder = turn.stakeholder
         inbound = turn.inbound
@@ -222,35 +189,49 @@ class Engine:
         for note in turn.notes:
             session.add(note)
         unstored = []
-        others: dict[str, None] = {}
+        chats: dict[tuple[str, str], None] = {}
+        if inbound.is_private or inbound.thread_id is not None:
+            chats[(inbound.channel, inbound.chat_id)] = None
         for reply in turn.replies:
-            owner = reply.stakeholder_id or (stakeholder.id if stakeholder is not None else None)
-            if owner is None and reply.ticket_id is None:
+            owner = await self._owner(session, turn, reply)
+            if owner is None and reply.ticket_id is None and reply.to is None:
                 unstored.append(reply)
                 continue
-            channel = reply.channel or inbound.channel
-            chat_id = reply.chat_id or inbound.chat_id
-            await queue_outbound(session, reply, channel=channel, chat_id=chat_id, stakeholder_id=owner, now=turn.now)
-            if channel == inbound.channel and chat_id != inbound.chat_id:
-                others[chat_id] = None
-        return Handled(inbound.chat_id, tuple(unstored), tuple(others))
+            if reply.to is None:
+                deliveries = [Delivery(inbound.channel, inbound.chat_id)]
+            else:
+                deliveries = await self.addresses.resolve(session, reply.to)
+            for delivery in deliveries:
+                await queue_outbound(session, reply, delivery, stakeholder_id=owner, now=turn.now)
+                chats[(delivery.channel, delivery.chat_id)] = None
+        return Handled(inbound.channel, inbound.chat_id, tuple(unstored), tuple(chats))
+
+    async def _owner(self, session: AsyncSession, turn: Turn, reply: Outbound) -> int | None:
+        """The consented stakeholder whose transcript this reply belongs to, if any."""
+        ticket = await tickets.get(session, reply.ticket_id)
+        if ticket is not None:
+            return ticket.stakeholder_id
+        if reply.to is None and turn.stakeholder is not None:
+            return turn.stakeholder.id
+        return None
 
 
 async def queue_outbound(
     session: AsyncSession,
     outbound: Outbound,
+    delivery: Delivery,
     *,
-    channel: str,
-    chat_id: str,
     stakeholder_id: int | None,
     now: datetime,
 ) -> int:
     """Record an outgoing message in the transcript and the outbox, in the caller's transaction."""
+    if delivery.desk_ticket_id is not None:
+        outbound = replace(outbound, desk_ticket_id=delivery.desk_ticket_id)
     message = Message(
         stakeholder_id=stakeholder_id,
         ticket_id=outbound.ticket_id,
-        channel=channel,
-        chat_id=chat_id,
+        channel=delivery.channel,
+        chat_id=delivery.chat_id,
         direction=Direction.OUT,
         actor=outbound.actor,
         kind="desk" if outbound.internal else "text",
@@ -261,20 +242,15 @@ async def queue_outbound(
     )
     session.add(message)
     await session.flush()
+    assert message.id is not None
     item = OutboxItem(
-        message_id=message.id,  # type: ignore[arg-type]
-        channel=channel,
-        chat_id=chat_id,
+        message_id=message.id,
+        channel=delivery.channel,
+        chat_id=delivery.chat_id,
         status=OutboxStatus.PENDING,
         next_attempt_at=now,
     )
     session.add(item)
     await session.flush()
-    return item.id  # type: ignore[return-value]
-
-
-async def find_stakeholder(session: AsyncSession, channel: str, user_id: str) -> Stakeholder | None:
-    query = select(Stakeholder).where(
-        Stakeholder.channel == channel, Stakeholder.channel_user_id == user_id
-    )
-    return (await session.exec(query)).one_or_none()
+    assert item.id is not None
+    return item.id

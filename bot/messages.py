@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from bot.addresses import Address, address_from_payload, address_payload
+from bot.buttons import Action, decode
+
+_COMMAND = re.compile(r"^/(\S+)\s*(.*)$", re.DOTALL)
 
 
 class InboundKind(StrEnum):
@@ -38,7 +44,12 @@ class IncomingFile:
 
 @dataclass(frozen=True)
 class Inbound:
-    """One thing a person did: typed, pressed, shared, or sent something we cannot read."""
+    """One thing a person did: typed, pressed, shared, or sent something we cannot read.
+
+    The adapter parses once: a command arrives as `command` (lower case, no slash, no @bot) and
+    `args` (the rest of the line), with the whole line in `text`; a pressed button arrives as
+    its decoded `action`, with the button's label in `text` when the platform tells it.
+    """
 
     channel: str
     user_id: str
@@ -47,7 +58,8 @@ class Inbound:
     kind: InboundKind
     text: str = ""
     command: str | None = None
-    data: str | None = None
+    args: str = ""
+    action: Action | None = None
     phone: str | None = None
     contact_user_id: str | None = None
     media: str | None = None
@@ -60,7 +72,7 @@ class Inbound:
         """What the transcript keeps besides the text."""
         fields = {
             "command": self.command,
-            "data": self.data,
+            "data": self.action.encode() if self.action is not None else None,
             "phone": self.phone,
             "media": self.media,
             "platform_message_id": self.platform_message_id,
@@ -69,17 +81,20 @@ class Inbound:
         return {key: value for key, value in fields.items() if value is not None}
 
 
-class Keyboard(StrEnum):
-    NONE = "none"
-    INLINE = "inline"  # choices attached to the message; pressing sends `data`
-    CONTACT = "contact"  # a reply keyboard: first button shares the phone, others send their label
-    REMOVE = "remove"  # take away a reply keyboard shown earlier
+def parse_command(line: str) -> tuple[str, str] | None:
+    """`/Ambil@csobot 5` → ("ambil", "5"); None when the line is not a command."""
+    match = _COMMAND.match(line.strip())
+    if match is None:
+        return None
+    return match.group(1).split("@", 1)[0].lower(), match.group(2).strip()
 
 
 @dataclass(frozen=True)
 class Button:
+    """A choice. Pressing it sends `action` back; a channel without buttons numbers it."""
+
     label: str
-    data: str = ""
+    action: Action | None = None
 
 
 class ThreadAction(StrEnum):
@@ -91,61 +106,87 @@ class ThreadAction(StrEnum):
 
 
 @dataclass(frozen=True)
-class Outbound:
-    """A message the SOP wants delivered; by default to the chat the inbound came from.
+class OutgoingFile:
+    """A file to deliver: `path` under the data directory (None if it could not be stored);
+    `source` is the platform message it came in as (channel, chat, message id), which a channel
+    on the same platform may copy instead of uploading."""
 
-    `desk_ticket_id` puts it in that ticket's desk thread (resolved at delivery, when the thread
-    exists); `copy_of` (chat id, message id) copies a platform message, with its photo or file and
-    caption, instead of sending `text`.
+    path: str | None
+    name: str
+    source: tuple[str, str, str] | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return {"path": self.path, "name": self.name, "source": list(self.source) if self.source else None}
+
+    @staticmethod
+    def from_payload(payload: dict[str, Any]) -> OutgoingFile:
+        source = payload.get("source")
+        return OutgoingFile(
+            payload["path"],
+            payload["name"],
+            (str(source[0]), str(source[1]), str(source[2])) if source else None,
+        )
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A message the SOP wants delivered: to the person who wrote (`to` None) or an address.
+
+    `key` and `values` say what the message is (a configured text and what filled it), besides
+    the rendered `text`: a channel that must use a pre-approved template for a message sent
+    days later can pick it by key. `request_phone` is the label of a "share my number" button
+    for channels that have one; `clear_keyboard` takes away such a keyboard.
     """
 
     text: str
     buttons: tuple[Button, ...] = ()
-    keyboard: Keyboard = Keyboard.NONE
+    to: Address | None = None
     ticket_id: int | None = None
-    stakeholder_id: int | None = None
-    channel: str | None = None
-    chat_id: str | None = None
+    key: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
     actor: str = "bot"
-    desk_ticket_id: int | None = None
-    thread_action: ThreadAction | None = None
-    copy_of: tuple[str, str] | None = None
     internal: bool = False  # staff-only (desk posts): kept out of what the stakeholder saw
-    document: str | None = None  # a file under the data directory, sent with `text` as caption
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.buttons and self.keyboard is Keyboard.NONE:  # choices are inline unless said otherwise
-            object.__setattr__(self, "keyboard", Keyboard.INLINE)
+    thread_action: ThreadAction | None = None
+    file: OutgoingFile | None = None
+    request_phone: str | None = None
+    clear_keyboard: bool = False
+    desk_ticket_id: int | None = None  # set when queued: the ticket whose desk thread it goes to
 
     def payload(self) -> dict[str, Any]:
         """Everything an adapter needs to deliver it again later (kept in the outbox)."""
         payload: dict[str, Any] = {
             "text": self.text,
-            "buttons": [{"label": button.label, "data": button.data} for button in self.buttons],
-            "keyboard": self.keyboard.value,
-            **self.extra,
+            "buttons": [
+                {"label": b.label, "data": b.action.encode() if b.action else None}
+                for b in self.buttons
+            ],
         }
-        if self.desk_ticket_id is not None:
-            payload["desk_ticket_id"] = self.desk_ticket_id
-        if self.thread_action is not None:
-            payload["thread_action"] = self.thread_action.value
-        if self.copy_of is not None:
-            payload["copy_of"] = list(self.copy_of)
-        if self.document is not None:
-            payload["document"] = self.document
+        optional: dict[str, Any] = {
+            "to": address_payload(self.to),
+            "key": self.key,
+            "values": self.values or None,
+            "thread_action": self.thread_action.value if self.thread_action else None,
+            "file": self.file.payload() if self.file else None,
+            "request_phone": self.request_phone,
+            "clear_keyboard": self.clear_keyboard or None,
+            "desk_ticket_id": self.desk_ticket_id,
+        }
+        payload.update({key: value for key, value in optional.items() if value is not None})
         return payload
 
     @staticmethod
     def from_payload(payload: dict[str, Any]) -> Outbound:
-        copy_of = payload.get("copy_of")
         action = payload.get("thread_action")
+        file = payload.get("file")
         return Outbound(
             text=payload["text"],
-            buttons=tuple(Button(b["label"], b["data"]) for b in payload.get("buttons", [])),
-            keyboard=Keyboard(payload.get("keyboard", "none")),
-            desk_ticket_id=payload.get("desk_ticket_id"),
+            buttons=tuple(Button(b["label"], decode(b.get("data"))) for b in payload.get("buttons", [])),
+            to=address_from_payload(payload.get("to")),
+            key=payload.get("key"),
+            values=dict(payload.get("values") or {}),
             thread_action=ThreadAction(action) if action else None,
-            copy_of=(str(copy_of[0]), str(copy_of[1])) if copy_of else None,
-            document=payload.get("document"),
+            file=OutgoingFile.from_payload(file) if file else None,
+            request_phone=payload.get("request_phone"),
+            clear_keyboard=bool(payload.get("clear_keyboard")),
+            desk_ticket_id=payload.get("desk_ticket_id"),
         )

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, update
-from sqlmodel import select
+from sqlmodel import col, select
 
+from bot.channels.base import PermanentDeliveryError, Sender, TemporaryDeliveryError
 from bot.clock import Clock
-from bot.engine import Handled
 from bot.messages import Outbound, ThreadAction
 from bot.store.db import SessionFactory
 from bot.store.models import Message, OutboxItem, OutboxStatus, Ticket
@@ -28,26 +28,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 30
 MAX_BACKOFF_SECONDS = 300
 STALE_CLAIM = timedelta(minutes=5)  # a process that died mid-send releases its claim after this
-
-
-class TemporaryDeliveryError(Exception):
-    """Try again later (network trouble, rate limit)."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class PermanentDeliveryError(Exception):
-    """The platform refuses this message for good; retrying cannot help."""
-
-
-class Sender(Protocol):
-    channel: str
-
-    async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
-        """Deliver (in `thread_id` of the chat when given); return the platform's id of what was
-        created: the message, or the thread for ThreadAction.OPEN."""
 
 
 def _is_due(now: datetime) -> ColumnElement[bool]:
@@ -61,22 +41,46 @@ def _is_due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+class DeliveryObserver(Protocol):
+    """Told of every delivery attempt's outcome (the host's metrics)."""
+
+    def message_sent(self, channel: str) -> None: ...
+
+    def delivery_failed(self, channel: str, permanent: bool) -> None: ...
+
+
+class _Unobserved:
+    def message_sent(self, channel: str) -> None:
+        pass
+
+    def delivery_failed(self, channel: str, permanent: bool) -> None:
+        pass
+
+
 class OutboxDispatcher:
-    def __init__(self, sessions: SessionFactory, sender: Sender, clock: Clock) -> None:
+    """Delivers one channel's outbox rows through that channel's sender."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        sender: Sender,
+        clock: Clock,
+        observer: DeliveryObserver | None = None,
+    ) -> None:
         self.sessions = sessions
         self.sender = sender
         self.clock = clock
+        self.observer = observer or _Unobserved()
 
-    async def deliver(self, handled: Handled) -> None:
-        """After a turn: the unstored replies (best effort), then the outbox of every chat the
-        turn wrote to, the sender's first."""
-        for outbound in handled.unstored:
+    async def send_unstored(self, chat_id: str, outbounds: tuple[Outbound, ...]) -> None:
+        """Replies kept nowhere (before consent): sent once, best effort."""
+        for outbound in outbounds:
             try:
-                await self.sender.send(handled.chat_id, outbound)
+                await self.sender.send(chat_id, outbound)
+                self.observer.message_sent(self.sender.channel)
             except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
+                self.observer.delivery_failed(self.sender.channel, isinstance(exc, PermanentDeliveryError))
                 log.warning("unstored reply not delivered: %s", exc)
-        for chat_id in (handled.chat_id, *handled.other_chats):
-            await self.deliver_chat(chat_id)
 
     async def deliver_chat(self, chat_id: str) -> int:
         """Send everything due for one chat, oldest first; stop at the first temporary failure
@@ -88,9 +92,9 @@ class OutboxDispatcher:
                 .where(
                     OutboxItem.channel == self.sender.channel,
                     OutboxItem.chat_id == chat_id,
-                    OutboxItem.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),  # type: ignore[attr-defined]
+                    col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
                 )
-                .order_by(OutboxItem.id)  # type: ignore[arg-type]
+                .order_by(col(OutboxItem.id))
             )
             ids = list((await session.exec(query)).all())
         sent = 0
@@ -160,6 +164,7 @@ class OutboxDispatcher:
             try:
                 platform_id = await self.sender.send(item.chat_id, outbound, thread_id)
             except TemporaryDeliveryError as exc:
+                self.observer.delivery_failed(self.sender.channel, False)
                 item.attempts += 1
                 if item.attempts >= MAX_ATTEMPTS:
                     item.status = OutboxStatus.FAILED
@@ -173,6 +178,7 @@ class OutboxDispatcher:
                 log.warning("delivery of outbox %s postponed: %s", item_id, exc)
                 return None
             except PermanentDeliveryError as exc:
+                self.observer.delivery_failed(self.sender.channel, True)
                 item.status = OutboxStatus.FAILED
                 item.attempts += 1
                 item.last_error = str(exc)[:500]
@@ -183,7 +189,9 @@ class OutboxDispatcher:
             if outbound.thread_action is ThreadAction.OPEN and desk_ticket is not None:
                 desk_ticket.desk_chat_id = item.chat_id
                 desk_ticket.desk_thread_id = platform_id
+                desk_ticket.desk_thread_link = self.sender.thread_link(item.chat_id, platform_id)
                 session.add(desk_ticket)
+            self.observer.message_sent(self.sender.channel)
             item.status = OutboxStatus.SENT
             item.attempts += 1
             item.sent_at = self.clock.now()

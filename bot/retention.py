@@ -8,6 +8,7 @@ theirs, when nothing of theirs has happened since the cut-off and none of their 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,9 +49,14 @@ def months_before(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def _ids(rows: Iterable[int | None]) -> list[int]:
+    # Primary keys of stored rows: never NULL, though the models type them optional.
+    return [int(row) for row in rows if row is not None]
+
+
 async def expired_stakeholders(session: AsyncSession, cutoff: datetime) -> list[int]:
-    last_message = select(Message.stakeholder_id, func.max(Message.created_at).label("at")).group_by(Message.stakeholder_id).subquery()
-    last_ticket = select(Ticket.stakeholder_id, func.max(Ticket.updated_at).label("at")).group_by(Ticket.stakeholder_id).subquery()
+    last_message = select(Message.stakeholder_id, func.max(Message.created_at).label("at")).group_by(col(Message.stakeholder_id)).subquery()
+    last_ticket = select(Ticket.stakeholder_id, func.max(Ticket.updated_at).label("at")).group_by(col(Ticket.stakeholder_id)).subquery()
     open_owner = select(Ticket.stakeholder_id).where(Ticket.status != TicketStatus.RESOLVED)
     query = (
         select(Stakeholder.id)
@@ -61,34 +67,34 @@ async def expired_stakeholders(session: AsyncSession, cutoff: datetime) -> list[
         .where((last_ticket.c.at.is_(None)) | (last_ticket.c.at < cutoff))
         .where(col(Stakeholder.id).not_in(open_owner))
     )
-    return [int(row) for row in (await session.exec(query)).all()]
+    return _ids((await session.exec(query)).all())
 
 
 async def purge(session: AsyncSession, data_dir: Path, cutoff: datetime, *, dry_run: bool = False) -> Purge:
     """Delete (or with dry_run only count) everything past the cut-off, in one transaction."""
     result = Purge()
     owners = await expired_stakeholders(session, cutoff)
-    tickets = [int(t) for t in (await session.exec(select(Ticket.id).where(col(Ticket.stakeholder_id).in_(owners)))).all()] if owners else []
-    messages = [int(m) for m in (await session.exec(select(Message.id).where(col(Message.stakeholder_id).in_(owners)))).all()] if owners else []
+    tickets = _ids((await session.exec(select(Ticket.id).where(col(Ticket.stakeholder_id).in_(owners)))).all()) if owners else []
+    messages = _ids((await session.exec(select(Message.id).where(col(Message.stakeholder_id).in_(owners)))).all()) if owners else []
     files = list((await session.exec(select(Attachment).where(col(Attachment.ticket_id).in_(tickets)))).all()) if tickets else []
     keys = (await session.exec(select(func.count()).select_from(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))).one()
     result.stakeholders, result.tickets, result.messages, result.files, result.update_keys = len(owners), len(tickets), len(messages), len(files), int(keys)
     if dry_run:
         return result
     if tickets:
-        await session.exec(update(StaffSession).where(col(StaffSession.ticket_id).in_(tickets)).values(ticket_id=None))  # type: ignore[call-overload]
+        await session.exec(update(StaffSession).where(col(StaffSession.ticket_id).in_(tickets)).values(ticket_id=None))
         for model in (SurveyResponse, ScheduledJob, TicketEvent, Attachment):
-            await session.exec(delete(model).where(col(model.ticket_id).in_(tickets)))  # type: ignore[attr-defined, call-overload]
+            await session.exec(delete(model).where(col(model.ticket_id).in_(tickets)))
     if messages:
-        await session.exec(delete(OutboxItem).where(col(OutboxItem.message_id).in_(messages)))  # type: ignore[call-overload]
-        await session.exec(delete(Message).where(col(Message.id).in_(messages)))  # type: ignore[call-overload]
+        await session.exec(delete(OutboxItem).where(col(OutboxItem.message_id).in_(messages)))
+        await session.exec(delete(Message).where(col(Message.id).in_(messages)))
     if tickets:
-        await session.exec(delete(Message).where(col(Message.ticket_id).in_(tickets)))  # type: ignore[call-overload]
-        await session.exec(delete(Ticket).where(col(Ticket.id).in_(tickets)))  # type: ignore[call-overload]
+        await session.exec(delete(Message).where(col(Message.ticket_id).in_(tickets)))
+        await session.exec(delete(Ticket).where(col(Ticket.id).in_(tickets)))
     if owners:
-        await session.exec(delete(Conversation).where(col(Conversation.stakeholder_id).in_(owners)))  # type: ignore[call-overload]
-        await session.exec(delete(Stakeholder).where(col(Stakeholder.id).in_(owners)))  # type: ignore[call-overload]
-    await session.exec(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))  # type: ignore[call-overload]
+        await session.exec(delete(Conversation).where(col(Conversation.stakeholder_id).in_(owners)))
+        await session.exec(delete(Stakeholder).where(col(Stakeholder.id).in_(owners)))
+    await session.exec(delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < cutoff))
     await session.commit()
     for item in files:  # after the commit: a failed transaction must not have lost the files
         (data_dir / item.path).unlink(missing_ok=True)

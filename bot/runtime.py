@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
-from bot.engine import Engine, KnowledgeHolder
+from bot.engine import Engine
+from bot.knowledge_holder import KnowledgeHolder
 from bot.knowledge import Matcher, load_knowledge
 from bot.knowledge.cache import cached_matcher
 from bot.settings import Settings

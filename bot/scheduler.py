@@ -10,7 +10,6 @@ did complete is not done twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
@@ -21,7 +20,9 @@ from sqlmodel import col, select
 
 from bot.clock import Clock
 from bot.config import WEEKDAYS
-from bot.engine import Engine
+from bot.buttons import Action
+from bot.engine import Engine, Handled
+from bot import timers
 from bot.messages import Inbound, InboundKind
 from bot.store.db import SessionFactory
 from bot.store.models import ProcessedUpdate, ScheduledJob
@@ -32,11 +33,30 @@ CLAIM_TIME = timedelta(minutes=5)
 BATCH = 500
 
 
+async def _nothing(handled: Handled) -> None:
+    return None
+
+
 class Scheduler:
-    def __init__(self, engine: Engine, sessions: SessionFactory, clock: Clock) -> None:
+    """`deliver` sends what a job produced at once (the host's delivery); without it, the
+    outbox loops pick it up."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sessions: SessionFactory,
+        clock: Clock,
+        deliver: Callable[[Handled], Awaitable[None]] = _nothing,
+    ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.clock = clock
+        self.deliver = deliver
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Run the next sweep now instead of at the end of the interval."""
+        self._wake.set()
 
     async def claim_due(self, limit: int = BATCH) -> list[tuple[int, str]]:
         """(job id, idempotency key) of due jobs, claimed for this process."""
@@ -84,12 +104,21 @@ class Scheduler:
         async with self.sessions() as session:
             if await session.get(ProcessedUpdate, key) is not None:
                 return 0
-        inbound = Inbound(
-            channel="system", user_id="scheduler", chat_id="scheduler", update_key=key,
-            kind=InboundKind.TIMER, data="weekly_report", is_private=False,
-        )
-        await self.engine.handle(inbound)
+        await self._feed(key, timers.weekly_report())
         return 1
+
+    async def _feed(self, key: str, event: Action) -> None:
+        inbound = Inbound(
+            channel=timers.SYSTEM,
+            user_id="scheduler",
+            chat_id="scheduler",
+            update_key=key,
+            kind=InboundKind.TIMER,
+            action=event,
+            is_private=False,
+        )
+        handled = await self.engine.handle(inbound)
+        await self.deliver(handled)
 
     async def run_due(self) -> int:
         """Handle everything due now; returns how many jobs were handled."""
@@ -97,11 +126,7 @@ class Scheduler:
         while True:
             claimed = await self.claim_due()
             for job_id, key in claimed:
-                inbound = Inbound(
-                    channel="system", user_id="scheduler", chat_id="scheduler", update_key=key,
-                    kind=InboundKind.TIMER, data=str(job_id), is_private=False,
-                )
-                await self.engine.handle(inbound)
+                await self._feed(key, timers.job(job_id))
                 await self._give_up_if_stuck(job_id, key)
                 handled += 1
             if len(claimed) < BATCH:
@@ -118,15 +143,15 @@ class Scheduler:
                 await session.commit()
                 log.error("scheduled job %s (%s) failed and was set aside", job_id, job.kind)
 
-    async def run(
-        self, stop: asyncio.Event, interval: float = 30.0, after: Callable[[], Awaitable[object]] | None = None
-    ) -> None:
-        """The loop: due jobs, then `after` (delivery), every `interval` seconds until stopped."""
+    async def run(self, stop: asyncio.Event, interval: float = 30.0) -> None:
+        """The loop: due jobs every `interval` seconds (or when woken) until stopped."""
         while not stop.is_set():
             try:
-                if await self.run_due() and after is not None:
-                    await after()
+                await self.run_due()
             except Exception:  # the loop must outlive any single failure
                 log.exception("scheduler sweep failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()

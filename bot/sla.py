@@ -33,7 +33,7 @@ def next_progress_time(calendar: WorkingCalendar, config: Config, after: datetim
     into that day's service hours if the office configured it outside them."""
     hour, minute = (int(part) for part in config.sla.progress_time.split(":"))
     day = calendar.local(after).date()
-    for offset in range(0, 370):
+    for offset in range(370):
         candidate = day + timedelta(days=offset)
         period = calendar.service_period(candidate) if calendar.is_working_day(candidate) else None
         if period is None:
@@ -89,9 +89,9 @@ async def replan(session: AsyncSession, config: Config, ticket: Ticket, now: dat
     for kind, due in wanted.items():
         if kind in ONE_SHOT and kind in done:
             continue
-        job = pending.get(kind)
-        if job is None:
+        planned = pending.get(kind)
+        if planned is None:
             session.add(ScheduledJob(ticket_id=ticket.id, kind=kind, due_at=due, created_at=now))  # type: ignore[arg-type]
-        elif job.due_at != due:
-            job.due_at, job.claimed_until = due, None
-            session.add(job)
+        elif planned.due_at != due:
+            planned.due_at, planned.claimed_until = due, None
+            session.add(planned)

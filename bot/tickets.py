@@ -6,7 +6,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.store.models import Ticket, TicketCounter, TicketEvent, TicketStatus
@@ -90,9 +89,6 @@ def change_status(
     ticket.updated_at = at
     if to_status is TicketStatus.RESOLVED:
         ticket.resolved_at = at
-    # After the turn the engine replans the service clock of every ticket changed here.
-    changed = session.info.setdefault("changed_tickets", {})
-    changed.setdefault(id(ticket), (ticket, from_status))
     event = TicketEvent(
         ticket_id=ticket.id,  # type: ignore[arg-type]
         at=at,
@@ -104,14 +100,3 @@ def change_status(
     session.add(ticket)
     session.add(event)
     return event
-
-
-async def tickets_with_status(
-    session: AsyncSession, statuses: set[str] | None = None, office: str | None = None
-) -> list[Ticket]:
-    query = select(Ticket).order_by(Ticket.opened_at, Ticket.id)  # type: ignore[arg-type]
-    if statuses:
-        query = query.where(Ticket.status.in_(statuses))  # type: ignore[attr-defined]
-    if office:
-        query = query.where(Ticket.office == office)
-    return list((await session.exec(query)).all())

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from bot.buttons import action
 from bot.messages import Button
+from bot.queries import tickets
 from bot.turn import Turn
 from handlers import consultation, identification
 
-EDIT_PROFILE = "profile:edit"
+EDIT_PROFILE = action("profile_edit")
 SUMMARY_LENGTH = 80
 
 
 def complaints(turn: Turn) -> None:
     """The office's complaint channels, exactly as its service standard lists them."""
     channels = turn.config.office_values()["complaint_channels"]
-    turn.reply(f"{turn.text('complaints_header')}\n\n{channels}")
+    turn.reply(f"{turn.text('complaints_header')}\n\n{channels}", key="complaints")
 
 
 def help_(turn: Turn) -> None:
@@ -48,13 +50,14 @@ async def new_question(turn: Turn) -> None:
 
 
 async def status(turn: Turn) -> None:
-    tickets = await consultation.open_tickets(turn)
-    if not tickets:
+    assert turn.stakeholder is not None and turn.stakeholder.id is not None
+    mine = await tickets.open_of(turn.session, turn.stakeholder.id)
+    if not mine:
         turn.say("status_none")
         return
     zone = ZoneInfo(turn.config.current_office.timezone)
     lines = [turn.text("status_header")]
-    for ticket in tickets:
+    for ticket in mine:
         summary = " ".join(ticket.question.split())
         if len(summary) > SUMMARY_LENGTH:
             summary = summary[: SUMMARY_LENGTH - 1] + "…"
@@ -63,12 +66,12 @@ async def status(turn: Turn) -> None:
                 "status_line",
                 ticket=ticket.number,
                 opened=ticket.opened_at.astimezone(zone).strftime("%d-%m-%Y %H.%M"),
-                status=turn.config.texts.status_labels.get(ticket.status, ticket.status),
+                status=turn.status_label(ticket),
                 summary=summary,
                 deadline=turn.deadline_text(ticket),
             )
         )
-    turn.reply("\n".join(lines))
+    turn.reply("\n".join(lines), key="status")
 
 
 async def profile(turn: Turn) -> None:
@@ -77,7 +80,9 @@ async def profile(turn: Turn) -> None:
         identification.resume(turn)
         return
     turn.reply(
-        identification.profile_text(turn), [Button(turn.text("button_edit_profile"), EDIT_PROFILE)]
+        identification.profile_text(turn),
+        [Button(turn.text("button_edit_profile"), EDIT_PROFILE)],
+        key="profile",
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from bot.buttons import Action, action
 from bot.messages import Button
 from bot.store.models import Conversation, Stakeholder
 from bot.turn import Turn
 from handlers import identification
 
-ACCEPT = "consent:yes"
-DECLINE = "consent:no"
+CONSENT = "consent"
+ACCEPT = action(CONSENT, "yes")
+DECLINE = action(CONSENT, "no")
 
 
 def consent_buttons(turn: Turn) -> list[Button]:
@@ -27,9 +29,9 @@ def show_notice(turn: Turn, *, remind: bool = False) -> None:
     turn.say("privacy_notice", consent_buttons(turn))
 
 
-async def handle_button(turn: Turn) -> None:
+async def handle_button(turn: Turn, pressed: Action) -> None:
     """The only button a person without consent can press; the consent record starts the transcript."""
-    if turn.inbound.data == DECLINE:
+    if pressed != ACCEPT:
         turn.say("consent_declined")
         return
     inbound = turn.inbound

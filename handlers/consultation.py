@@ -3,26 +3,24 @@ when it is known, otherwise hand the ticket to a CSO with an honest promise of w
 
 from __future__ import annotations
 
-from sqlmodel import select
-
+from bot.buttons import Action, action
 from bot.knowledge import Decision, Entry, Match
 from bot.messages import Button
+from bot.queries import tickets
 from bot.sla import start_clocks
 from bot.store.models import HANDED_OFF, Ticket, TicketStatus
-from bot.tickets import change_status, next_ticket_number
+from bot.tickets import next_ticket_number
 from bot.turn import Turn
 from handlers import desk
+from handlers.answers import ANSWER, answer_message
 
 AWAITING_QUESTION = "awaiting_question"
-ANSWER_BUTTON = "answer:"  # answer:<ticket id>:yes|no
-TOPIC_BUTTON = "topic:"  # topic:<ticket id>:<entry id>, or "-" for none of these
+TOPIC = "topic"  # topic:<ticket id>:<entry id>, or "-" for none of these
 NONE_OF_THESE = "-"
 
 
 async def handle_text(turn: Turn) -> None:
     """Free text from an identified stakeholder who is not in the middle of another step."""
-    stakeholder = turn.stakeholder
-    assert stakeholder is not None
     latest = await latest_open_ticket(turn)
     if turn.step != AWAITING_QUESTION and latest is not None:
         if latest.status in HANDED_OFF:
@@ -34,20 +32,32 @@ async def handle_text(turn: Turn) -> None:
             await _search_and_answer(turn, latest, turn.inbound.text)
             return
     ticket = await open_ticket(turn, turn.inbound.text)
-    turn.reply(turn.text("ticket_received", ticket=ticket.number), ticket_id=ticket.id)
+    turn.reply(
+        turn.text("ticket_received", ticket=ticket.number),
+        ticket_id=ticket.id,
+        key="ticket_received",
+        values={"ticket": ticket.number},
+    )
     await _search_and_answer(turn, ticket, turn.inbound.text)
 
 
 async def _to_the_cso(turn: Turn, ticket: Ticket) -> None:
     """A message about a ticket a CSO has: it goes into the ticket's desk thread."""
     turn.inbound_ticket_id = ticket.id
-    if ticket.status == TicketStatus.AWAITING_DOCUMENTS and desk.says_documents_are_complete(turn.inbound.text):
+    if ticket.status == TicketStatus.AWAITING_DOCUMENTS and desk.says_documents_are_complete(
+        turn.inbound.text
+    ):
         await desk.documents_complete(turn, ticket)
         return
-    await desk.relay_from_stakeholder(turn, ticket)
+    desk.relay_from_stakeholder(turn, ticket)
     if ticket.assignee is None:  # nobody has answered yet: say where the message went
-        status = turn.config.texts.status_labels.get(ticket.status, ticket.status)
-        turn.reply(turn.text("attached_to_ticket", ticket=ticket.number, status=status), ticket_id=ticket.id)
+        _say_about(turn, ticket, "attached_to_ticket", status=turn.status_label(ticket))
+
+
+def _say_about(turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str) -> None:
+    """Reply with a configured text that belongs to this ticket's transcript."""
+    values = {"ticket": ticket.number, **values}
+    turn.reply(turn.text(name, **values), buttons, ticket_id=ticket.id, key=name, values=values)
 
 
 async def handle_file(turn: Turn) -> None:
@@ -60,17 +70,16 @@ async def handle_file(turn: Turn) -> None:
     await desk.receive_file(turn, latest)
 
 
-async def handle_documents_done(turn: Turn) -> None:
+async def handle_documents_done(turn: Turn, pressed: Action) -> None:
     """The "Sudah semua" button under a document request."""
-    ticket = await _own_ticket(turn, (turn.inbound.data or "").removeprefix(desk.DOCUMENTS_DONE))
+    ticket = await _own_ticket(turn, pressed.int_arg(0))
     if ticket is None:
         turn.say("stale_button")
         return
     turn.inbound_ticket_id = ticket.id
     turn.inbound_label = turn.text("button_documents_done")
     if ticket.status != TicketStatus.AWAITING_DOCUMENTS:
-        label = turn.config.texts.status_labels.get(ticket.status, ticket.status)
-        turn.reply(turn.text("ticket_already_closed", ticket=ticket.number, status=label), ticket_id=ticket.id)
+        _say_about(turn, ticket, "ticket_already_closed", status=turn.status_label(ticket))
         return
     await desk.documents_complete(turn, ticket)
 
@@ -94,7 +103,7 @@ async def open_ticket(turn: Turn, question: str) -> Ticket:
     start_clocks(turn.config, ticket, turn.now)
     turn.session.add(ticket)
     await turn.session.flush()
-    change_status(turn.session, ticket, TicketStatus.ASKED, actor="stakeholder", reason="question received", at=turn.now)
+    turn.move(ticket, TicketStatus.ASKED, actor="stakeholder", reason="question received")
     turn.inbound_ticket_id = ticket.id
     if turn.step == AWAITING_QUESTION:
         turn.set_step("idle")
@@ -115,9 +124,9 @@ async def _search_and_answer(turn: Turn, ticket: Ticket, question: str) -> None:
         for candidate in match.candidates:
             entry = turn.matcher.knowledge.entry(candidate.id)
             if entry is not None:
-                buttons.append(Button(entry.title, f"{TOPIC_BUTTON}{ticket.id}:{entry.id}"))
-        buttons.append(Button(turn.text("button_none_of_these"), f"{TOPIC_BUTTON}{ticket.id}:{NONE_OF_THESE}"))
-        turn.reply(turn.text("clarify"), buttons, ticket_id=ticket.id)
+                buttons.append(Button(entry.title, action(TOPIC, ticket.id, entry.id)))
+        buttons.append(Button(turn.text("button_none_of_these"), action(TOPIC, ticket.id, NONE_OF_THESE)))
+        turn.reply(turn.text("clarify"), buttons, ticket_id=ticket.id, key="clarify")
         return
     out_of_scope = (
         turn.matcher.knowledge.out_of_scope_topic(match.out_of_scope_id)
@@ -126,7 +135,13 @@ async def _search_and_answer(turn: Turn, ticket: Ticket, question: str) -> None:
     )
     if out_of_scope is not None:
         reply = out_of_scope.render_reply(turn.config.office_values())
-        await _hand_off(turn, ticket, reason=f"out of scope: {out_of_scope.id}", text_name="handoff_out_of_scope", reply=reply)
+        await _hand_off(
+            turn,
+            ticket,
+            reason=f"out of scope: {out_of_scope.id}",
+            text_name="handoff_out_of_scope",
+            reply=reply,
+        )
     else:
         await _hand_off(turn, ticket, reason="no knowledge base answer")
 
@@ -136,37 +151,26 @@ def _remember_match(ticket: Ticket, match: Match) -> None:
     if match.best is not None:
         ticket.match_score = match.best.score
     if match.out_of_scope_id:
-        ticket.match_candidates = [{"id": match.out_of_scope_id, "out_of_scope": True}, *ticket.match_candidates]
+        ticket.match_candidates = [
+            {"id": match.out_of_scope_id, "out_of_scope": True},
+            *ticket.match_candidates,
+        ]
 
 
 def _answer(turn: Turn, ticket: Ticket, entry: Entry, *, reason: str) -> None:
     ticket.topic_id = entry.id
     ticket.first_answer_at = ticket.first_answer_at or turn.now
-    change_status(turn.session, ticket, TicketStatus.ANSWERED, actor="bot", reason=reason, at=turn.now)
+    turn.move(ticket, TicketStatus.ANSWERED, actor="bot", reason=reason)
     text, buttons = answer_message(turn, ticket, entry)
-    turn.reply(text, buttons, ticket_id=ticket.id)
+    turn.reply(text, buttons, ticket_id=ticket.id, key="kb_answer", values={"topic": entry.id})
 
 
-def answer_message(turn: Turn, ticket: Ticket, entry: Entry) -> tuple[str, tuple[Button, ...]]:
-    """A knowledge-base answer with its legal basis, and the buttons asking whether it solved it."""
-    text = turn.text(
-        "kb_answer",
-        ticket=ticket.number,
-        title=entry.title,
-        answer=entry.render_answer(turn.config.office_values()),
-        legal_basis=entry.render_legal_basis(),
-    )
-    buttons = (
-        Button(turn.text("button_answered"), f"{ANSWER_BUTTON}{ticket.id}:yes"),
-        Button(turn.text("button_not_answered"), f"{ANSWER_BUTTON}{ticket.id}:no"),
-    )
-    return text, buttons
-
-
-async def _hand_off(turn: Turn, ticket: Ticket, *, reason: str, text_name: str = "handoff", **values: str) -> None:
-    change_status(turn.session, ticket, TicketStatus.QUEUED, actor="bot", reason=reason, at=turn.now)
+async def _hand_off(
+    turn: Turn, ticket: Ticket, *, reason: str, text_name: str = "handoff", **values: str
+) -> None:
+    turn.move(ticket, TicketStatus.QUEUED, actor="bot", reason=reason)
     ticket.section = ticket.section or _section(turn, ticket)
-    turn.reply(turn.text(text_name, ticket=ticket.number, deadline=turn.deadline_text(ticket), **values), ticket_id=ticket.id)
+    _say_about(turn, ticket, text_name, deadline=turn.deadline_text(ticket), **values)
     assert turn.stakeholder is not None
     await desk.hand_off(turn, ticket, turn.stakeholder)
 
@@ -180,26 +184,23 @@ def _section(turn: Turn, ticket: Ticket) -> str | None:
     return None
 
 
-async def handle_button(turn: Turn) -> None:
+async def handle_button(turn: Turn, pressed: Action) -> None:
     """"Ya, terjawab" / "Belum" under an answer, or a topic chosen from a clarification."""
-    data = turn.inbound.data or ""
-    prefix = ANSWER_BUTTON if data.startswith(ANSWER_BUTTON) else TOPIC_BUTTON
-    ticket_part, _, choice = data.removeprefix(prefix).partition(":")
-    ticket = await _own_ticket(turn, ticket_part)
+    ticket = await _own_ticket(turn, pressed.int_arg(0))
+    choice = pressed.arg(1)
     if ticket is None or not choice:
         turn.say("stale_button")
         return
     turn.inbound_ticket_id = ticket.id
-    expected = TicketStatus.ANSWERED if prefix == ANSWER_BUTTON else TicketStatus.ASKED
+    expected = TicketStatus.ANSWERED if pressed.name == ANSWER else TicketStatus.ASKED
     if ticket.status != expected:
-        label = turn.config.texts.status_labels.get(ticket.status, ticket.status)
-        turn.reply(turn.text("ticket_already_closed", ticket=ticket.number, status=label), ticket_id=ticket.id)
+        _say_about(turn, ticket, "ticket_already_closed", status=turn.status_label(ticket))
         return
-    if prefix == ANSWER_BUTTON:
+    if pressed.name == ANSWER:
         if choice == "yes":
             turn.inbound_label = turn.text("button_answered")
-            change_status(turn.session, ticket, TicketStatus.RESOLVED, actor="stakeholder", reason="answer confirmed", at=turn.now)
-            turn.reply(turn.text("resolved", ticket=ticket.number), ticket_id=ticket.id)
+            turn.move(ticket, TicketStatus.RESOLVED, actor="stakeholder", reason="answer confirmed")
+            _say_about(turn, ticket, "resolved")
         else:
             turn.inbound_label = turn.text("button_not_answered")
             await _hand_off(turn, ticket, reason="stakeholder says the answer did not solve it")
@@ -216,32 +217,16 @@ async def handle_button(turn: Turn) -> None:
     _answer(turn, ticket, entry, reason="topic chosen by the stakeholder")
 
 
-async def _own_ticket(turn: Turn, ticket_part: str) -> Ticket | None:
+async def _own_ticket(turn: Turn, ticket_id: int | None) -> Ticket | None:
     """The ticket a button names, only if it belongs to whoever pressed it (data can be forged)."""
-    if not ticket_part.isdigit() or turn.stakeholder is None:
+    if turn.stakeholder is None:
         return None
-    ticket = await turn.session.get(Ticket, int(ticket_part))
+    ticket = await tickets.get(turn.session, ticket_id)
     if ticket is None or ticket.stakeholder_id != turn.stakeholder.id:
         return None
     return ticket
 
 
 async def latest_open_ticket(turn: Turn) -> Ticket | None:
-    assert turn.stakeholder is not None
-    query = (
-        select(Ticket)
-        .where(Ticket.stakeholder_id == turn.stakeholder.id, Ticket.status != TicketStatus.RESOLVED)
-        .order_by(Ticket.id.desc())  # type: ignore[union-attr]
-        .limit(1)
-    )
-    return (await turn.session.exec(query)).one_or_none()
-
-
-async def open_tickets(turn: Turn) -> list[Ticket]:
-    assert turn.stakeholder is not None
-    query = (
-        select(Ticket)
-        .where(Ticket.stakeholder_id == turn.stakeholder.id, Ticket.status != TicketStatus.RESOLVED)
-        .order_by(Ticket.id)  # type: ignore[arg-type]
-    )
-    return list((await turn.session.exec(query)).all())
+    assert turn.stakeholder is not None and turn.stakeholder.id is not None
+    return await tickets.latest_open(turn.session, turn.stakeholder.id)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.messages import Button, InboundKind, Keyboard
+from bot.buttons import action
+from bot.messages import Button, InboundKind
 from bot.turn import Turn
 
 NAME = "identify_name"
@@ -25,7 +26,7 @@ FIELDS = {
     ORGANISATION: "organisation",
     PHONE: "phone",
 }
-ROLE_BUTTON = "role:"
+ROLE_BUTTON = "role"  # role:<role id>
 SKIPPED = ""  # a phone the stakeholder chose not to give
 
 _SATKER_CODE = re.compile(r"^\d{6}$")
@@ -103,8 +104,8 @@ async def handle(turn: Turn) -> None:
 
 
 async def _answer_role(turn: Turn) -> None:
-    data = turn.inbound.data or ""
-    role = turn.config.role(data.removeprefix(ROLE_BUTTON)) if data.startswith(ROLE_BUTTON) else None
+    pressed = turn.inbound.action
+    role = turn.config.role(pressed.arg(0)) if pressed is not None and pressed.name == ROLE_BUTTON else None
     if role is None:
         turn.say("stale_button")
         return
@@ -171,17 +172,19 @@ def _ask(turn: Turn, step: str) -> None:
     if step == NAME:
         turn.say("ask_name")
     elif step == ROLE:
-        buttons = [Button(role.label, ROLE_BUTTON + role.id) for role in turn.config.roles]
+        buttons = [Button(role.label, action(ROLE_BUTTON, role.id)) for role in turn.config.roles]
         turn.say("ask_role", buttons)
     elif step == SATKER_CODE:
         turn.say("ask_satker_code")
     elif step == ORGANISATION:
         turn.say("ask_organisation", organisation_label=_organisation_label(turn))
     elif step == PHONE:
+        # Typed or as the skip button's label, "Lewati" arrives as text on every channel.
         turn.reply(
             turn.text("ask_phone"),
-            [Button(turn.text("button_share_phone"), "contact"), Button(turn.text("button_skip"))],
-            keyboard=Keyboard.CONTACT,
+            [Button(turn.text("button_skip"))],
+            key="ask_phone",
+            request_phone=turn.text("button_share_phone"),
         )
 
 
@@ -210,7 +213,12 @@ def _finish(turn: Turn, draft: dict[str, Any]) -> None:
     turn.set_step("idle")
     assert turn.conversation is not None
     turn.conversation.data = {key: value for key, value in turn.conversation.data.items() if key != "draft"}
-    turn.reply(turn.text("identified", name=stakeholder.full_name), keyboard=Keyboard.REMOVE)
+    turn.reply(
+        turn.text("identified", name=stakeholder.full_name),
+        key="identified",
+        values={"name": stakeholder.full_name},
+        clear_keyboard=True,
+    )
     turn.say("ask_question")
 
 

@@ -7,7 +7,7 @@
 4. Without consent, only the notice, the help and the complaint channels are available, and
    nothing is stored (UU 27/2022 PDP).
 5. Commands work at every step, so /batal and /bantuan always get the stakeholder out.
-6. Buttons go to the handler that made them, by the prefix of their data.
+6. Buttons go to the handler that made them, by the name of their action (bot/buttons.py).
 7. Text goes to identification while it is incomplete, otherwise to the consultation.
 """
 
@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot import timers
+from bot.buttons import Action
 from bot.messages import InboundKind
 from bot.turn import Turn
 from handlers import (
+    answers,
     common,
     consent,
     consultation,
     desk,
+    desk_commands,
     identification,
     service_clock,
     staff,
@@ -29,7 +33,6 @@ from handlers import (
     survey,
 )
 
-WEEKLY_REPORT = "weekly_report"  # the timer event of the automatic weekly report
 
 CommandHandler = Callable[[Turn], Awaitable[None] | None]
 
@@ -43,16 +46,6 @@ COMMANDS: dict[str, CommandHandler] = {
     "profil": common.profile,
     "baru": common.new_question,
 }
-# Shown in the platform's command menu, in this order (Indonesian descriptions).
-MENU = (
-    ("baru", "Ajukan pertanyaan baru"),
-    ("status", "Status tiket saya"),
-    ("profil", "Lihat atau ubah data diri"),
-    ("pengaduan", "Saluran pengaduan layanan"),
-    ("batal", "Batalkan langkah yang berjalan"),
-    ("bantuan", "Bantuan"),
-    ("start", "Mulai"),
-)
 WITHOUT_CONSENT = {"bantuan": common.help_, "help": common.help_, "pengaduan": common.complaints}
 
 
@@ -64,7 +57,7 @@ async def route(turn: Turn) -> None:
 async def _route(turn: Turn) -> None:
     inbound = turn.inbound
     if inbound.kind is InboundKind.TIMER:
-        if inbound.data == WEEKLY_REPORT:
+        if inbound.action is not None and inbound.action.name == timers.WEEKLY_REPORT:
             await supervision.weekly_report(turn)
         else:
             await service_clock.handle_timer(turn)
@@ -72,7 +65,7 @@ async def _route(turn: Turn) -> None:
     if not inbound.is_private:
         turn.record_inbound = False
         if desk.is_desk_chat(turn) and turn.staff is not None and inbound.kind is not InboundKind.EDITED:
-            await desk.handle_staff(turn)
+            await desk_commands.handle_staff(turn)
         return
     if inbound.kind is InboundKind.EDITED:
         turn.say("edited_ignored")
@@ -81,7 +74,7 @@ async def _route(turn: Turn) -> None:
         await staff.handle(turn)
         return
     if desk.is_staff_turn(turn):
-        await desk.handle_staff(turn)
+        await desk_commands.handle_staff(turn)
         return
     if turn.stakeholder is None:
         await _without_consent(turn)
@@ -105,8 +98,8 @@ async def _route(turn: Turn) -> None:
 
 async def _without_consent(turn: Turn) -> None:
     inbound = turn.inbound
-    if inbound.kind is InboundKind.BUTTON and inbound.data in (consent.ACCEPT, consent.DECLINE):
-        await consent.handle_button(turn)
+    if inbound.kind is InboundKind.BUTTON and inbound.action in (consent.ACCEPT, consent.DECLINE):
+        await consent.handle_button(turn, inbound.action)
     elif inbound.kind is InboundKind.COMMAND and inbound.command in WITHOUT_CONSENT:
         await _call(WITHOUT_CONSENT[inbound.command], turn)
     else:
@@ -122,18 +115,26 @@ async def _command(turn: Turn) -> None:
     await _call(handler, turn)
 
 
+ButtonHandler = Callable[[Turn, Action], Awaitable[None]]
+# action name → the handler that made such buttons
+BUTTONS: dict[str, ButtonHandler] = {
+    answers.ANSWER: consultation.handle_button,
+    consultation.TOPIC: consultation.handle_button,
+    desk.DOCUMENTS_DONE: consultation.handle_documents_done,
+    survey.SKM: survey.handle_button,
+}
+
+
 async def _button(turn: Turn) -> None:
-    data = turn.inbound.data or ""
-    if data.startswith(identification.ROLE_BUTTON) and turn.step == identification.ROLE:
+    pressed = turn.inbound.action
+    if pressed is None:
+        turn.say("stale_button")
+    elif pressed.name == identification.ROLE_BUTTON and turn.step == identification.ROLE:
         await identification.handle(turn)
-    elif data.startswith((consultation.ANSWER_BUTTON, consultation.TOPIC_BUTTON)):
-        await consultation.handle_button(turn)
-    elif data.startswith(desk.DOCUMENTS_DONE):
-        await consultation.handle_documents_done(turn)
-    elif data.startswith(survey.BUTTON):
-        await survey.handle_button(turn)
-    elif data == common.EDIT_PROFILE:
+    elif pressed == common.EDIT_PROFILE:
         await common.edit_profile_button(turn)
+    elif pressed.name in BUTTONS:
+        await BUTTONS[pressed.name](turn, pressed)
     else:
         turn.say("stale_button")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot.roles import READERS, RELOADERS
 from bot.turn import Turn
 from handlers import supervision
 
@@ -27,16 +28,15 @@ async def reload_knowledge(turn: Turn) -> None:
 
 def _with_argument(handler: Callable[[Turn, str], Awaitable[None]]) -> Callable[[Turn], Awaitable[None]]:
     async def call(turn: Turn) -> None:
-        text = turn.inbound.text.strip()
-        await handler(turn, text.split(None, 1)[1].strip() if " " in text else "")
+        await handler(turn, turn.inbound.args)
 
     return call
 
 
 # command → (roles allowed, handler); anyone else gets "unknown command"
 COMMANDS: dict[str, tuple[frozenset[str], Callable[[Turn], Awaitable[None]]]] = {
-    "reload": (frozenset({"supervisor"}), reload_knowledge),
-    **{name: (supervision.READERS, _with_argument(handler)) for name, handler in supervision.COMMANDS.items()},
+    "reload": (RELOADERS, reload_knowledge),
+    **{name: (READERS, _with_argument(handler)) for name, handler in supervision.COMMANDS.items()},
 }
 
 

@@ -8,16 +8,18 @@ from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.messages import Outbound
+from bot.addresses import ToStaffRole
+from bot.login_tokens import issue_login_token
+from bot.messages import OutgoingFile, Outbound
 from bot.report import build_report
 from bot.report import render_html as report_html
 from bot.search import TicketQuery, search_tickets
 from bot.transcript import load_transcript
 from bot.transcript import render_html as transcript_html
+from bot.roles import SUPERVISOR
 from bot.turn import Turn
 
 EXPORTS = Path("files") / "exports"
-READERS = frozenset({"supervisor", "kepala_seksi"})
 SEARCH_LIMIT = 10
 _FILTER = re.compile(r"^(status|topik|dari|sampai):(\S+)$")
 
@@ -32,7 +34,7 @@ def _export(turn: Turn, name: str, content: str) -> str:
 
 
 def _document(turn: Turn, text: str, path: str) -> None:
-    turn.replies.append(Outbound(text, document=path))
+    turn.send(Outbound(text, file=OutgoingFile(path, Path(path).name)))
 
 
 async def transcript(turn: Turn, argument: str) -> None:
@@ -81,7 +83,7 @@ async def search(turn: Turn, argument: str) -> None:
     lines = [turn.text("supervisor_search_header", total=total, shown=len(rows))]
     for ticket, stakeholder in rows:
         lines.append(
-            f"• {ticket.number} · {turn.config.texts.status_labels.get(ticket.status, ticket.status)} · "
+            f"• {ticket.number} · {turn.status_label(ticket)} · "
             f"{stakeholder.full_name or '-'} ({stakeholder.satker_code or stakeholder.organisation or '-'}) · "
             f"{ticket.opened_at.astimezone(ZoneInfo(zone)):%d-%m-%Y}\n  {' '.join(ticket.question.split())[:80]}"
         )
@@ -105,10 +107,11 @@ async def report(turn: Turn, argument: str) -> None:
     except ValueError:
         turn.reply(turn.text("supervisor_usage_report"))
         return
-    await send_report(turn, start, end, [turn.inbound.chat_id], channel=turn.inbound.channel)
+    await send_report(turn, start, end, to_supervisors=False)
 
 
-async def send_report(turn: Turn, start: date, end: date, chats: list[str], channel: str) -> None:
+async def send_report(turn: Turn, start: date, end: date, *, to_supervisors: bool) -> None:
+    """The report as a file with its headline figures: to whoever asked, or to every supervisor."""
     built = await build_report(turn.session, turn.config, turn.config.office, start, end, turn.now)
     figures = built.figures()
     path = _export(turn, f"laporan-{turn.config.office}-{start}-{end - timedelta(days=1)}.html", report_html(built, turn.config))
@@ -123,8 +126,9 @@ async def send_report(turn: Turn, start: date, end: date, chats: list[str], chan
         breaches=built.breaches,
         skm=f"{built.skm[0]:.2f} ({built.skm[1]})" if built.skm else "-",
     )
-    for chat in chats:
-        turn.replies.append(Outbound(summary, channel=channel, chat_id=chat, document=path))
+    file = OutgoingFile(path, Path(path).name)
+    to = ToStaffRole(SUPERVISOR) if to_supervisors else None
+    turn.send(Outbound(summary, to=to, key="supervisor_report", file=file))
 
 
 def _pct(value: object) -> str:
@@ -137,8 +141,6 @@ async def login_link(turn: Turn, argument: str) -> None:
     if not base_url:
         turn.reply(turn.text("supervisor_no_dashboard"))
         return
-    from bot.web.auth import issue_login_token  # the dashboard redeems what it issues
-
     assert turn.staff is not None
     token, row = issue_login_token(turn.staff.name, turn.now)
     turn.session.add(row)  # the link is sent only if the row is committed with this turn
@@ -151,9 +153,8 @@ async def weekly_report(turn: Turn) -> None:
     zone = ZoneInfo(turn.config.current_office.timezone)
     today = turn.now.astimezone(zone).date()
     start = today - timedelta(days=today.weekday() + 7)
-    chats = [str(m.telegram_id) for m in turn.config.staff_with_role("supervisor") if m.telegram_id is not None]
-    if chats:
-        await send_report(turn, start, start + timedelta(days=7), chats, channel="telegram")
+    if turn.config.staff_with_role(SUPERVISOR):
+        await send_report(turn, start, start + timedelta(days=7), to_supervisors=True)
 
 
 COMMANDS = {"transkrip": transcript, "cari": search, "laporan": report, "masuk": login_link}

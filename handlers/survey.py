@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-
-from bot.messages import Button, Outbound
-from bot.store.models import Conversation, Stakeholder, SurveyResponse, Ticket
+from bot.addresses import ToStakeholder
+from bot.buttons import Action, action
+from bot.messages import Button
+from bot.queries import stakeholders, tickets
+from bot.queries.survey import record_answer
+from bot.store.models import SurveyResponse, Ticket
 from bot.turn import Turn
 
 STEP = "survey"
 COMMENT_STEP = "survey_comment"
-BUTTON = "skm:"  # skm:<ticket>:<element>:<score> | skm:<ticket>:skip
+SKM = "skm"  # skm:<ticket>:<element>:<score> | skm:<ticket>:skip
+SKIP = "skip"
 COMMENT = "comment"
 
 
@@ -19,37 +22,49 @@ async def start(turn: Turn, ticket: Ticket) -> None:
     settings = turn.config.survey
     if not settings.enabled:
         return
-    stakeholder = await turn.session.get(Stakeholder, ticket.stakeholder_id)
-    conversation = await turn.session.get(Conversation, ticket.stakeholder_id)
-    if stakeholder is None or conversation is None:
+    conversation = await stakeholders.conversation(turn.session, ticket.stakeholder_id)
+    if conversation is None:
         return
     conversation.step = STEP
     conversation.data = {**conversation.data, "survey": {"ticket": ticket.id, "index": 0}}
     conversation.updated_at = turn.now
     turn.session.add(conversation)
-    intro = turn.text("survey_intro", count=len(settings.elements))
-    _send(turn, stakeholder, ticket, intro)
-    _ask(turn, stakeholder, ticket, 0)
+    _send(turn, ticket, "survey_intro", count=len(settings.elements))
+    _ask(turn, ticket, 0)
 
 
-def _send(turn: Turn, stakeholder: Stakeholder, ticket: Ticket, text: str, buttons: tuple[Button, ...] = ()) -> None:
-    turn.send(Outbound(text, buttons, ticket_id=ticket.id, stakeholder_id=stakeholder.id, channel=stakeholder.channel, chat_id=stakeholder.chat_id))
+def _send(turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int) -> None:
+    turn.tell(ToStakeholder(ticket.stakeholder_id), name, buttons, about=ticket, **values)
 
 
-def _ask(turn: Turn, stakeholder: Stakeholder, ticket: Ticket, index: int) -> None:
+def _skip(ticket: Ticket) -> Action:
+    return action(SKM, ticket.id, SKIP)
+
+
+def _ask(turn: Turn, ticket: Ticket, index: int) -> None:
     elements = turn.config.survey.elements
     if index >= len(elements):
         if turn.config.survey.ask_comment:
             _set(turn, COMMENT_STEP, ticket, index)
-            _send(turn, stakeholder, ticket, turn.text("survey_comment"), (Button(turn.text("button_skip"), f"{BUTTON}{ticket.id}:skip"),))
+            _send(turn, ticket, "survey_comment", (Button(turn.text("button_skip"), _skip(ticket)),))
         else:
-            _finish(turn, stakeholder, ticket, "survey_thanks")
+            _finish(turn, ticket, "survey_thanks")
         return
     element = elements[index]
     scale = turn.config.texts.survey_scale
-    buttons = tuple(Button(f"{score} – {label}", f"{BUTTON}{ticket.id}:{element}:{score}") for score, label in enumerate(scale, 1))
+    buttons = tuple(
+        Button(f"{score} – {label}", action(SKM, ticket.id, element, score))
+        for score, label in enumerate(scale, 1)
+    )
     question = f"({index + 1}/{len(elements)}) {turn.config.survey.questions[element]}"
-    _send(turn, stakeholder, ticket, question, (*buttons, Button(turn.text("button_skip_survey"), f"{BUTTON}{ticket.id}:skip")))
+    turn.deliver(
+        ToStakeholder(ticket.stakeholder_id),
+        question,
+        (*buttons, Button(turn.text("button_skip_survey"), _skip(ticket))),
+        about=ticket,
+        key="survey_question",
+        values={"element": element, "index": index + 1, "count": len(elements)},
+    )
 
 
 def _set(turn: Turn, step: str, ticket: Ticket, index: int) -> None:
@@ -57,56 +72,67 @@ def _set(turn: Turn, step: str, ticket: Ticket, index: int) -> None:
         turn.set_step(step, survey={"ticket": ticket.id, "index": index})
 
 
-def _finish(turn: Turn, stakeholder: Stakeholder, ticket: Ticket, text: str) -> None:
+def _finish(turn: Turn, ticket: Ticket, name: str) -> None:
     if turn.conversation is not None:
         turn.set_step("idle")
-    _send(turn, stakeholder, ticket, turn.text(text))
+    _send(turn, ticket, name)
 
 
 def in_survey(turn: Turn) -> bool:
     return turn.step in (STEP, COMMENT_STEP)
 
 
-async def handle_button(turn: Turn) -> None:
-    parts = (turn.inbound.data or "").removeprefix(BUTTON).split(":")
+async def handle_button(turn: Turn, pressed: Action) -> None:
     state = turn.conversation.data.get("survey", {}) if turn.conversation is not None else {}
-    ticket = await turn.session.get(Ticket, int(parts[0])) if parts[0].isdigit() else None
+    ticket = await tickets.get(turn.session, pressed.int_arg(0))
     stakeholder = turn.stakeholder
-    if ticket is None or stakeholder is None or ticket.stakeholder_id != stakeholder.id or not in_survey(turn) or state.get("ticket") != ticket.id:
+    if (
+        ticket is None
+        or stakeholder is None
+        or ticket.stakeholder_id != stakeholder.id
+        or not in_survey(turn)
+        or state.get("ticket") != ticket.id
+    ):
         turn.say("stale_button")
         return
     turn.inbound_ticket_id = ticket.id
-    if parts[1:] == ["skip"]:
+    if pressed.args[1:] == (SKIP,):
         turn.inbound_label = turn.text("button_skip_survey")
-        _finish(turn, stakeholder, ticket, "survey_skipped" if turn.step == STEP else "survey_thanks")
+        _finish(turn, ticket, "survey_skipped" if turn.step == STEP else "survey_thanks")
         return
     index = int(state.get("index", 0))
     elements = turn.config.survey.elements
-    if len(parts) != 3 or index >= len(elements) or parts[1] != elements[index] or not parts[2].isdigit() or not 1 <= int(parts[2]) <= 4:
+    element, score = pressed.arg(1), pressed.int_arg(2)
+    if (
+        len(pressed.args) != 3
+        or index >= len(elements)
+        or element != elements[index]
+        or score is None
+        or not 1 <= score <= 4
+    ):
         turn.say("stale_button")
         return
-    turn.inbound_label = f"{parts[1]}: {parts[2]}"
-    await _store(turn, SurveyResponse(ticket_id=ticket.id, element=parts[1], score=int(parts[2]), created_at=turn.now))  # type: ignore[arg-type]
+    turn.inbound_label = f"{element}: {score}"
+    assert ticket.id is not None
+    await record_answer(
+        turn.session,
+        SurveyResponse(ticket_id=ticket.id, element=element, score=score, created_at=turn.now),
+    )
     _set(turn, STEP, ticket, index + 1)
-    _ask(turn, stakeholder, ticket, index + 1)
+    _ask(turn, ticket, index + 1)
 
 
 async def handle_comment(turn: Turn) -> bool:
     """A text during the survey: the comment at its end; otherwise the survey is left behind."""
     state = turn.conversation.data.get("survey", {}) if turn.conversation is not None else {}
-    ticket = await turn.session.get(Ticket, int(state.get("ticket", 0)))
-    if turn.step != COMMENT_STEP or ticket is None or turn.stakeholder is None:
+    ticket = await tickets.get(turn.session, int(state.get("ticket", 0)))
+    if turn.step != COMMENT_STEP or ticket is None or ticket.id is None or turn.stakeholder is None:
         turn.set_step("idle")  # they moved on to something else
         return False
     turn.inbound_ticket_id = ticket.id
-    await _store(turn, SurveyResponse(ticket_id=ticket.id, element=COMMENT, comment=turn.inbound.text[:2000], created_at=turn.now))  # type: ignore[arg-type]
-    _finish(turn, turn.stakeholder, ticket, "survey_thanks")
+    comment = SurveyResponse(
+        ticket_id=ticket.id, element=COMMENT, comment=turn.inbound.text[:2000], created_at=turn.now
+    )
+    await record_answer(turn.session, comment)
+    _finish(turn, ticket, "survey_thanks")
     return True
-
-
-async def _store(turn: Turn, response: SurveyResponse) -> None:
-    try:
-        async with turn.session.begin_nested():
-            turn.session.add(response)
-    except IntegrityError:
-        pass  # answered already (a button pressed twice): the first answer stands

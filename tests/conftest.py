@@ -14,8 +14,12 @@ from sqlalchemy import func
 from sqlmodel import SQLModel, select
 
 from bot.clock import FakeClock
-from bot.messages import Button, Inbound, InboundKind, Outbound
-from bot.outbox import OutboxDispatcher
+from starlette.routing import BaseRoute
+
+from bot.buttons import Action, decode
+from bot.channels.base import ChannelHost
+from bot.host import Host
+from bot.messages import Button, Inbound, InboundKind, Outbound, parse_command
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from bot.store.models import Message, Stakeholder, Ticket, TicketEvent
@@ -44,7 +48,7 @@ def config_for_tests(tmp_path: Path, **changes: Any) -> Path:
     data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     data.update({"matcher": TEST_MATCHER, **changes})
     path = tmp_path / f"config-{len(list(tmp_path.glob('config-*.yaml')))}.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
 
@@ -81,38 +85,60 @@ async def runtime(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:
 
 
 class RecordingSender:
-    channel = "test"
-
-    def __init__(self) -> None:
+    def __init__(self, channel: str = "test") -> None:
+        self.channel = channel
         self.delivered: list[tuple[str, Outbound]] = []
+
+    def thread_link(self, chat_id: str, thread_id: str) -> str | None:
+        return None
 
     async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
         self.delivered.append((chat_id, outbound))
         return f"m{len(self.delivered)}"
 
 
+class RecordingChannel:
+    """A channel whose sender records what it was asked to deliver."""
+
+    def __init__(self, name: str = "test") -> None:
+        self.name = name
+        self.sender = RecordingSender(name)
+
+    async def start(self, host: ChannelHost) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def routes(self) -> list[BaseRoute]:
+        return []
+
+    async def check(self) -> str | None:
+        return None
+
+
 class FakeChat:
     """Talk to the real engine like a stakeholder would: send, press, share; read the replies."""
 
-    def __init__(self, runtime: Runtime, user_id: str = "1001") -> None:
+    def __init__(self, runtime: Runtime, user_id: str = "1001", channel: str = "test") -> None:
         self.runtime = runtime
         self.user_id = user_id
-        self.sender = RecordingSender()
-        self.dispatcher = OutboxDispatcher(runtime.sessions, self.sender, runtime.clock)
+        self.channel = RecordingChannel(channel)
+        self.sender = self.channel.sender
+        self.host = Host(runtime, [self.channel])
         self.replies: list[Outbound] = []
         self._sequence = 0
 
     async def _deliver(self, inbound: Inbound) -> list[Outbound]:
-        handled = await self.runtime.engine.handle(inbound)
         before = len(self.sender.delivered)
-        await self.dispatcher.deliver(handled)
+        await self.host.receive(inbound)
         self.replies = [outbound for _, outbound in self.sender.delivered[before:]]
         return self.replies
 
     def _inbound(self, kind: InboundKind, **fields: Any) -> Inbound:
         self._sequence += 1
         return Inbound(
-            channel="test",
+            channel=self.channel.name,
             user_id=self.user_id,
             chat_id=self.user_id,
             update_key=f"test:{self.user_id}:{self._sequence}:{id(self)}",
@@ -120,20 +146,13 @@ class FakeChat:
             **fields,
         )
 
-    def _inbound_as(self, channel: str, command_text: str) -> Inbound:
-        """A command typed on another channel (staff are recognised per channel)."""
-        command, _, rest = command_text[1:].partition(" ")
-        self._sequence += 1
-        return Inbound(
-            channel=channel, user_id=self.user_id, chat_id=self.user_id,
-            update_key=f"{channel}:{self.user_id}:{self._sequence}:{id(self)}",
-            kind=InboundKind.COMMAND, command=command, text=command_text,
-        )
-
     async def send(self, text: str) -> list[Outbound]:
-        if text.startswith("/"):
-            command, _, rest = text[1:].partition(" ")
-            return await self._deliver(self._inbound(InboundKind.COMMAND, command=command, text=text))
+        parsed = parse_command(text)
+        if parsed is not None:
+            command, args = parsed
+            return await self._deliver(
+                self._inbound(InboundKind.COMMAND, command=command, args=args, text=text)
+            )
         return await self._deliver(self._inbound(InboundKind.TEXT, text=text))
 
     async def send_raw(self, inbound: Inbound) -> list[Outbound]:
@@ -147,10 +166,17 @@ class FakeChat:
         raise AssertionError(f"no button {label!r} in {[b.label for r in self.replies for b in r.buttons]}")
 
     async def press(self, label: str) -> list[Outbound]:
-        return await self.press_data(self.button(label).data)
+        pressed = self.button(label)
+        if pressed.action is None:  # a reply-keyboard choice sends its label as text
+            return await self.send(pressed.label)
+        return await self.press_action(pressed.action)
 
     async def press_data(self, data: str) -> list[Outbound]:
-        return await self._deliver(self._inbound(InboundKind.BUTTON, data=data))
+        """A button press carrying raw data (as a forged or stale callback would)."""
+        return await self.press_action(decode(data))
+
+    async def press_action(self, pressed: Action | None) -> list[Outbound]:
+        return await self._deliver(self._inbound(InboundKind.BUTTON, action=pressed))
 
     async def share_contact(self, phone: str, owner: str | None = None) -> list[Outbound]:
         return await self._deliver(
@@ -218,3 +244,14 @@ async def transcript(runtime: Runtime) -> list[tuple[str, str]]:
 
 def postgres_url() -> str | None:
     return os.environ.get("CSOBOT_TEST_POSTGRES_URL") or None
+
+
+async def start_telegram(runtime: Runtime, *, webhook: bool = False) -> Host:
+    """csobot on Telegram (the real PTB stack) in a started host; start-up retries 100× faster."""
+    from bot.channels.telegram import TelegramChannel
+
+    channel = TelegramChannel(runtime.settings, webhook=webhook)
+    channel.initial_backoff = 0.01
+    host = Host(runtime, [channel])
+    await host.start()
+    return host

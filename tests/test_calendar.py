@@ -203,7 +203,10 @@ def test_closures_apply_per_office(config: Config) -> None:
 
 def test_calendar_config_validation() -> None:
     assert CalendarConfig().deadline_time == "end_of_service_hours"
-    for bad in ({"deadline_time": "25:00"}, {"deadline_time": "4pm"}, {"holidays": []}):
+    invalid: list[dict[str, object]] = [
+        {"deadline_time": "25:00"}, {"deadline_time": "4pm"}, {"holidays": []}
+    ]
+    for bad in invalid:
         with pytest.raises(ValidationError):
             CalendarConfig.model_validate(bad)
     with pytest.raises(ValidationError):

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.messages import Inbound, InboundKind, Keyboard
+from bot.messages import Inbound, InboundKind
 from bot.runtime import Runtime
 from bot.store.models import Message, OutboxItem, ProcessedUpdate, Stakeholder, Ticket
 from tests.conftest import FakeChat, count, events, rows, transcript
@@ -146,13 +146,13 @@ async def test_phone_step_accepts_typed_number_and_refuses_others_contact(chat: 
     await chat.send("Siti")
     await chat.press("Lainnya")
     await chat.send("Universitas Contoh")
-    assert chat.replies[-1].keyboard is Keyboard.CONTACT
+    assert chat.replies[-1].request_phone == "Bagikan nomor HP"
     await chat.share_contact("081111111111", owner="999")
     assert "sendiri" in chat.text
     await chat.send("nomor saya ya")
     assert "tidak dikenali" in chat.text
     await chat.send("+62 812-3456-7890")
-    assert chat.replies[0].keyboard is Keyboard.REMOVE
+    assert chat.replies[0].clear_keyboard
     stakeholder = await chat.stakeholder()
     assert stakeholder is not None and stakeholder.phone == "+6281234567890"
 
@@ -223,7 +223,9 @@ async def test_messages_while_queued_join_the_ticket_until_a_new_question(chat: 
 async def test_a_button_pressed_twice_or_forged_changes_nothing(chat: FakeChat, runtime: Runtime) -> None:
     await chat.identify()
     await chat.send("cara mengajukan tup")
-    data = chat.button("Ya, terjawab").data
+    pressed = chat.button("Ya, terjawab").action
+    assert pressed is not None
+    data = pressed.encode()
     await chat.press_data(data)
     await chat.press_data(data)
     assert "sudah berstatus Resolved" in chat.text
@@ -277,7 +279,7 @@ async def test_a_redelivered_update_is_handled_once(chat: FakeChat, runtime: Run
     await chat.identify()
     question = chat._inbound(InboundKind.TEXT, text="cara mengajukan tup")
     await chat.send_raw(question)
-    assert (await chat.runtime.engine.handle(question)).empty
+    assert (await chat.runtime.engine.handle(question)).chats == ()  # nothing new to deliver
     assert await count(runtime, Ticket) == 1
     assert await count(runtime, ProcessedUpdate) >= 1
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.channels.telegram import TelegramChannel
+from bot.host import Host
 from bot.clock import FakeClock
 from bot.runtime import Runtime, build_runtime
 from bot.store.models import Attachment, Message, Ticket
-from tests.conftest import config_for_tests, events, make_settings, rows
+from tests.conftest import config_for_tests, events, make_settings, rows, start_telegram
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_telegram_e2e import TOKEN, USER, identify, press, say
 
@@ -30,16 +30,14 @@ STAFF = [
 DOCUMENTS = {"accepted_types": ["pdf", "jpg", "png", "xlsx", "docx"], "max_size_mb": 1}
 
 
-async def start(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock, group: int | None = GROUP) -> tuple[Runtime, TelegramChannel]:
+async def start(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock, group: int | None = GROUP) -> tuple[Runtime, Host]:
     config = config_for_tests(tmp_path, staff=STAFF, desk={"telegram_group_id": group, "documents": DOCUMENTS})
     settings = make_settings(
         tmp_path, csobot_config=config, telegram_bot_token=TOKEN,
         telegram_api_base_url=bot_api.base_url, telegram_file_base_url=bot_api.file_base_url,
     )
     runtime = await build_runtime(settings, clock=clock)
-    channel = TelegramChannel(runtime)
-    channel.initial_backoff = 0.01
-    await channel.start()
+    channel = await start_telegram(runtime)
     return runtime, channel
 
 
@@ -122,7 +120,10 @@ async def test_a_cso_reply_reaches_the_stakeholder_and_notes_stay_internal(desk:
     await bot_api.wait_for(lambda: any(r.params["chat_id"] == str(USER) for r in bot_api.sent("copyMessage")))
     copy = next(r for r in bot_api.sent("copyMessage") if r.params["chat_id"] == str(USER))
     assert copy.params["from_chat_id"] == str(GROUP)
-    assert bot_api.sent("getFile") == []  # staff files are copied, not downloaded
+    # Copied between Telegram chats, and also filed with the ticket for the transcript.
+    assert [r.params["file_id"] for r in bot_api.sent("getFile")] == ["doc1"]
+    (filed,) = [a for a in await rows(desk, Attachment) if a.direction == "out"]
+    assert (filed.ticket_id, filed.file_name, filed.size) == (stored.id, "contoh surat.pdf", 11)
 
 
 async def test_a_stakeholder_photo_reaches_the_topic_and_is_stored(desk: Runtime, bot_api: FakeBotApi, tmp_path: Path) -> None:
@@ -271,22 +272,25 @@ async def test_handing_back_to_the_bot_and_the_all_sent_button(desk: Runtime, bo
     await bot_api.wait_for(lambda: len(bot_api.sent("createForumTopic")) == 2)
     second = 501
     await staff_says(bot_api, BUDI, "/dokumen SK mutasi; surat pengantar", second, lambda: recent(bot_api, "1. SK mutasi\n2. surat pengantar"))
-    bot_api.push_callback(USER, "docs:2")
+    bot_api.push_callback(USER, "docs_done:2")
     await bot_api.wait_for(lambda: recent(bot_api, "0 berkas untuk tiket KNS-20261123-0002"))
     assert (await ticket(desk)).status == "in_progress"
-    await press(bot_api, "docs:2", 1)  # pressed again: nothing changes
+    await press(bot_api, "docs_done:2", 1)  # pressed again: nothing changes
     assert recent(bot_api, "sudah berstatus")
 
 
 async def test_a_supervisor_receives_a_transcript_file_in_telegram(desk: Runtime, bot_api: FakeBotApi) -> None:
     await handed_off_tup_ticket(bot_api)
     bot_api.push_text(EKA, "/transkrip KNS-20261123-0001")
-    await bot_api.wait_for(lambda: bool(bot_api.sent("sendDocument", EKA)))
-    (document,) = bot_api.sent("sendDocument", EKA)
+    def transcripts() -> list[Any]:
+        return [r for r in bot_api.sent("sendDocument", EKA) if r.params["_upload"][0].startswith("transkrip-")]
+
+    await bot_api.wait_for(lambda: bool(transcripts()))
+    (document,) = transcripts()
     name, content = document.params["_upload"]
     assert name == "transkrip-KNS-20261123-0001.html"
     assert b"Transkrip konsultasi KNS-20261123-0001" in content and b"bagaimana cara mengajukan tup?" in content
     assert document.params["caption"].startswith("Transkrip KNS-20261123-0001")
     bot_api.push_text(ANDI, "/transkrip KNS-20261123-0001")  # a CSO may not
     await bot_api.wait_for(lambda: bool(bot_api.sent("sendMessage", ANDI)))
-    assert len(bot_api.sent("sendDocument")) == 1
+    assert len(transcripts()) == 1

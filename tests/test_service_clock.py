@@ -42,7 +42,7 @@ async def runtime_for(tmp_path: Path, clock: FakeClock, **sla: object) -> Runtim
 
 async def run_until(runtime: Runtime, clock: FakeClock, chat: FakeChat, end: datetime) -> None:
     """Jump the clock to each next due job up to `end`, run it, deliver; then stop at `end`."""
-    scheduler = Scheduler(runtime.engine, runtime.sessions, clock)
+    scheduler = chat.host.scheduler
     while True:
         async with runtime.sessions() as session:
             query = select(ScheduledJob).where(ScheduledJob.status == "pending").order_by(col(ScheduledJob.due_at))
@@ -51,7 +51,7 @@ async def run_until(runtime: Runtime, clock: FakeClock, chat: FakeChat, end: dat
             break
         clock.set(max(upcoming.due_at, clock.now()))
         await scheduler.run_due()
-        await chat.dispatcher.deliver_due()
+        await chat.host.deliver_due()
     clock.set(end)
 
 
@@ -132,7 +132,7 @@ async def test_after_downtime_missed_progress_messages_collapse_into_one_in_serv
         scheduler = Scheduler(runtime.engine, runtime.sessions, clock)
         clock.set(wib(25, 21))  # down from Monday 11:00 to Wednesday 21:00
         await scheduler.run_due()
-        await chat.dispatcher.deliver_due()
+        await chat.host.deliver_due()
         assert [t for t, _ in await sent(runtime, chat.user_id, "Kabar perkembangan")] == [wib(23, 10)]  # not at night
         await run_until(runtime, clock, chat, wib(26, 11))
         progress = [t for t, _ in await sent(runtime, chat.user_id, "Kabar perkembangan")]
@@ -149,13 +149,13 @@ async def test_taken_tickets_are_not_reminded_and_resolved_ones_stop_everything(
     try:
         chat = await queued_question(runtime)
         clock.set(wib(23, 9, 30))
-        staff = Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="take", kind=InboundKind.COMMAND, command="ambil", text="/ambil 1")
+        staff = Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="take", kind=InboundKind.COMMAND, command="ambil", args="1", text="/ambil 1")
         await runtime.engine.handle(staff)
         await run_until(runtime, clock, chat, wib(24, 11))
         assert await sent(runtime, "8001", "tanpa petugas") == []
         progress = await sent(runtime, chat.user_id, "Kabar perkembangan")
         assert [t for t, _ in progress] == [wib(23, 10), wib(24, 10)] and "Ditangani oleh: Andi CSO" in progress[-1][1]
-        resolve = Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="done", kind=InboundKind.COMMAND, command="selesai", text="/selesai Jawabannya begini.")
+        resolve = Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="done", kind=InboundKind.COMMAND, command="selesai", args="Jawabannya begini.", text="/selesai Jawabannya begini.")
         await runtime.engine.handle(resolve)
         async with runtime.sessions() as session:
             pending = (await session.exec(select(ScheduledJob).where(ScheduledJob.status == "pending"))).all()
@@ -175,8 +175,8 @@ async def test_waiting_for_documents_pauses_the_deadline_when_configured(tmp_pat
     try:
         chat = await queued_question(runtime)
         clock.set(wib(23, 10))
-        await runtime.engine.handle(Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="a", kind=InboundKind.COMMAND, command="ambil", text="/ambil 1"))
-        await runtime.engine.handle(Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="d", kind=InboundKind.COMMAND, command="dokumen", text="/dokumen surat"))
+        await runtime.engine.handle(Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="a", kind=InboundKind.COMMAND, command="ambil", args="1", text="/ambil 1"))
+        await runtime.engine.handle(Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="d", kind=InboundKind.COMMAND, command="dokumen", args="surat", text="/dokumen surat"))
         clock.set(wib(24, 14))  # the documents come a working day and 4 hours later (8 + 4 = 12 h)
         await chat.send("sudah semua")
         ticket = await chat.ticket()
@@ -198,9 +198,9 @@ async def test_the_survey_after_resolution(tmp_path: Path) -> None:
         assert chat.replies[-1].text.startswith("(1/4) Bagaimana pendapat Bapak/Ibu tentang kecepatan waktu")
         for label in ("4 – Sangat baik", "3 – Baik"):
             await chat.press(label)
-        third = chat.button("2 – Kurang baik").data
+        third = chat.button("2 – Kurang baik").action.encode()  # type: ignore[union-attr]
         await chat.press("2 – Kurang baik")
-        fourth = chat.button("4 – Sangat baik").data
+        fourth = chat.button("4 – Sangat baik").action.encode()  # type: ignore[union-attr]
         await chat.press_data(third.replace(":2", ":4"))  # an old question pressed again: refused
         assert "sudah tidak berlaku" in chat.text
         await chat.press_data(fourth)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import FakeClock
 from bot.files import store_incoming
-from bot.messages import Inbound, InboundKind, IncomingFile
+from bot.messages import Inbound, InboundKind, IncomingFile, parse_command
 from bot.report import build_report, render_csv
 from bot.report import render_html as report_html
 from bot.runtime import Runtime, build_runtime
@@ -31,8 +31,13 @@ async def runtime_at(tmp_path: Path, clock: FakeClock) -> Runtime:
 
 
 def staff(user: str, text: str, key: str) -> Inbound:
-    command, _, _ = text[1:].partition(" ")
-    return Inbound(channel="telegram", user_id=user, chat_id=user, update_key=key, kind=InboundKind.COMMAND, command=command, text=text)
+    parsed = parse_command(text)
+    assert parsed is not None
+    command, args = parsed
+    return Inbound(
+        channel="telegram", user_id=user, chat_id=user, update_key=key,
+        kind=InboundKind.COMMAND, command=command, args=args, text=text,
+    )
 
 
 async def scripted_consultation(runtime: Runtime, clock: FakeClock, tmp_path: Path) -> FakeChat:
@@ -169,14 +174,15 @@ async def test_supervisor_commands_and_who_may_use_them(tmp_path: Path) -> None:
         chat = await scripted_consultation(runtime, clock, tmp_path)
         handled = await runtime.engine.handle(staff("8201", "/transkrip KNS-20261123-0001", "t2"))
         (document,) = handled.unstored
-        assert document.document == "files/exports/transkrip-KNS-20261123-0001.html"
-        assert "KNS-20261123-0001" in (tmp_path / "data" / document.document).read_text()
+        assert document.file is not None
+        assert document.file.path == "files/exports/transkrip-KNS-20261123-0001.html"
+        assert "KNS-20261123-0001" in (tmp_path / "data" / document.file.path).read_text()
         found = await runtime.engine.handle(staff("8201", "/cari rahmawati status:resolved", "t3"))
         assert "1 tiket cocok" in found.unstored[0].text and "KNS-20261123-0001" in found.unstored[0].text
         none = await runtime.engine.handle(staff("8201", "/cari status:queued", "t4"))
         assert none.unstored[0].text == "Tidak ada tiket yang cocok."
         report = await runtime.engine.handle(staff("8201", "/laporan 2026-11-23 2026-11-23", "t5"))
-        assert "1 tiket" in report.unstored[0].text and report.unstored[0].document is not None
+        assert "1 tiket" in report.unstored[0].text and report.unstored[0].file is not None
         link = await runtime.engine.handle(staff("8201", "/masuk", "t6"))
         assert "belum diaktifkan" in link.unstored[0].text
         runtime.engine.web_base_url = "https://cso.example.go.id"
@@ -191,7 +197,7 @@ async def test_supervisor_commands_and_who_may_use_them(tmp_path: Path) -> None:
         assert "1 tiket cocok" in head.unstored[0].text  # a Kepala Seksi may read too
         for command in ("/transkrip KNS-20261123-0001", "/cari rahmawati", "/laporan", "/masuk"):
             cso = await runtime.engine.handle(staff("8001", command, f"c{command}"))
-            assert all("cocok" not in r.text and r.document is None for r in cso.unstored), command
+            assert all("cocok" not in r.text and r.file is None for r in cso.unstored), command
             await chat.send(command)
             assert "tidak dikenal" in chat.text, command  # a stakeholder cannot either
     finally:
@@ -217,6 +223,9 @@ async def test_the_weekly_report_goes_to_supervisors_once_a_week(tmp_path: Path)
             from sqlmodel import select
 
             rows = (await session.exec(select(Message))).all()
-        assert rows == []  # sent unstored (no consultation involved)
+        # Queued once, durably, to every supervisor's account on the desk channel.
+        supervisors = [m.telegram_id for m in runtime.config.staff if m.role == "supervisor"]
+        assert sorted(r.chat_id for r in rows) == sorted(str(i) for i in supervisors)
+        assert all(r.stakeholder_id is None and r.payload["file"]["path"] for r in rows)
     finally:
         await runtime.close()

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.channels.telegram import TelegramChannel
+from bot.host import Host
 from bot.clock import FakeClock
 from bot.runtime import Runtime, build_runtime
 from bot.store.models import Conversation, Message, OutboxItem, Stakeholder, Ticket
-from tests.conftest import count, events, make_settings, rows
+from tests.conftest import count, events, make_settings, rows, start_telegram
 from tests.fakes.bot_api import FakeBotApi
 
 USER = 424242
 TOKEN = "123456:TEST-TOKEN"
 
 
-async def start_bot(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> tuple[Runtime, TelegramChannel]:
+async def start_bot(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> tuple[Runtime, Host]:
     """Start csobot on Telegram against the fake server (start-up retries 100× faster)."""
     settings = make_settings(
         tmp_path,
@@ -29,9 +29,7 @@ async def start_bot(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> tu
         telegram_file_base_url=bot_api.file_base_url,
     )
     runtime = await build_runtime(settings, clock=clock)
-    channel = TelegramChannel(runtime)
-    channel.initial_backoff = 0.01
-    await channel.start()
+    channel = await start_telegram(runtime)
     return runtime, channel
 
 
@@ -41,7 +39,7 @@ async def stop_bot(runtime: Runtime, channel: TelegramChannel) -> None:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> AsyncIterator[tuple[Runtime, TelegramChannel]]:
+async def bot(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> AsyncIterator[tuple[Runtime, Host]]:
     runtime, channel = await start_bot(tmp_path, bot_api, clock)
     yield runtime, channel
     await stop_bot(runtime, channel)
@@ -74,7 +72,7 @@ async def identify(bot_api: FakeBotApi) -> None:
     await bot_api.wait_for_messages(USER, before + 2)
 
 
-async def test_a_stakeholder_from_start_to_resolved(bot: tuple[Runtime, TelegramChannel], bot_api: FakeBotApi) -> None:
+async def test_a_stakeholder_from_start_to_resolved(bot: tuple[Runtime, Host], bot_api: FakeBotApi) -> None:
     runtime, _ = bot
     commands = bot_api.sent("setMyCommands")
     assert [c["command"] for c in commands[0].params["commands"]] == [
@@ -133,7 +131,7 @@ async def test_a_stakeholder_from_start_to_resolved(bot: tuple[Runtime, Telegram
     assert stored_out == bot_api.texts(USER)[2:]  # everything after consent, in order
 
 
-async def test_a_stakeholder_to_the_cso_queue(bot: tuple[Runtime, TelegramChannel], bot_api: FakeBotApi) -> None:
+async def test_a_stakeholder_to_the_cso_queue(bot: tuple[Runtime, Host], bot_api: FakeBotApi) -> None:
     runtime, _ = bot
     await identify(bot_api)
     ack, handoff = await say(bot_api, "bagaimana prosedur mutasi pegawai antar kementerian lembaga", 2)
@@ -170,7 +168,7 @@ async def test_a_restart_during_identification_resumes_where_it_stopped(
         await stop_bot(runtime, channel)
 
 
-async def test_bad_input_on_telegram(bot: tuple[Runtime, TelegramChannel], bot_api: FakeBotApi) -> None:
+async def test_bad_input_on_telegram(bot: tuple[Runtime, Host], bot_api: FakeBotApi) -> None:
     runtime, _ = bot
     await identify(bot_api)
     for push in (bot_api.push_sticker, bot_api.push_voice, bot_api.push_location):
@@ -214,7 +212,7 @@ async def test_failing_courtesy_calls_and_a_slow_start_are_not_fatal(
 
 
 async def test_rate_limits_and_network_errors_delay_but_lose_nothing(
-    bot: tuple[Runtime, TelegramChannel], bot_api: FakeBotApi, clock: FakeClock
+    bot: tuple[Runtime, Host], bot_api: FakeBotApi, clock: FakeClock
 ) -> None:
     runtime, channel = bot
     await identify(bot_api)
@@ -237,7 +235,7 @@ async def test_rate_limits_and_network_errors_delay_but_lose_nothing(
     assert len(await postponed()) == 1
     assert "Resolved" not in bot_api.texts(USER)[-1]
     clock.advance(seconds=5)
-    await channel.dispatcher.deliver_due()
+    await channel.deliver_due()
     texts = bot_api.texts(USER)
     assert "Resolved" in texts[-3] and texts[-1].startswith("(1/4)")  # in order, after the retry
     assert sum("Resolved" in text for text in texts) == 1

@@ -8,12 +8,10 @@ callback answers and keyboard clean-up are courtesies whose failure is logged an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import os
-import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -21,11 +19,9 @@ from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as timedelta, no warning
 
-import uvicorn  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import PlainTextResponse, Response  # noqa: E402
-from starlette.routing import Route  # noqa: E402
+from starlette.routing import BaseRoute, Route  # noqa: E402
 from telegram import (  # noqa: E402
     BotCommand,
     InlineKeyboardButton,
@@ -47,12 +43,22 @@ from telegram.error import (  # noqa: E402
 )
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler  # noqa: E402
 
+from bot.buttons import decode  # noqa: E402
+from bot.channels.base import (  # noqa: E402
+    ChannelHost,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
 from bot.files import file_type, problem, sanitise_name, store_incoming  # noqa: E402
-from bot.messages import Inbound, InboundKind, IncomingFile, Keyboard, Outbound, ThreadAction  # noqa: E402
-from bot.outbox import OutboxDispatcher, PermanentDeliveryError, TemporaryDeliveryError  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
-from bot.scheduler import Scheduler  # noqa: E402
-from handlers.router import MENU  # noqa: E402
+from bot.messages import (  # noqa: E402
+    Inbound,
+    InboundKind,
+    IncomingFile,
+    Outbound,
+    ThreadAction,
+    parse_command,
+)
+from bot.settings import Settings  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +101,7 @@ def to_inbound(update: Update, bot_id: int) -> Inbound | None:
             chat_id=chat_id,
             update_key=key,
             kind=InboundKind.BUTTON,
-            data=query.data or "",
+            action=decode(query.data),
             text=label or "",
             is_private=private,
             thread_id=thread,
@@ -120,10 +126,10 @@ def to_inbound(update: Update, bot_id: int) -> Inbound | None:
         )
     if message.text is not None:
         text = message.text
-        if text.startswith("/"):
-            head, _, rest = text.partition(" ")
-            command = head[1:].split("@", 1)[0].lower()
-            return _base(message, key, InboundKind.COMMAND, text=text, command=command)
+        command = parse_command(text)
+        if command is not None:
+            name, args = command
+            return _base(message, key, InboundKind.COMMAND, text=text, command=name, args=args)
         return _base(message, key, InboundKind.TEXT, text=text)
     incoming = _incoming_file(message)
     if incoming is not None:
@@ -177,16 +183,20 @@ def _button_label(message: Message, data: str | None) -> str | None:
 
 
 def reply_markup(outbound: Outbound) -> Any:
-    if outbound.keyboard is Keyboard.INLINE and outbound.buttons:
-        return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in outbound.buttons]
-        )
-    if outbound.keyboard is Keyboard.CONTACT:
-        rows = [
-            [KeyboardButton(b.label, request_contact=b.data == "contact")] for b in outbound.buttons
-        ]
+    """Choices as inline buttons; a phone request (or choices without an action) as a reply
+    keyboard, whose buttons send their label as text."""
+    if outbound.request_phone is not None or any(b.action is None for b in outbound.buttons):
+        rows = [[KeyboardButton(outbound.request_phone, request_contact=True)]] if outbound.request_phone else []
+        rows += [[KeyboardButton(b.label)] for b in outbound.buttons]
         return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
-    if outbound.keyboard is Keyboard.REMOVE:
+    if outbound.buttons:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b.label, callback_data=b.action.encode() if b.action else "")]
+                for b in outbound.buttons
+            ]
+        )
+    if outbound.clear_keyboard:
         return ReplyKeyboardRemove()
     return None
 
@@ -204,68 +214,80 @@ class TelegramSender:
         self.application = application
         self.data_dir = data_dir
 
+    def thread_link(self, chat_id: str, thread_id: str) -> str | None:
+        """A t.me link to a forum topic (supergroup ids are -100 followed by the internal id)."""
+        if not chat_id.startswith("-100") or not thread_id:
+            return None
+        return f"https://t.me/c/{chat_id[4:]}/{thread_id}"
+
     async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
-        bot = self.application.bot
-        thread = int(thread_id) if thread_id else None
         try:
-            if outbound.thread_action is ThreadAction.OPEN:
-                topic = await bot.create_forum_topic(chat_id=int(chat_id), name=outbound.text[:128])
-                return str(topic.message_thread_id)
-            if outbound.thread_action is ThreadAction.CLOSE and thread is not None:
-                await bot.close_forum_topic(chat_id=int(chat_id), message_thread_id=thread)
-                return str(thread)
-            if outbound.thread_action is ThreadAction.REOPEN and thread is not None:
-                await bot.reopen_forum_topic(chat_id=int(chat_id), message_thread_id=thread)
-                return str(thread)
-            if outbound.document is not None:
-                path = self.data_dir / outbound.document
-                if not path.is_file():
-                    raise PermanentDeliveryError(f"file to send is missing: {outbound.document}")
-                with path.open("rb") as handle:
-                    sent = await bot.send_document(
-                        chat_id=int(chat_id), document=handle, filename=path.name,
-                        caption=outbound.text[:1024], message_thread_id=thread,
-                    )
-                return str(sent.message_id)
-            if outbound.copy_of is not None:
-                source_chat, source_message = outbound.copy_of
-                if outbound.text and outbound.desk_ticket_id is not None:
-                    # In the desk thread, say whose file follows.
-                    await bot.send_message(chat_id=int(chat_id), text=outbound.text, message_thread_id=thread)
-                copied = await bot.copy_message(
-                    chat_id=int(chat_id),
-                    from_chat_id=int(source_chat),
-                    message_id=int(source_message),
-                    message_thread_id=thread,
-                )
-                return str(copied.message_id)
-            message = await bot.send_message(
-                chat_id=int(chat_id),
-                text=outbound.text,
-                reply_markup=reply_markup(outbound),
-                message_thread_id=thread,
-            )
+            return await self._send(int(chat_id), outbound, int(thread_id) if thread_id else None)
         except RetryAfter as exc:
             raise TemporaryDeliveryError(str(exc), _seconds(exc.retry_after)) from exc
         except (Forbidden, BadRequest, InvalidToken) as exc:
             raise PermanentDeliveryError(f"{type(exc).__name__}: {exc}") from exc
         except TelegramError as exc:  # NetworkError, TimedOut, server errors
             raise TemporaryDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _send(self, chat: int, outbound: Outbound, thread: int | None) -> str:
+        bot = self.application.bot
+        if outbound.thread_action is ThreadAction.OPEN:
+            topic = await bot.create_forum_topic(chat_id=chat, name=outbound.text[:128])
+            return str(topic.message_thread_id)
+        if outbound.thread_action is ThreadAction.CLOSE and thread is not None:
+            await bot.close_forum_topic(chat_id=chat, message_thread_id=thread)
+            return str(thread)
+        if outbound.thread_action is ThreadAction.REOPEN and thread is not None:
+            await bot.reopen_forum_topic(chat_id=chat, message_thread_id=thread)
+            return str(thread)
+        file = outbound.file
+        if file is not None and file.source is not None and file.source[0] == CHANNEL:
+            # Both sides on Telegram: copy the original, with its photo preview and caption.
+            if outbound.text and outbound.desk_ticket_id is not None:
+                # In the desk thread, say whose file follows.
+                await bot.send_message(chat_id=chat, text=outbound.text, message_thread_id=thread)
+            copied = await bot.copy_message(
+                chat_id=chat,
+                from_chat_id=int(file.source[1]),
+                message_id=int(file.source[2]),
+                message_thread_id=thread,
+            )
+            return str(copied.message_id)
+        if file is not None:
+            path = self.data_dir / file.path if file.path else None
+            if path is None or not path.is_file():
+                raise PermanentDeliveryError(f"file to send is missing: {file.path or file.name}")
+            with path.open("rb") as handle:
+                sent = await bot.send_document(
+                    chat_id=chat,
+                    document=handle,
+                    filename=file.name or path.name,
+                    caption=outbound.text[:1024],
+                    message_thread_id=thread,
+                )
+            return str(sent.message_id)
+        message = await bot.send_message(
+            chat_id=chat,
+            text=outbound.text,
+            reply_markup=reply_markup(outbound),
+            message_thread_id=thread,
+        )
         return str(message.message_id)
 
 
 class TelegramChannel:
-    """Wires a PTB Application to the engine; start/stop are separate so tests can drive it."""
+    """Telegram as a channel of the host: polling, or a webhook route in the host's web app."""
 
+    name = CHANNEL
     initial_backoff = 1.0  # seconds before the first retry of an unreachable Bot API
 
-    def __init__(self, runtime: Runtime, *, webhook: bool = False) -> None:
-        self.runtime = runtime
+    def __init__(self, settings: Settings, *, webhook: bool = False) -> None:
+        self.settings = settings
         self.webhook = webhook
-        token = runtime.settings.telegram_bot_token
+        token = settings.telegram_bot_token
         if token is None:
             raise StartupError("TELEGRAM_BOT_TOKEN is not set")
-        settings = runtime.settings
         if webhook and (not settings.telegram_webhook_url or settings.telegram_webhook_secret is None):
             raise StartupError("webhook mode needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET")
         builder = (
@@ -276,20 +298,26 @@ class TelegramChannel:
             .rate_limiter(AIORateLimiter(max_retries=3))
         )
         if webhook:
-            builder = builder.updater(None)  # updates arrive through webhook_app()
+            builder = builder.updater(None)  # updates arrive through the /telegram route
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        sender = TelegramSender(self.application, runtime.settings.csobot_data_dir)
-        self.dispatcher = OutboxDispatcher(runtime.sessions, sender, runtime.clock)
-        self._stop = asyncio.Event()
-        self.scheduler = Scheduler(runtime.engine, runtime.sessions, runtime.clock)
+        self.sender = TelegramSender(self.application, settings.csobot_data_dir)
+        self._host: ChannelHost | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._outbox_loop: asyncio.Task[None] | None = None
-        self._scheduler_loop: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self._initialize_with_retry()
+    @property
+    def host(self) -> ChannelHost:
+        assert self._host is not None, "the channel is not started"
+        return self._host
+
+    async def start(self, host: ChannelHost) -> None:
+        self._host = host
+        try:
+            await self._initialize_with_retry()
+        except StartupError:
+            await self.application.shutdown()
+            raise
         await self._set_commands()
         await self.application.start()
         if self.webhook:
@@ -299,23 +327,57 @@ class TelegramChannel:
             await self.application.updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=timedelta(seconds=30)
             )
-        self._outbox_loop = asyncio.create_task(self.dispatcher.run(self._stop))
-        self._scheduler_loop = asyncio.create_task(
-            self.scheduler.run(self._stop, after=self.dispatcher.deliver_due)
-        )
         mode = "webhook" if self.webhook else "polling"
         log.info("%s Telegram as @%s", mode, self.application.bot.username)
 
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.application.shutdown()
+
+    async def check(self) -> str | None:
+        try:
+            await self.application.bot.get_me()
+        except TelegramError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def routes(self) -> Sequence[BaseRoute]:
+        if not self.webhook:
+            return []
+        return [Route("/telegram", self._receive_webhook, methods=["POST"])]
+
+    async def _receive_webhook(self, request: Request) -> Response:
+        """Each update is handled before answering, so a failure (HTTP 500) makes Telegram deliver
+        it again; the idempotency key keeps it once."""
+        assert self.settings.telegram_webhook_secret is not None
+        secret = self.settings.telegram_webhook_secret.get_secret_value()
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return PlainTextResponse("forbidden", status_code=403)
+        try:
+            update = Update.de_json(await request.json(), self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            return PlainTextResponse("bad update", status_code=400)
+        if update is None:
+            return PlainTextResponse("bad update", status_code=400)
+        await self.application.process_update(update)
+        return PlainTextResponse("ok")
+
     async def _set_webhook_with_retry(self) -> None:
         """Every process sets the same webhook: idempotent, so no process is special."""
-        settings = self.runtime.settings
-        assert settings.telegram_webhook_secret is not None
+        secret = self.settings.telegram_webhook_secret
+        assert secret is not None
         delay = self.initial_backoff
         while True:
             try:
                 await self.application.bot.set_webhook(
-                    url=settings.telegram_webhook_url,
-                    secret_token=settings.telegram_webhook_secret.get_secret_value(),
+                    url=self.settings.telegram_webhook_url,
+                    secret_token=secret.get_secret_value(),
                     allowed_updates=ALLOWED_UPDATES,
                 )
                 return
@@ -323,43 +385,6 @@ class TelegramChannel:
                 log.warning("setWebhook failed (%s); retrying in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_INITIALIZE_BACKOFF)
-
-    def webhook_app(self) -> Starlette:
-        """The endpoint Telegram posts updates to. Each update is handled before answering, so a
-        failure (HTTP 500) makes Telegram deliver it again; the idempotency key keeps it once."""
-        assert self.runtime.settings.telegram_webhook_secret is not None
-        secret = self.runtime.settings.telegram_webhook_secret.get_secret_value()
-
-        async def receive(request: Request) -> Response:
-            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-            if not hmac.compare_digest(given.encode(), secret.encode()):
-                return PlainTextResponse("forbidden", status_code=403)
-            try:
-                update = Update.de_json(await request.json(), self.application.bot)
-            except (ValueError, TypeError, KeyError):
-                return PlainTextResponse("bad update", status_code=400)
-            if update is None:
-                return PlainTextResponse("bad update", status_code=400)
-            await self.application.process_update(update)
-            return PlainTextResponse("ok")
-
-        async def health(request: Request) -> Response:
-            return PlainTextResponse("ok")
-
-        return Starlette(routes=[Route("/telegram", receive, methods=["POST"]), Route("/sehat", health)])
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
-        for loop in (self._outbox_loop, self._scheduler_loop):
-            if loop is not None:
-                await loop
-        for task in list(self._tasks):
-            task.cancel()
-        await self.application.shutdown()
 
     async def _initialize_with_retry(self) -> None:
         """getMe until it works: a Bot API server that is down at start is waited for, not fatal."""
@@ -376,8 +401,9 @@ class TelegramChannel:
                 delay = min(delay * 2, MAX_INITIALIZE_BACKOFF)
 
     async def _set_commands(self) -> None:
+        menu = self.host.config.texts.command_menu
         await self._courtesy(
-            self.application.bot.set_my_commands([BotCommand(name, text) for name, text in MENU]),
+            self.application.bot.set_my_commands([BotCommand(name, text) for name, text in menu.items()]),
             "setMyCommands",
         )
 
@@ -389,20 +415,21 @@ class TelegramChannel:
             return
         if inbound.kind is InboundKind.FILE and inbound.file is not None:
             inbound = replace(inbound, file=await self._fetch(inbound, inbound.file))
-        handled = await self.runtime.engine.handle(inbound, typing=lambda: self._typing(inbound.chat_id))
+        chat = inbound.chat_id
+        await self.host.receive(inbound, typing=self._typing_in(chat))
         if update.callback_query is not None and isinstance(update.callback_query.message, Message):
             # The choice is made: take the buttons away so an old message cannot be pressed again.
             await self._courtesy(
                 update.callback_query.message.edit_reply_markup(reply_markup=None),
                 "editMessageReplyMarkup",
             )
-        await self.dispatcher.deliver(handled)
 
     async def _fetch(self, inbound: Inbound, incoming: IncomingFile) -> IncomingFile:
         """Download a file if its sender may send one and it is within the configured limits."""
-        if not await self.runtime.engine.accepts_files(inbound):
+        if not await self.host.accepts_files(inbound):
             return incoming
-        reason = problem(incoming.name, incoming.file_type, incoming.size, self.runtime.config.desk.documents)
+        rules = self.host.config.desk.documents
+        reason = problem(incoming.name, incoming.file_type, incoming.size, rules)
         if reason is not None:
             return replace(incoming, error=reason)
         try:
@@ -411,16 +438,19 @@ class TelegramChannel:
         except TelegramError as exc:
             log.warning("download of %s failed: %s", incoming.name, exc)
             return replace(incoming, error="download_failed")
-        if len(content) > self.runtime.config.desk.documents.max_bytes:
+        if len(content) > rules.max_bytes:
             return replace(incoming, error="too_large")
-        stored, digest = store_incoming(self.runtime.settings.csobot_data_dir, content)
+        stored, digest = store_incoming(self.settings.csobot_data_dir, content)
         return replace(incoming, stored=stored, sha256=digest, size=len(content))
 
-    def _typing(self, chat_id: str) -> None:
-        call = self.application.bot.send_chat_action(chat_id=int(chat_id), action=ChatAction.TYPING)
-        task = asyncio.create_task(self._courtesy(call, "sendChatAction"))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _typing_in(self, chat_id: str) -> Callable[[], None]:
+        def typing() -> None:
+            call = self.application.bot.send_chat_action(chat_id=int(chat_id), action=ChatAction.TYPING)
+            task = asyncio.create_task(self._courtesy(call, "sendChatAction"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        return typing
 
     async def _courtesy(self, call: Awaitable[Any], name: str) -> None:
         try:
@@ -430,52 +460,3 @@ class TelegramChannel:
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("error while handling an update", exc_info=context.error)
-
-    async def wait_stopped(self) -> None:
-        await self._stop.wait()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def reload_knowledge(self) -> None:
-        task = asyncio.create_task(self.runtime.knowledge.reload())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-
-async def run_until_signal(runtime: Runtime, *, webhook: bool = False) -> int:
-    """`csobot run [--webhook]`: serve until SIGINT/SIGTERM, then finish in-flight work and stop."""
-    try:
-        channel = TelegramChannel(runtime, webhook=webhook)
-    except StartupError as exc:
-        log.error("%s", exc)
-        return 2
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, channel.request_stop)
-    with contextlib.suppress(NotImplementedError, AttributeError):
-        # `kill -HUP <pid>` after editing knowledge/: reload, keeping the old version on errors.
-        loop.add_signal_handler(signal.SIGHUP, channel.reload_knowledge)
-    try:
-        await channel.start()
-    except StartupError as exc:
-        log.error("%s", exc)
-        await channel.application.shutdown()
-        return 2
-    server = None
-    if webhook:
-        settings = runtime.settings
-        config = uvicorn.Config(
-            channel.webhook_app(), host=settings.csobot_webhook_listen, port=settings.csobot_webhook_port,
-            log_level="warning", lifespan="off",
-        )
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours handle them
-        serving = asyncio.create_task(server.serve())
-    await channel.wait_stopped()
-    if server is not None:
-        server.should_exit = True
-        await serving
-    await channel.stop()
-    return 0

@@ -1,22 +1,32 @@
-"""Talk to the bot in a terminal: the same engine and handlers as Telegram, on stdin/stdout.
+"""Talk to the bot in a terminal: the same host, engine and handlers as Telegram, on stdin/stdout.
 
 Buttons are printed as numbered options and answered by number or label. Without a TTY every
-input line is one message and every reply is printed, so conversations can be scripted.
+input line is one message and every reply is printed, so conversations can be scripted. With a
+shifted clock (`csobot chat --clock`), `/maju 2j` moves time forward so that progress messages,
+reminders and escalations can be tried without waiting days.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import TextIO
 
-from bot.messages import Button, Inbound, InboundKind, Keyboard, Outbound
-from bot.outbox import OutboxDispatcher
-from bot.runtime import Runtime
+from starlette.routing import BaseRoute
+
+from bot.channels.base import ChannelHost
+from bot.config import format_local
+from bot.messages import Button, Inbound, InboundKind, Outbound, parse_command
 
 CHANNEL = "terminal"
+QUIT = ("/keluar", "/exit", "/quit")
+ADVANCE = "maju"  # /maju 30m | 2j | 1h: move a shifted clock forward (m menit, j jam, h hari)
+_SPAN = re.compile(r"^(\d{1,4})\s*(m|menit|j|jam|h|hari)$")
+_UNITS = {"m": "minutes", "menit": "minutes", "j": "hours", "jam": "hours", "h": "days", "hari": "days"}
 
 
 class TerminalSender:
@@ -24,45 +34,53 @@ class TerminalSender:
 
     channel = CHANNEL
 
-    def __init__(self, output: TextIO) -> None:
+    def __init__(self, output: TextIO, user_id: str = "local") -> None:
         self.output = output
+        self.user_id = user_id
         self.options: list[Button] = []
-        self.contact_keyboard = False
         self._sent = 0
 
+    def thread_link(self, chat_id: str, thread_id: str) -> str | None:
+        return None
+
     async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
-        self.output.write(f"\nBot: {outbound.text}\n")
-        if outbound.document is not None:
-            self.output.write(f"  [berkas: {outbound.document} di folder data]\n")
-        # Numbers always refer to the options of the newest message, as on a phone screen.
-        self.options = list(outbound.buttons)
-        self.contact_keyboard = outbound.keyboard is Keyboard.CONTACT
-        for number, button in enumerate(outbound.buttons, 1):
-            label = button.label
-            if self.contact_keyboard and button.data == "contact":
-                label += " (ketik nomor HP Anda)"
-            self.output.write(f"  [{number}] {label}\n")
-        self.output.flush()
         self._sent += 1
+        if chat_id != self.user_id:
+            # Someone else on this terminal channel (a staff account): shown, not selectable.
+            self.output.write(f"\nBot → {chat_id}: {outbound.text}\n")
+            self.output.flush()
+            return f"terminal-{self._sent}"
+        self.output.write(f"\nBot: {outbound.text}\n")
+        if outbound.file is not None:
+            self.output.write(f"  [berkas: {outbound.file.path or outbound.file.name} di folder data]\n")
+        # Numbers always refer to the options of the newest message, as on a phone screen.
+        self.options = []
+        if outbound.request_phone is not None:
+            self.options.append(Button(f"{outbound.request_phone} (ketik nomor HP Anda)"))
+        self.options.extend(outbound.buttons)
+        for number, button in enumerate(self.options, 1):
+            self.output.write(f"  [{number}] {button.label}\n")
+        self.output.flush()
         return f"terminal-{self._sent}"
 
 
-def parse_line(line: str, user_id: str, options: list[Button], contact_keyboard: bool) -> Inbound | None:
+def parse_line(line: str, user_id: str, options: list[Button]) -> Inbound | None:
     """One typed line → one inbound event (None for a blank line)."""
     text = line.strip()
     if not text:
         return None
     key = f"{CHANNEL}:{uuid.uuid4()}"
     base = {"channel": CHANNEL, "user_id": user_id, "chat_id": user_id, "update_key": key}
-    if text.startswith("/"):
-        command, _, rest = text[1:].partition(" ")
-        return Inbound(kind=InboundKind.COMMAND, command=command.lower(), text=rest.strip(), **base)
+    command = parse_command(text)
+    if command is not None:
+        name, args = command
+        return Inbound(kind=InboundKind.COMMAND, command=name, args=args, text=text, **base)
     chosen = _choose(text, options)
-    if chosen is not None and not (contact_keyboard and chosen.data == "contact"):
-        if contact_keyboard or not chosen.data:
-            # A reply keyboard sends its label as text, as Telegram does.
-            return Inbound(kind=InboundKind.TEXT, text=chosen.label, **base)
-        return Inbound(kind=InboundKind.BUTTON, data=chosen.data, text=chosen.label, **base)
+    if chosen is not None and chosen.action is not None:
+        return Inbound(kind=InboundKind.BUTTON, action=chosen.action, text=chosen.label, **base)
+    if chosen is not None and "(ketik nomor HP Anda)" not in chosen.label:
+        # A choice without an action (a reply keyboard on Telegram) sends its label as text.
+        return Inbound(kind=InboundKind.TEXT, text=chosen.label, **base)
     return Inbound(kind=InboundKind.TEXT, text=text, **base)
 
 
@@ -72,38 +90,84 @@ def _choose(text: str, options: list[Button]) -> Button | None:
     return next((b for b in options if b.label.casefold() == text.casefold()), None)
 
 
-async def chat(
-    runtime: Runtime,
-    *,
-    user_id: str = "local",
-    input_stream: TextIO | None = None,
-    output: TextIO | None = None,
-    interactive: bool | None = None,
-) -> None:
-    """Run a conversation until end of input (Ctrl-D) or /keluar."""
-    input_stream = input_stream or sys.stdin
-    output = output or sys.stdout
-    if interactive is None:
-        interactive = input_stream.isatty()
-    sender = TerminalSender(output)
-    dispatcher = OutboxDispatcher(runtime.sessions, sender, runtime.clock)
-    await dispatcher.deliver_chat(user_id)  # anything left undelivered by an earlier run
-    if interactive:
-        office = runtime.config.current_office.name
-        output.write(f"csobot – {office}. Ketik /start untuk memulai, /keluar untuk keluar.\n")
-    read_line: Callable[[], str] = input_stream.readline
-    while True:
-        if interactive:
-            output.write("\nAnda: ")
-            output.flush()
-        line = await asyncio.to_thread(read_line)
-        if line == "":
-            break
-        if line.strip().lower() in ("/keluar", "/exit", "/quit"):
-            break
-        if not interactive:
-            output.write(f"\nAnda: {line.strip()}\n")
-        inbound = parse_line(line, user_id, sender.options, sender.contact_keyboard)
-        if inbound is None:
-            continue
-        await dispatcher.deliver(await runtime.engine.handle(inbound))
+def parse_span(text: str) -> timedelta | None:
+    """`30m`, `2j`, `1 hari` → a duration; None when it is not one."""
+    match = _SPAN.match(text.strip().casefold())
+    if match is None:
+        return None
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class TerminalChannel:
+    """One person at the keyboard; the conversation ends at end of input or /keluar."""
+
+    name = CHANNEL
+
+    def __init__(
+        self,
+        *,
+        user_id: str = "local",
+        input_stream: TextIO | None = None,
+        output: TextIO | None = None,
+        interactive: bool | None = None,
+    ) -> None:
+        self.user_id = user_id
+        self.input = input_stream or sys.stdin
+        self.output = output or sys.stdout
+        self.interactive = self.input.isatty() if interactive is None else interactive
+        self.sender = TerminalSender(self.output, user_id)
+        self._reading: asyncio.Task[None] | None = None
+
+    async def start(self, host: ChannelHost) -> None:
+        if self.interactive:
+            office = host.config.current_office.name
+            self.output.write(f"csobot – {office}. Ketik /start untuk memulai, /keluar untuk keluar.\n")
+            if hasattr(host.clock, "advance"):
+                now = format_local(host.clock.now(), host.config.current_office.timezone)
+                self.output.write(f"Jam percobaan: {now}. Majukan waktu dengan /maju 2j (m, j, h).\n")
+        self._reading = asyncio.create_task(self._read(host))
+
+    async def stop(self) -> None:
+        if self._reading is not None and not self._reading.done():
+            self._reading.cancel()
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return []
+
+    async def check(self) -> str | None:
+        return None
+
+    async def _read(self, host: ChannelHost) -> None:
+        read_line: Callable[[], str] = self.input.readline
+        try:
+            while True:
+                if self.interactive:
+                    self.output.write("\nAnda: ")
+                    self.output.flush()
+                line = await asyncio.to_thread(read_line)
+                if line == "" or line.strip().lower() in QUIT:
+                    break
+                if not self.interactive:
+                    self.output.write(f"\nAnda: {line.strip()}\n")
+                inbound = parse_line(line, self.user_id, self.sender.options)
+                if inbound is None:
+                    continue
+                if inbound.command == ADVANCE:
+                    self._advance(host, inbound.args)
+                    continue
+                await host.receive(inbound)
+        finally:
+            host.request_stop()
+
+    def _advance(self, host: ChannelHost, args: str) -> None:
+        advance: Callable[..., None] | None = getattr(host.clock, "advance", None)
+        span = parse_span(args)
+        if advance is None or span is None:
+            self.output.write("\n(/maju hanya dengan `csobot chat --clock`; contoh: /maju 2j)\n")
+            return
+        advance(seconds=span.total_seconds())
+        now = format_local(host.clock.now(), host.config.current_office.timezone)
+        self.output.write(f"\n(waktu dimajukan: sekarang {now})\n")
+        self.output.flush()
+        host.wake()
+

@@ -46,14 +46,14 @@ def cached_matcher(
                 matcher = pickle.load(handle)
             if isinstance(matcher, Matcher):
                 return matcher
-        except Exception as exc:  # a damaged cache must never stop the bot
+        except Exception as exc:  # noqa: BLE001 - a damaged cache must never stop the bot
             log.warning("ignoring unreadable knowledge cache %s: %s", path, exc)
     matcher = build()
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_dir, delete=False, suffix=".tmp") as handle:
-            pickle.dump(matcher, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, path)
+        with tempfile.NamedTemporaryFile(dir=cache_dir, delete=False, suffix=".tmp") as temporary:
+            pickle.dump(matcher, temporary, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary.name, path)
         for old in cache_dir.glob("knowledge-*.pickle"):
             if old != path:
                 old.unlink(missing_ok=True)

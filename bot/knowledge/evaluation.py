@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -135,9 +136,26 @@ class BaselineMatcher:
         return Match(question, decision, candidate)
 
 
-def match_json(result: Match) -> dict[str, object]:
+class CandidateJson(TypedDict):
+    id: str
+    score: float
+
+
+class MatchJson(TypedDict):
+    """One line of `csobot kb match`, keys in the printed order."""
+
+    question: str
+    decision: str
+    id: str | None
+    score: float
+    candidates: list[CandidateJson]
+
+
+def match_json(result: Match) -> MatchJson:
     """The line `csobot kb match` prints for one question."""
-    candidates = [{"id": c.id, "score": round(c.score, 2)} for c in result.candidates[:3]]
+    candidates: list[CandidateJson] = [
+        {"id": c.id, "score": round(c.score, 2)} for c in result.candidates[:3]
+    ]
     return {
         "question": result.question,
         "decision": result.decision.value,

@@ -35,7 +35,7 @@ from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from bot.config import MatcherConfig
-from bot.knowledge.model import KnowledgeBase
+from bot.knowledge.model import Entry, KnowledgeBase, OutOfScope
 from bot.knowledge.normalise import Normaliser
 
 BEST_EXAMPLE_WEIGHT = 0.6  # the rest goes to the topic centroid
@@ -102,14 +102,14 @@ class Matcher:
         self.thresholds = thresholds
         self.normalise = Normaliser(knowledge.abbreviations, knowledge.fillers)
         self._out_of_scope = {topic.id for topic in knowledge.out_of_scope}
-        topics = [*knowledge.entries, *knowledge.out_of_scope]
+        topics: list[Entry | OutOfScope] = [*knowledge.entries, *knowledge.out_of_scope]
         self._topic_ids = [topic.id for topic in topics]
         examples: list[str] = []
         starts: list[int] = []
         for topic in topics:
             texts = [*topic.questions, *topic.keywords]
             if topic.id not in self._out_of_scope:
-                texts.append(topic.title)  # type: ignore[union-attr]
+                texts.append(topic.title)
             normalised = [text for text in (self.normalise(t) for t in texts) if text]
             starts.append(len(examples))
             examples.extend(normalised or [topic.id.replace("-", " ")])

@@ -98,6 +98,7 @@ class Ticket(SQLModel, table=True):
     escalated_to: str | None = Field(default=None, max_length=100)
     desk_chat_id: str | None = Field(default=None, max_length=64)
     desk_thread_id: str | None = Field(default=None, max_length=64)
+    desk_thread_link: str | None = Field(default=None, max_length=300)  # made by the channel
     requested_documents: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     opened_at: datetime = _utc_column(index=True)
     service_due_at: datetime | None = _utc_column(nullable=True)  # 20 working minutes after the question

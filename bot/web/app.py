@@ -22,6 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.host import Host
 from bot.runtime import Runtime
 from bot.web import pages
 from bot.web.auth import PasswordHash, PasswordHashError, SessionSigner
@@ -147,25 +148,26 @@ class Server(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
-async def serve(runtime: Runtime, host: str, port: int) -> int:
-    """Run the dashboard until interrupted; 0 after a clean stop, 1 if it could not listen,
-    2 when the web settings are missing or invalid."""
+class DashboardSettingsError(Exception):
+    """The dashboard's environment settings are missing or invalid; the message says what to do."""
+
+
+def dashboard_from_environment(runtime: Runtime) -> Starlette:
+    """The dashboard configured by CSOBOT_WEB_* (environment or .env); raises
+    DashboardSettingsError with instructions when they are missing or invalid."""
     try:
         settings = WebSettings()
     except ValidationError as exc:
-        print(f"csobot: invalid dashboard setting:\n{exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise DashboardSettingsError(f"invalid dashboard setting:\n{exc}") from exc
     secret = settings.secret_value()
     if secret is None:
-        print(
-            "csobot: CSOBOT_WEB_SECRET is not set.\n"
+        raise DashboardSettingsError(
+            "CSOBOT_WEB_SECRET is not set.\n"
             "  The dashboard signs its session cookies with it. Set a long random value, e.g.\n"
             "    export CSOBOT_WEB_SECRET=\"$(python3 -c 'import secrets; "
             "print(secrets.token_urlsafe(48))')\"\n"
-            "  or put CSOBOT_WEB_SECRET=... in the .env file, and run `csobot serve` again.",
-            file=sys.stderr,
+            "  or put CSOBOT_WEB_SECRET=... in the .env file, and run `csobot serve` again."
         )
-        return EXIT_CONFIG
     try:
         app = create_app(
             runtime,
@@ -174,25 +176,33 @@ async def serve(runtime: Runtime, host: str, port: int) -> int:
             session_minutes=settings.session_minutes,
         )
     except PasswordHashError as exc:
-        print(
-            f"csobot: CSOBOT_WEB_PASSWORD_HASH is invalid: {exc}.\n"
-            "  Create one with `csobot web hash-password`, or unset it to use login links only.",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
+        raise DashboardSettingsError(
+            f"CSOBOT_WEB_PASSWORD_HASH is invalid: {exc}.\n"
+            "  Create one with `csobot web hash-password`, or unset it to use login links only."
+        ) from exc
     logging.getLogger("uvicorn.access").addFilter(RedactLoginTokens())
-    config = uvicorn.Config(
-        app, host=host, port=port, lifespan="off", ws="none", log_config=None, server_header=False
-    )
-    server = Server(config)
-    log.info(
-        "dashboard on http://%s:%d (password login %s)",
-        host,
-        port,
-        "on" if settings.password_hash_value() else "off",
-    )
+    log.info("dashboard enabled (password login %s)", "on" if settings.password_hash_value() else "off")
+    return app
+
+
+def dashboard_if_configured(runtime: Runtime) -> Starlette | None:
+    """The dashboard when CSOBOT_WEB_SECRET is set (with a channel's web app), else None."""
     try:
-        await server.serve()
-    except SystemExit:  # uvicorn exits when it cannot bind the address; it has logged why
-        return 1
-    return 0 if server.started else 1
+        settings = WebSettings()
+    except ValidationError as exc:
+        raise DashboardSettingsError(f"invalid dashboard setting:\n{exc}") from exc
+    if settings.secret_value() is None:
+        return None
+    return dashboard_from_environment(runtime)
+
+
+async def serve(runtime: Runtime, host: str, port: int) -> int:
+    """`csobot serve`: the host's web app with the dashboard (and /healthz, /metrics), no
+    channels. 0 after a clean stop, 1 if it could not listen, 2 when the web settings are
+    missing or invalid."""
+    try:
+        app = dashboard_from_environment(runtime)
+    except DashboardSettingsError as exc:
+        print(f"csobot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return await Host(runtime, run_scheduler=False, dashboard=app).run_until_signal((host, port))

@@ -15,13 +15,15 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlmodel import col
 
 from bot.config import Config
+from bot.login_tokens import issue_login_token, token_hash
+from bot.roles import READERS
 from bot.store.models import LoginToken
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from bot.store.db import SessionFactory
 
 # Roles that may read consultations and figures: supervisors (Kepala Kantor, QA) and Kepala Seksi.
-READER_ROLES = frozenset({"supervisor", "kepala_seksi"})
+READER_ROLES = READERS
 # The user name of the password login; it is not a staff member, so it carries the supervisor role.
 PASSWORD_USER = "supervisor"
 PASSWORD_SCHEME = "pbkdf2_sha256"
@@ -79,10 +81,6 @@ def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS) -> str
     salt = secrets.token_bytes(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
     return f"{PASSWORD_SCHEME}${iterations}${salt.hex()}${digest.hex()}"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -171,19 +169,6 @@ async def redeem_login_token(sessions: SessionFactory, token: str, now: datetime
         row = await session.get(LoginToken, hashed)
         await session.commit()
     return row.staff_name if row is not None else None
-
-
-def issue_login_token(staff_name: str, now: datetime, minutes: int = 10) -> tuple[str, LoginToken]:
-    """(token for the link, row to store): for a caller that adds the row in its own transaction,
-    such as the bot's /masuk handler, so the link is sent only if the row is committed."""
-    token = secrets.token_urlsafe(32)
-    row = LoginToken(
-        token_hash=token_hash(token),
-        staff_name=staff_name,
-        expires_at=now + timedelta(minutes=minutes),
-        created_at=now,
-    )
-    return token, row
 
 
 async def create_login_link(

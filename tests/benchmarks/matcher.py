@@ -9,6 +9,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -49,23 +50,23 @@ def accuracy() -> None:
         print(f"  csobot − baseline, strict accuracy: {ours.strict_accuracy - naive.strict_accuracy:+.1f} points")
 
 
-def synthetic_knowledge(directory: Path, size: int, real: list[dict[str, object]], seed: int = 7) -> None:
+def synthetic_knowledge(directory: Path, size: int, real: list[dict[str, Any]], seed: int = 7) -> None:
     """`size` entries made from the real ones: each copies a real entry's examples, swaps some words
     for random words of the knowledge base's vocabulary and adds a word of its own."""
     rng = random.Random(seed)
-    vocabulary = sorted({w for e in real for q in e["questions"] for w in str(q).lower().split()})  # type: ignore[attr-defined]
+    vocabulary = sorted({w for e in real for q in e["questions"] for w in str(q).lower().split()})
     entries = []
     for number in range(size):
         source = real[number % len(real)]
         tag = f"kode{number:05d}"
         questions = []
-        for question in source["questions"]:  # type: ignore[attr-defined]
+        for question in source["questions"]:
             words = str(question).split()
             for _ in range(max(1, len(words) // 4)):
                 words[rng.randrange(len(words))] = rng.choice(vocabulary)
             questions.append(" ".join(words) + f" {tag}")
         entries.append({**source, "id": f"{source['id']}-{number:05d}", "questions": questions,
-                        "keywords": [*source["keywords"], tag]})  # type: ignore[list-item]
+                        "keywords": [*source["keywords"], tag]})
     for chunk in range(0, size, 500):
         (directory / f"synthetic-{chunk:05d}.yaml").write_text(
             yaml.safe_dump({"area": "Sintetis", "entries": entries[chunk:chunk + 500]}, allow_unicode=True),
@@ -75,7 +76,7 @@ def synthetic_knowledge(directory: Path, size: int, real: list[dict[str, object]
 
 def speed() -> None:
     config = load_config(ROOT / "config.yaml")
-    real: list[dict[str, object]] = []
+    real: list[dict[str, Any]] = []  # entries as read from the YAML files
     for path in sorted((ROOT / "knowledge").glob("[!_]*.yaml")):
         real.extend(yaml.safe_load(path.read_text(encoding="utf-8"))["entries"])
     questions = [item.question for item in read_labelled(next(iter(SETS.values())))]

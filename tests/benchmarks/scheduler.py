@@ -34,14 +34,14 @@ async def populate(runtime: object, due: int) -> None:
              "opened_at": opened, "updated_at": opened, "deadline_at": NOW + timedelta(days=2), "status_since": opened}
             for n in range(1, OPEN_TICKETS + 1)
         ]
-        await session.exec(insert(Ticket), params=tickets)  # type: ignore[call-overload]
+        await session.exec(insert(Ticket), params=tickets)
         jobs = []
         for n in range(1, OPEN_TICKETS + 1):
             progress_due = NOW - timedelta(minutes=1) if n <= due else NOW + timedelta(days=1)
             for kind, at in ((JobKind.PROGRESS, progress_due), (JobKind.DEADLINE_REMINDER, NOW + timedelta(hours=5)),
                              (JobKind.AUTO_ESCALATE, NOW + timedelta(hours=20)), (JobKind.BREACH, NOW + timedelta(days=2))):
                 jobs.append({"ticket_id": n, "kind": kind.value, "due_at": at, "status": "pending", "pending": True, "created_at": opened})
-        await session.exec(insert(ScheduledJob), params=jobs)  # type: ignore[call-overload]
+        await session.exec(insert(ScheduledJob), params=jobs)
         await session.commit()
 
 

@@ -335,7 +335,7 @@ class FakeBotApi:
         if method == "sendDocument":
             upload = params.get("document")
             name = getattr(upload, "filename", "file")
-            params["_upload"] = (name, upload.file.read() if hasattr(upload, "file") else b"")
+            params["_upload"] = (name, upload.file.read() if upload is not None and hasattr(upload, "file") else b"")
             return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": {"id": int(params["chat_id"]), "type": "private"},
                     "from": self._bot(), "document": {"file_id": "sent1", "file_unique_id": "usent1", "file_name": name},
                     "caption": params.get("caption", "")}

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 16:24:11.453048
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import bot.store.types

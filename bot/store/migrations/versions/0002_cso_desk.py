@@ -10,7 +10,7 @@ Create Date: 2026-11-23 17:17:39.834140
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import bot.store.types

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 17:52:30.940195
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import bot.store.types

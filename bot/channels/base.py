@@ -1,0 +1,85 @@
+"""What a channel is to the host: a small protocol, and what the host offers it in return.
+
+A channel turns its platform's updates into `Inbound` events and hands them to the host, and
+delivers `Outbound` messages through its `Sender`. It knows nothing of the scheduler, the outbox
+loops, other channels or the handlers: the host (bot/host.py) runs all of that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from starlette.routing import BaseRoute
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.messages import Inbound, Outbound
+from bot.settings import Settings
+
+
+class TemporaryDeliveryError(Exception):
+    """Try again later (network trouble, rate limit)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(Exception):
+    """The platform refuses this message for good; retrying cannot help."""
+
+
+class Sender(Protocol):
+    channel: str
+
+    async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
+        """Deliver (in `thread_id` of the chat when given); return the platform's id of what was
+        created: the message, or the thread for ThreadAction.OPEN. Raises TemporaryDeliveryError
+        or PermanentDeliveryError."""
+        ...
+
+    def thread_link(self, chat_id: str, thread_id: str) -> str | None:
+        """A link staff can open to reach a thread this sender created (None if none)."""
+        ...
+
+
+class ChannelHost(Protocol):
+    """What a running channel may use of the host."""
+
+    config: Config
+    settings: Settings
+    clock: Clock
+
+    async def receive(self, inbound: Inbound, typing: Callable[[], None] = ...) -> None:
+        """Handle one event (one transaction) and deliver what it produced."""
+        ...
+
+    async def accepts_files(self, inbound: Inbound) -> bool:
+        """Whether a file from this sender may be downloaded (before receive)."""
+        ...
+
+    def wake(self) -> None:
+        """Run the service clock now (after a channel moved a test clock forward)."""
+        ...
+
+    def request_stop(self) -> None: ...
+
+
+class Channel(Protocol):
+    name: str
+    sender: Sender
+
+    async def start(self, host: ChannelHost) -> None:
+        """Connect to the platform and begin receiving (polling, or wait for the web routes)."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """HTTP routes this channel serves in the host's web app (a webhook), if any."""
+        ...
+
+    async def check(self) -> str | None:
+        """None when the platform is reachable, else why not (for /healthz)."""
+        ...

@@ -1,0 +1,1 @@
+"""The database reads the SOP needs, one module per aggregate; handlers build no SQL."""

@@ -1,0 +1,62 @@
+"""Reads of tickets and what belongs to them (attachments)."""
+
+from __future__ import annotations
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.store.models import Attachment, Direction, Ticket, TicketStatus
+
+
+async def get(session: AsyncSession, ticket_id: int | None) -> Ticket | None:
+    return await session.get(Ticket, ticket_id) if ticket_id is not None else None
+
+
+async def by_number(session: AsyncSession, number: str) -> Ticket | None:
+    query = select(Ticket).where(Ticket.number == number.strip().upper())
+    return (await session.exec(query)).first()
+
+
+async def latest_open(session: AsyncSession, stakeholder_id: int) -> Ticket | None:
+    """The stakeholder's newest ticket that is not resolved: what a new message is about."""
+    query = (
+        select(Ticket)
+        .where(Ticket.stakeholder_id == stakeholder_id, Ticket.status != TicketStatus.RESOLVED)
+        .order_by(col(Ticket.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()
+
+
+async def open_of(session: AsyncSession, stakeholder_id: int) -> list[Ticket]:
+    query = (
+        select(Ticket)
+        .where(Ticket.stakeholder_id == stakeholder_id, Ticket.status != TicketStatus.RESOLVED)
+        .order_by(col(Ticket.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def with_status(
+    session: AsyncSession, statuses: set[str] | None = None, office: str | None = None
+) -> list[Ticket]:
+    """Oldest first; every ticket when `statuses` is empty."""
+    query = select(Ticket).order_by(col(Ticket.opened_at), col(Ticket.id))
+    if statuses:
+        query = query.where(col(Ticket.status).in_(statuses))
+    if office:
+        query = query.where(Ticket.office == office)
+    return list((await session.exec(query)).all())
+
+
+async def in_desk_thread(session: AsyncSession, chat_id: str, thread_id: str) -> Ticket | None:
+    query = select(Ticket).where(Ticket.desk_chat_id == chat_id, Ticket.desk_thread_id == thread_id)
+    return (await session.exec(query)).first()
+
+
+async def received_attachments(session: AsyncSession, ticket_id: int) -> int:
+    """How many files the stakeholder has sent for this ticket."""
+    query = select(func.count()).where(
+        Attachment.ticket_id == ticket_id, Attachment.direction == Direction.IN
+    )
+    return int((await session.exec(query)).one())
