@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: chat run test bench browser clean
+.PHONY: chat run test lint bench browser clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -29,9 +29,15 @@ chat: $(VENV)/.installed
 run: $(VENV)/.installed
 	@$(BIN)/csobot run
 
-## test: install the test dependencies and run the whole suite
-test: $(VENV)/.installed-dev browser
+## test: install the test dependencies, run the lint and type gates, then the whole suite
+test: lint browser
 	$(BIN)/python -m pytest
+
+## lint: ruff (lint and format) and mypy, with the settings in pyproject.toml
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The dashboard's browser test drives Debian's chromium with Playwright (never a downloaded
 # browser build). Installed here when missing and possible; otherwise that one test is skipped.

@@ -59,4 +59,6 @@ class AddressBook:
 
     def _members(self, members: list[StaffMember]) -> list[Delivery]:
         accounts = (self.staff_account(member) for member in members)
-        return [Delivery(self.desk_channel, account) for account in accounts if account is not None]
+        return [
+            Delivery(self.desk_channel, account) for account in accounts if account is not None
+        ]

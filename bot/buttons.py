@@ -30,7 +30,9 @@ class Action:
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
-            raise ButtonDataError(f"action name {self.name!r} must be lower-case letters, digits, _")
+            raise ButtonDataError(
+                f"action name {self.name!r} must be lower-case letters, digits, _"
+            )
         for argument in self.args:
             if not _ARGUMENT.match(argument):
                 raise ButtonDataError(f"action argument {argument!r} has characters buttons drop")

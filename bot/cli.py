@@ -13,8 +13,8 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -72,15 +72,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="csobot", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="path to config.yaml (default: $CSOBOT_CONFIG or ./config.yaml)")
+    parser.add_argument(
+        "--config", help="path to config.yaml (default: $CSOBOT_CONFIG or ./config.yaml)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--office", help="serve another office from config.yaml")
-    chat.add_argument("--user", default="local", help="who you are in the terminal (default: local)")
+    chat.add_argument(
+        "--user", default="local", help="who you are in the terminal (default: local)"
+    )
     chat.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
     chat.add_argument(
-        "--clock", metavar="START", nargs="?", const="now",
+        "--clock",
+        metavar="START",
+        nargs="?",
+        const="now",
         help="try the service clock: start at START (ISO time, e.g. 2026-11-23T09:00+07:00, or "
         "'now') and move it forward with /maju 2j in the chat",
     )
@@ -89,11 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
     run.add_argument("--office", help="serve another office from config.yaml")
     run.add_argument(
-        "--webhook", action="store_true",
+        "--webhook",
+        action="store_true",
         help="receive updates on a webhook (TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET): several processes",
     )
     run.add_argument(
-        "--http", action="store_true",
+        "--http",
+        action="store_true",
         help="with polling, also serve /healthz, /metrics (and the dashboard if configured) "
         "on CSOBOT_WEBHOOK_LISTEN:CSOBOT_WEBHOOK_PORT",
     )
@@ -101,11 +110,17 @@ def _parser() -> argparse.ArgumentParser:
 
     database = commands.add_parser("db", help="database maintenance")
     database_commands = database.add_subparsers(dest="db_command", required=True)
-    database_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=_db_upgrade)
-    database_commands.add_parser("current", help="show the applied migration").set_defaults(handler=_db_current)
+    database_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(
+        handler=_db_upgrade
+    )
+    database_commands.add_parser("current", help="show the applied migration").set_defaults(
+        handler=_db_current
+    )
 
     tickets = commands.add_parser("tickets", help="list tickets (the CSO queue)")
-    tickets.add_argument("--status", action="append", help="only these statuses (repeatable; default: all open)")
+    tickets.add_argument(
+        "--status", action="append", help="only these statuses (repeatable; default: all open)"
+    )
     tickets.add_argument("--all", action="store_true", help="include resolved tickets")
     tickets.set_defaults(handler=_tickets)
 
@@ -114,13 +129,19 @@ def _parser() -> argparse.ArgumentParser:
     kb_check = kb_commands.add_parser("check", help="validate knowledge/*.yaml")
     kb_check.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
     kb_check.set_defaults(handler=_kb_check)
-    kb_match = kb_commands.add_parser("match", help="match a question (or stdin lines), print JSON")
+    kb_match = kb_commands.add_parser(
+        "match", help="match a question (or stdin lines), print JSON"
+    )
     kb_match.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
-    kb_match.add_argument("question", nargs="?", help="the question; without it, one per stdin line")
+    kb_match.add_argument(
+        "question", nargs="?", help="the question; without it, one per stdin line"
+    )
     kb_match.set_defaults(handler=_kb_match)
     kb_eval = kb_commands.add_parser("eval", help="accuracy on a labelled JSONL file")
     kb_eval.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
-    kb_eval.add_argument("file", nargs="+", help='JSON lines: {"q": question, "label": entry id or "none"}')
+    kb_eval.add_argument(
+        "file", nargs="+", help='JSON lines: {"q": question, "label": entry id or "none"}'
+    )
     kb_eval.set_defaults(handler=_kb_eval)
 
     kb_calibrate = kb_commands.add_parser(
@@ -129,21 +150,36 @@ def _parser() -> argparse.ArgumentParser:
     kb_calibrate.add_argument("--kb", help="knowledge directory (default: ./knowledge)")
     # Defaults stricter than the service targets (≤ 2 % wrong, ≥ 90 % rejection on questions never
     # seen): thresholds fitted on one set do worse on the next, so they keep a safety margin.
-    kb_calibrate.add_argument("--max-wrong", type=float, default=1.5, help="wrong answers allowed, %% (default 1.5)")
-    kb_calibrate.add_argument("--min-rejection", type=float, default=92.0, help="out-of-scope rejection needed, %% (default 92)")
-    kb_calibrate.add_argument("file", nargs="+", help='JSON lines: {"q": question, "label": entry id or "none"}')
+    kb_calibrate.add_argument(
+        "--max-wrong", type=float, default=1.5, help="wrong answers allowed, %% (default 1.5)"
+    )
+    kb_calibrate.add_argument(
+        "--min-rejection",
+        type=float,
+        default=92.0,
+        help="out-of-scope rejection needed, %% (default 92)",
+    )
+    kb_calibrate.add_argument(
+        "file", nargs="+", help='JSON lines: {"q": question, "label": entry id or "none"}'
+    )
     kb_calibrate.set_defaults(handler=_kb_calibrate)
 
     register_calendar(commands)
 
-    retention = commands.add_parser("retention", help="personal-data retention (service.retention_months)")
+    retention = commands.add_parser(
+        "retention", help="personal-data retention (service.retention_months)"
+    )
     retention_commands = retention.add_subparsers(dest="retention_command", required=True)
-    purge = retention_commands.add_parser("purge", help="delete stakeholders inactive longer than the retention period")
+    purge = retention_commands.add_parser(
+        "purge", help="delete stakeholders inactive longer than the retention period"
+    )
     purge.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     purge.set_defaults(handler=_retention_purge)
 
     serve = commands.add_parser("serve", help="the supervisors' read-only web dashboard")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.set_defaults(handler=_serve)
 
@@ -161,19 +197,33 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="service-level report")
     report.add_argument("--office", help="office id (default: the one served)")
-    report.add_argument("--from", dest="date_from", type=date.fromisoformat, help="first local date, YYYY-MM-DD (default: 6 days ago)")
-    report.add_argument("--to", dest="date_to", type=date.fromisoformat, help="last local date, inclusive (default: today)")
+    report.add_argument(
+        "--from",
+        dest="date_from",
+        type=date.fromisoformat,
+        help="first local date, YYYY-MM-DD (default: 6 days ago)",
+    )
+    report.add_argument(
+        "--to",
+        dest="date_to",
+        type=date.fromisoformat,
+        help="last local date, inclusive (default: today)",
+    )
     report.add_argument("--format", choices=("html", "csv", "json"), default="json")
     report.add_argument("--output", help="write to this file instead of standard output")
     report.set_defaults(handler=_report)
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
-    config_commands.add_parser("check", help="validate config.yaml").set_defaults(handler=_config_check)
+    config_commands.add_parser("check", help="validate config.yaml").set_defaults(
+        handler=_config_check
+    )
     return parser
 
 
-async def _with_runtime(settings: Settings, args: argparse.Namespace, body: Callable[..., Awaitable[int]]) -> int:
+async def _with_runtime(
+    settings: Settings, args: argparse.Namespace, body: Callable[..., Awaitable[int]]
+) -> int:
     from bot.runtime import build_runtime
 
     runtime = await build_runtime(settings, office=getattr(args, "office", None))
@@ -196,7 +246,10 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
             start = None if args.clock == "now" else datetime.fromisoformat(args.clock)
             clock = ShiftedClock(start)
         except ValueError:
-            print(f"csobot: --clock needs an ISO time with its zone, e.g. {CLOCK_EXAMPLE}", file=sys.stderr)
+            print(
+                f"csobot: --clock needs an ISO time with its zone, e.g. {CLOCK_EXAMPLE}",
+                file=sys.stderr,
+            )
             return EXIT_CONFIG
     runtime = await build_runtime(settings, office=args.office, clock=clock)
     # Only the terminal runs here, so staff messages are shown in it too.
@@ -258,20 +311,25 @@ async def _db_current(settings: Settings, args: argparse.Namespace) -> int:
         applied, head = await db.current_revision(engine)
     finally:
         await engine.dispose()
-    state = "up to date" if applied == head else f"behind (newest is {head}; run `csobot db upgrade`)"
+    state = (
+        "up to date" if applied == head else f"behind (newest is {head}; run `csobot db upgrade`)"
+    )
     print(f"applied revision: {applied or 'none'} – {state}")
     return 0
 
 
 async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.store.models import OPEN_STATUSES, TicketStatus
     from bot.queries.tickets import with_status
+    from bot.store.models import OPEN_STATUSES, TicketStatus
 
     known = {status.value for status in TicketStatus}
     wanted = set(args.status or [])
     unknown = wanted - known
     if unknown:
-        print(f"csobot: unknown status {sorted(unknown)}; choose from {sorted(known)}", file=sys.stderr)
+        print(
+            f"csobot: unknown status {sorted(unknown)}; choose from {sorted(known)}",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     if not wanted and not args.all:
         wanted = {status.value for status in OPEN_STATUSES}
@@ -292,7 +350,9 @@ async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
         opened = ticket.opened_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         question = " ".join(ticket.question.split())
         question = question if len(question) <= 60 else question[:59] + "…"
-        print(f"{ticket.number:<20} {ticket.status:<19} {opened:<17} {ticket.topic_id or '-':<26} {question}")
+        print(
+            f"{ticket.number:<20} {ticket.status:<19} {opened:<17} {ticket.topic_id or '-':<26} {question}"
+        )
     return 0
 
 
@@ -318,7 +378,9 @@ async def _kb_match(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge.evaluation import match_json
 
     matcher = _matcher(settings)
-    questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
+    questions = (
+        [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
+    )
     for question in questions:
         print(json.dumps(match_json(matcher.match(question)), ensure_ascii=False), flush=True)
     return 0
@@ -352,7 +414,9 @@ async def _kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
     items = _labelled(args.file)
     if items is None:
         return EXIT_CONFIG
-    result = calibrate(_matcher(settings), items, max_wrong=args.max_wrong, min_rejection=args.min_rejection)
+    result = calibrate(
+        _matcher(settings), items, max_wrong=args.max_wrong, min_rejection=args.min_rejection
+    )
     if result is None:
         print("no thresholds meet those limits on this file; add example questions to the entries")
         return EXIT_RUNTIME
@@ -392,7 +456,11 @@ async def _transcript(settings: Settings, args: argparse.Namespace) -> int:
     if transcript is None:
         print(f"csobot: no ticket {args.ticket}", file=sys.stderr)
         return EXIT_RUNTIME
-    renderers = {"md": lambda: render_markdown(transcript, config), "html": lambda: render_html(transcript, config), "jsonl": lambda: render_jsonl(transcript)}
+    renderers = {
+        "md": lambda: render_markdown(transcript, config),
+        "html": lambda: render_html(transcript, config),
+        "jsonl": lambda: render_jsonl(transcript),
+    }
     _emit(renderers[args.format](), args.output)
     return 0
 
@@ -404,7 +472,10 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     config = load_config(settings.csobot_config)
     office = args.office or config.office
     if office not in config.offices:
-        print(f"csobot: unknown office {office!r}; offices are {sorted(config.offices)}", file=sys.stderr)
+        print(
+            f"csobot: unknown office {office!r}; offices are {sorted(config.offices)}",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     now = SystemClock().now()
     today = now.astimezone(ZoneInfo(config.offices[office].timezone)).date()
@@ -420,7 +491,11 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
             report = await build_report(session, config, office, start, end, now)
     finally:
         await engine.dispose()
-    renderers = {"json": lambda: render_json(report), "csv": lambda: render_csv(report), "html": lambda: render_html(report, config)}
+    renderers = {
+        "json": lambda: render_json(report),
+        "csv": lambda: render_csv(report),
+        "html": lambda: render_html(report, config),
+    }
     _emit(renderers[args.format](), args.output)
     return 0
 
@@ -459,7 +534,9 @@ async def _hash_password(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.web.auth import hash_password
 
-    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    password = (
+        getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    )
     if len(password) < 12:
         print("csobot: use at least 12 characters", file=sys.stderr)
         return EXIT_CONFIG
@@ -469,7 +546,9 @@ async def _hash_password(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
     config = load_config(settings.csobot_config)
-    print(f"{settings.csobot_config}: valid ({len(config.offices)} offices; serving {config.office})")
+    print(
+        f"{settings.csobot_config}: valid ({len(config.offices)} offices; serving {config.office})"
+    )
     return 0
 
 

@@ -10,7 +10,7 @@ import re
 import string
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -71,49 +71,67 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "ticket_already_closed": frozenset({"ticket", "status"}),
     "kb_reloaded": frozenset({"entries", "out_of_scope"}),
     "kb_reload_failed": frozenset({"problems"}),
-    "supervisor_transcript": frozenset({'ticket'}),
-    "supervisor_search_header": frozenset({'shown', 'total'}),
-    "supervisor_report": frozenset({'breaches', 'end', 'office', 'resolved', 'served', 'skm', 'start', 'tickets'}),
-    "supervisor_login_link": frozenset({'link'}),
-    "progress_update": frozenset({'deadline', 'officer', 'status', 'ticket'}),
-    "survey_intro": frozenset({'count'}),
-    "desk_queue_reminder": frozenset({'id', 'ticket', 'waited'}),
-    "desk_deadline_reminder": frozenset({'deadline', 'officer', 'status', 'ticket'}),
-    "desk_auto_escalated": frozenset({'deadline', 'head', 'section'}),
-    "breach_notice": frozenset({'deadline', 'link', 'officer', 'status', 'ticket'}),
-    "cso_message": frozenset({'text'}),
-    "ticket_taken": frozenset({'officer', 'ticket'}),
-    "documents_requested": frozenset({'documents', 'max_mb', 'ticket', 'types'}),
-    "document_received": frozenset({'count', 'name', 'ticket'}),
-    "document_rejected_type": frozenset({'name', 'types'}),
-    "document_too_large": frozenset({'max_mb', 'name', 'size'}),
-    "document_download_failed": frozenset({'name'}),
-    "documents_complete": frozenset({'count', 'ticket'}),
-    "escalated_notice": frozenset({'ticket'}),
-    "resolved_by_cso": frozenset({'answer', 'ticket'}),
-    "reopened_notice": frozenset({'ticket'}),
-    "desk_card": frozenset({'deadline', 'name', 'opened', 'phone', 'question', 'role', 'satker', 'service_due', 'status', 'ticket', 'tried'}),
-    "desk_take_hint": frozenset({'id'}),
-    "desk_requeued": frozenset({'ticket'}),
-    "desk_from_stakeholder": frozenset({'name', 'text'}),
-    "desk_file_from_stakeholder": frozenset({'name'}),
-    "desk_documents_complete": frozenset({'count'}),
-    "desk_taken": frozenset({'officer'}),
-    "desk_already_taken": frozenset({'officer'}),
-    "desk_unknown_ticket": frozenset({'ticket'}),
-    "desk_need_text": frozenset({'command'}),
-    "desk_documents_menu": frozenset({'topic'}),
-    "desk_document_picked": frozenset({'count', 'document'}),
-    "desk_documents_sent": frozenset({'documents'}),
-    "desk_no_head": frozenset({'section'}),
-    "escalation_to_head": frozenset({'card', 'link', 'officer', 'reason', 'ticket'}),
-    "desk_escalated": frozenset({'head', 'officer', 'reason', 'section'}),
-    "desk_resolved": frozenset({'answer', 'officer'}),
-    "desk_unknown_topic": frozenset({'topic'}),
-    "desk_handed_to_bot": frozenset({'topic'}),
-    "desk_reopened": frozenset({'officer'}),
-    "desk_queue_header": frozenset({'count'}),
-    "desk_queue_line": frozenset({'age', 'deadline', 'id', 'officer', 'opened', 'status', 'summary', 'ticket'}),
+    "supervisor_transcript": frozenset({"ticket"}),
+    "supervisor_search_header": frozenset({"shown", "total"}),
+    "supervisor_report": frozenset(
+        {"breaches", "end", "office", "resolved", "served", "skm", "start", "tickets"}
+    ),
+    "supervisor_login_link": frozenset({"link"}),
+    "progress_update": frozenset({"deadline", "officer", "status", "ticket"}),
+    "survey_intro": frozenset({"count"}),
+    "desk_queue_reminder": frozenset({"id", "ticket", "waited"}),
+    "desk_deadline_reminder": frozenset({"deadline", "officer", "status", "ticket"}),
+    "desk_auto_escalated": frozenset({"deadline", "head", "section"}),
+    "breach_notice": frozenset({"deadline", "link", "officer", "status", "ticket"}),
+    "cso_message": frozenset({"text"}),
+    "ticket_taken": frozenset({"officer", "ticket"}),
+    "documents_requested": frozenset({"documents", "max_mb", "ticket", "types"}),
+    "document_received": frozenset({"count", "name", "ticket"}),
+    "document_rejected_type": frozenset({"name", "types"}),
+    "document_too_large": frozenset({"max_mb", "name", "size"}),
+    "document_download_failed": frozenset({"name"}),
+    "documents_complete": frozenset({"count", "ticket"}),
+    "escalated_notice": frozenset({"ticket"}),
+    "resolved_by_cso": frozenset({"answer", "ticket"}),
+    "reopened_notice": frozenset({"ticket"}),
+    "desk_card": frozenset(
+        {
+            "deadline",
+            "name",
+            "opened",
+            "phone",
+            "question",
+            "role",
+            "satker",
+            "service_due",
+            "status",
+            "ticket",
+            "tried",
+        }
+    ),
+    "desk_take_hint": frozenset({"id"}),
+    "desk_requeued": frozenset({"ticket"}),
+    "desk_from_stakeholder": frozenset({"name", "text"}),
+    "desk_file_from_stakeholder": frozenset({"name"}),
+    "desk_documents_complete": frozenset({"count"}),
+    "desk_taken": frozenset({"officer"}),
+    "desk_already_taken": frozenset({"officer"}),
+    "desk_unknown_ticket": frozenset({"ticket"}),
+    "desk_need_text": frozenset({"command"}),
+    "desk_documents_menu": frozenset({"topic"}),
+    "desk_document_picked": frozenset({"count", "document"}),
+    "desk_documents_sent": frozenset({"documents"}),
+    "desk_no_head": frozenset({"section"}),
+    "escalation_to_head": frozenset({"card", "link", "officer", "reason", "ticket"}),
+    "desk_escalated": frozenset({"head", "officer", "reason", "section"}),
+    "desk_resolved": frozenset({"answer", "officer"}),
+    "desk_unknown_topic": frozenset({"topic"}),
+    "desk_handed_to_bot": frozenset({"topic"}),
+    "desk_reopened": frozenset({"officer"}),
+    "desk_queue_header": frozenset({"count"}),
+    "desk_queue_line": frozenset(
+        {"age", "deadline", "id", "officer", "opened", "status", "summary", "ticket"}
+    ),
 }
 
 
@@ -263,11 +281,15 @@ SKM_ELEMENTS = {
 }
 
 
+SkmElement = Literal["U1", "U2", "U3", "U4", "U5", "U6", "U7", "U8", "U9"]
+assert set(get_args(SkmElement)) == set(SKM_ELEMENTS)
+
+
 class SurveyConfig(StrictModel):
     """The satisfaction survey (SKM, PermenPANRB 14/2017) asked after a ticket is resolved."""
 
     enabled: bool
-    elements: list[Literal[tuple(SKM_ELEMENTS)]] = Field(min_length=1)  # type: ignore[misc]
+    elements: list[SkmElement] = Field(min_length=1)
     questions: dict[str, str]
     ask_comment: bool
 
@@ -445,7 +467,13 @@ class Texts(StrictModel):
     @model_validator(mode="after")
     def _known_placeholders(self) -> Texts:
         for name, value in self:
-            values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+            values = (
+                value.values()
+                if isinstance(value, dict)
+                else value
+                if isinstance(value, list)
+                else [value]
+            )
             allowed = OFFICE_PLACEHOLDERS | TEXT_PLACEHOLDERS.get(name, frozenset())
             for text in values:
                 unknown = placeholders_in(text) - allowed
@@ -490,7 +518,9 @@ class Config(StrictModel):
             raise ValueError("roles: duplicate role id")
         unknown = self.calendar.unknown_offices(self.offices)
         if unknown:
-            raise ValueError(f"calendar: unknown office(s) {sorted(unknown)}; offices are {sorted(self.offices)}")
+            raise ValueError(
+                f"calendar: unknown office(s) {sorted(unknown)}; offices are {sorted(self.offices)}"
+            )
         for member in self.staff:
             if member.role == "kepala_seksi" and member.section not in self.sections:
                 raise ValueError(
@@ -503,7 +533,9 @@ class Config(StrictModel):
         return next((m for m in self.staff if m.account(channel) == user_id), None)
 
     def staff_with_role(self, role: str, section: str | None = None) -> list[StaffMember]:
-        return [m for m in self.staff if m.role == role and (section is None or m.section == section)]
+        return [
+            m for m in self.staff if m.role == role and (section is None or m.section == section)
+        ]
 
     @property
     def current_office(self) -> OfficeConfig:

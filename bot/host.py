@@ -57,7 +57,9 @@ class Host:
         self.channels = list(channels)
         self.metrics = Metrics()
         self.dispatchers = {
-            channel.name: OutboxDispatcher(runtime.sessions, channel.sender, runtime.clock, self.metrics)
+            channel.name: OutboxDispatcher(
+                runtime.sessions, channel.sender, runtime.clock, self.metrics
+            )
             for channel in self.channels
         }
         self.scheduler = Scheduler(runtime.engine, runtime.sessions, runtime.clock, self.deliver)
@@ -126,9 +128,13 @@ class Host:
                 raise
             self._started.append(channel)
         for dispatcher in self.dispatchers.values():
-            self._loops.append(asyncio.create_task(dispatcher.run(self._stop, self.outbox_interval)))
+            self._loops.append(
+                asyncio.create_task(dispatcher.run(self._stop, self.outbox_interval))
+            )
         if self.run_scheduler:
-            self._loops.append(asyncio.create_task(self.scheduler.run(self._stop, self.scheduler_interval)))
+            self._loops.append(
+                asyncio.create_task(self.scheduler.run(self._stop, self.scheduler_interval))
+            )
 
     async def stop(self) -> None:
         """Finish in-flight work: the loops end their sweep, then the channels close."""
@@ -175,12 +181,12 @@ class Host:
             async with self.runtime.sessions() as session:
                 await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
             checks["database"] = "ok"
-        except Exception as exc:  # any failure is the answer
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
             checks["database"] = f"error: {type(exc).__name__}"
         for channel in self.channels:
             try:
                 problem = await asyncio.wait_for(channel.check(), timeout=5)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure is the answer
                 problem = type(exc).__name__
             checks[channel.name] = "ok" if problem is None else f"error: {problem}"
         healthy = all(value == "ok" for value in checks.values())
@@ -212,8 +218,14 @@ class Host:
         serving: asyncio.Task[None] | None = None
         if listen is not None:
             config = uvicorn.Config(
-                self.web_app(), host=listen[0], port=listen[1], log_level="warning",
-                lifespan="off", ws="none", log_config=None, server_header=False,
+                self.web_app(),
+                host=listen[0],
+                port=listen[1],
+                log_level="warning",
+                lifespan="off",
+                ws="none",
+                log_config=None,
+                server_header=False,
             )
             server = uvicorn.Server(config)
             server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # ours handle them

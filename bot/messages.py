@@ -116,7 +116,11 @@ class OutgoingFile:
     source: tuple[str, str, str] | None = None
 
     def payload(self) -> dict[str, Any]:
-        return {"path": self.path, "name": self.name, "source": list(self.source) if self.source else None}
+        return {
+            "path": self.path,
+            "name": self.name,
+            "source": list(self.source) if self.source else None,
+        }
 
     @staticmethod
     def from_payload(payload: dict[str, Any]) -> OutgoingFile:
@@ -180,7 +184,9 @@ class Outbound:
         file = payload.get("file")
         return Outbound(
             text=payload["text"],
-            buttons=tuple(Button(b["label"], decode(b.get("data"))) for b in payload.get("buttons", [])),
+            buttons=tuple(
+                Button(b["label"], decode(b.get("data"))) for b in payload.get("buttons", [])
+            ),
             to=address_from_payload(payload.get("to")),
             key=payload.get("key"),
             values=dict(payload.get("values") or {}),

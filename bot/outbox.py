@@ -33,10 +33,13 @@ STALE_CLAIM = timedelta(minutes=5)  # a process that died mid-send releases its 
 def _is_due(now: datetime) -> ColumnElement[bool]:
     """Pending and past its backoff, or claimed by a process that has not finished for too long."""
     return or_(
-        and_(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now),  # type: ignore[arg-type]
         and_(
-            OutboxItem.status == OutboxStatus.SENDING,  # type: ignore[arg-type]
-            OutboxItem.claimed_at < now - STALE_CLAIM,  # type: ignore[operator]
+            col(OutboxItem.status) == OutboxStatus.PENDING,
+            col(OutboxItem.next_attempt_at) <= now,
+        ),
+        and_(
+            col(OutboxItem.status) == OutboxStatus.SENDING,
+            col(OutboxItem.claimed_at) < now - STALE_CLAIM,
         ),
     )
 
@@ -79,7 +82,9 @@ class OutboxDispatcher:
                 await self.sender.send(chat_id, outbound)
                 self.observer.message_sent(self.sender.channel)
             except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
-                self.observer.delivery_failed(self.sender.channel, isinstance(exc, PermanentDeliveryError))
+                self.observer.delivery_failed(
+                    self.sender.channel, isinstance(exc, PermanentDeliveryError)
+                )
                 log.warning("unstored reply not delivered: %s", exc)
 
     async def deliver_chat(self, chat_id: str) -> int:
@@ -96,7 +101,7 @@ class OutboxDispatcher:
                 )
                 .order_by(col(OutboxItem.id))
             )
-            ids = list((await session.exec(query)).all())
+            ids = [item_id for item_id in (await session.exec(query)).all() if item_id is not None]
         sent = 0
         for item_id in ids:
             outcome = await self._deliver_one(item_id, now)
@@ -138,24 +143,27 @@ class OutboxDispatcher:
         async with self.sessions() as session:
             claimed = await session.exec(
                 update(OutboxItem)
-                .where(
-                    OutboxItem.id == item_id,
-                    _is_due(now),
-                )
+                .where(col(OutboxItem.id) == item_id, _is_due(now))
                 .values(status=OutboxStatus.SENDING, claimed_at=now)
             )
             await session.commit()
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 item = await session.get(OutboxItem, item_id)
                 # Not yet due (backing off) or in someone else's hands: keep the order.
-                return 0 if item is not None and item.status in (OutboxStatus.SENT, OutboxStatus.FAILED) else None
+                return (
+                    0
+                    if item is not None and item.status in (OutboxStatus.SENT, OutboxStatus.FAILED)
+                    else None
+                )
             item = await session.get(OutboxItem, item_id)
             message = await session.get(Message, item.message_id) if item is not None else None
             if item is None or message is None:
                 return 0
             outbound = Outbound.from_payload(message.payload)
             desk_ticket = (
-                await session.get(Ticket, outbound.desk_ticket_id) if outbound.desk_ticket_id else None
+                await session.get(Ticket, outbound.desk_ticket_id)
+                if outbound.desk_ticket_id
+                else None
             )
             thread_id = desk_ticket.desk_thread_id if desk_ticket is not None else None
             if desk_ticket is not None and thread_id is None and outbound.thread_action is None:

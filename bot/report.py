@@ -83,7 +83,9 @@ class Report:
             "resolved_by_bot_share": self.share(self.resolved_by_bot, self.resolved),
             "resolved_by_cso_share": self.share(self.resolved_by_cso, self.resolved),
             "served_within_20_minutes_share": self.share(self.served_in_time, self.tickets),
-            "resolved_within_3_working_days_share": self.share(self.resolved_in_time, self.due_for_resolution),
+            "resolved_within_3_working_days_share": self.share(
+                self.resolved_in_time, self.due_for_resolution
+            ),
             "escalations": self.escalations,
             "breaches": self.breaches,
             "first_answer_minutes_median": first_median,
@@ -96,7 +98,9 @@ class Report:
             "by_status": dict(self.by_status),
             "by_topic": dict(self.by_topic.most_common()),
             "by_channel": dict(self.by_channel),
-            "busiest_hours": {f"{hour:02d}": count for hour, count in sorted(self.by_hour.items())},
+            "busiest_hours": {
+                f"{hour:02d}": count for hour, count in sorted(self.by_hour.items())
+            },
         }
 
 
@@ -105,19 +109,29 @@ def default_period(today: date) -> tuple[date, date]:
     return today - timedelta(days=6), today + timedelta(days=1)
 
 
-async def build_report(session: AsyncSession, config: Config, office: str, start: date, end: date, now: datetime) -> Report:
+async def build_report(
+    session: AsyncSession, config: Config, office: str, start: date, end: date, now: datetime
+) -> Report:
     """The figures for tickets of `office` opened on local dates start ≤ d < end."""
     office_config = config.offices[office]
     zone = ZoneInfo(office_config.timezone)
     begin = datetime.combine(start, time(), tzinfo=zone)
     finish = datetime.combine(end, time(), tzinfo=zone)
     report = Report(office, office_config.name, start, end, now)
-    query = select(Ticket).where(Ticket.office == office, Ticket.opened_at >= begin, Ticket.opened_at < finish)
+    query = select(Ticket).where(
+        Ticket.office == office, Ticket.opened_at >= begin, Ticket.opened_at < finish
+    )
     tickets = list((await session.exec(query)).all())
     ids = [ticket.id for ticket in tickets]
     events: dict[int, list[TicketEvent]] = {}
     if ids:
-        rows = (await session.exec(select(TicketEvent).where(col(TicketEvent.ticket_id).in_(ids)).order_by(col(TicketEvent.id)))).all()
+        rows = (
+            await session.exec(
+                select(TicketEvent)
+                .where(col(TicketEvent.ticket_id).in_(ids))
+                .order_by(col(TicketEvent.id))
+            )
+        ).all()
         for event in rows:
             events.setdefault(event.ticket_id, []).append(event)
     for ticket in tickets:
@@ -130,14 +144,20 @@ async def build_report(session: AsyncSession, config: Config, office: str, start
         if any(event.to_status == TicketStatus.ESCALATED for event in history):
             report.escalations += 1
         if ticket.first_answer_at is not None:
-            report.first_answer_minutes.append((ticket.first_answer_at - ticket.opened_at).total_seconds() / 60)
+            report.first_answer_minutes.append(
+                (ticket.first_answer_at - ticket.opened_at).total_seconds() / 60
+            )
             if ticket.service_due_at is None or ticket.first_answer_at <= ticket.service_due_at:
                 report.served_in_time += 1
         deadline = ticket.deadline_at
         if ticket.status == TicketStatus.RESOLVED and ticket.resolved_at is not None:
             report.resolved += 1
-            report.resolution_hours.append((ticket.resolved_at - ticket.opened_at).total_seconds() / 3600)
-            closing = next((e for e in reversed(history) if e.to_status == TicketStatus.RESOLVED), None)
+            report.resolution_hours.append(
+                (ticket.resolved_at - ticket.opened_at).total_seconds() / 3600
+            )
+            closing = next(
+                (e for e in reversed(history) if e.to_status == TicketStatus.RESOLVED), None
+            )
             if closing is not None and closing.actor.startswith("cso:"):
                 report.resolved_by_cso += 1
             else:
@@ -152,7 +172,11 @@ async def build_report(session: AsyncSession, config: Config, office: str, start
             report.due_for_resolution += 1
             report.breaches += 1
     if ids:
-        answers = (await session.exec(select(SurveyResponse).where(col(SurveyResponse.ticket_id).in_(ids)))).all()
+        answers = (
+            await session.exec(
+                select(SurveyResponse).where(col(SurveyResponse.ticket_id).in_(ids))
+            )
+        ).all()
         scored = [(answer.element, answer.score) for answer in answers if answer.score is not None]
         report.survey_answers = len(scored)
         report.skm = skm_index(scored)
@@ -202,10 +226,19 @@ def _chart(counts: dict[str, int], title: str) -> str:
 def render_html(report: Report, config: Config) -> str:
     figures = report.figures()
     labels = config.texts.status_labels
-    status_chart = _chart({labels.get(k, k): v for k, v in report.by_status.items()}, "Tiket menurut status")
-    hours_chart = _chart({f"{h:02d}": report.by_hour.get(h, 0) for h in range(6, 19)}, "Tiket menurut jam (waktu setempat)")
+    status_chart = _chart(
+        {labels.get(k, k): v for k, v in report.by_status.items()}, "Tiket menurut status"
+    )
+    hours_chart = _chart(
+        {f"{h:02d}": report.by_hour.get(h, 0) for h in range(6, 19)},
+        "Tiket menurut jam (waktu setempat)",
+    )
     return TEMPLATES.get_template("report.html").render(
-        r=report, f=figures, labels=labels, status_chart=status_chart, hours_chart=hours_chart,
+        r=report,
+        f=figures,
+        labels=labels,
+        status_chart=status_chart,
+        hours_chart=hours_chart,
         to=report.end - timedelta(days=1),
         generated=format_local(report.generated_at, config.offices[report.office].timezone),
     )

@@ -55,8 +55,16 @@ def _ids(rows: Iterable[int | None]) -> list[int]:
 
 
 async def expired_stakeholders(session: AsyncSession, cutoff: datetime) -> list[int]:
-    last_message = select(Message.stakeholder_id, func.max(Message.created_at).label("at")).group_by(col(Message.stakeholder_id)).subquery()
-    last_ticket = select(Ticket.stakeholder_id, func.max(Ticket.updated_at).label("at")).group_by(col(Ticket.stakeholder_id)).subquery()
+    last_message = (
+        select(Message.stakeholder_id, func.max(Message.created_at).label("at"))
+        .group_by(col(Message.stakeholder_id))
+        .subquery()
+    )
+    last_ticket = (
+        select(Ticket.stakeholder_id, func.max(Ticket.updated_at).label("at"))
+        .group_by(col(Ticket.stakeholder_id))
+        .subquery()
+    )
     open_owner = select(Ticket.stakeholder_id).where(Ticket.status != TicketStatus.RESOLVED)
     query = (
         select(Stakeholder.id)
@@ -70,19 +78,65 @@ async def expired_stakeholders(session: AsyncSession, cutoff: datetime) -> list[
     return _ids((await session.exec(query)).all())
 
 
-async def purge(session: AsyncSession, data_dir: Path, cutoff: datetime, *, dry_run: bool = False) -> Purge:
+async def purge(
+    session: AsyncSession, data_dir: Path, cutoff: datetime, *, dry_run: bool = False
+) -> Purge:
     """Delete (or with dry_run only count) everything past the cut-off, in one transaction."""
     result = Purge()
     owners = await expired_stakeholders(session, cutoff)
-    tickets = _ids((await session.exec(select(Ticket.id).where(col(Ticket.stakeholder_id).in_(owners)))).all()) if owners else []
-    messages = _ids((await session.exec(select(Message.id).where(col(Message.stakeholder_id).in_(owners)))).all()) if owners else []
-    files = list((await session.exec(select(Attachment).where(col(Attachment.ticket_id).in_(tickets)))).all()) if tickets else []
-    keys = (await session.exec(select(func.count()).select_from(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))).one()
-    result.stakeholders, result.tickets, result.messages, result.files, result.update_keys = len(owners), len(tickets), len(messages), len(files), int(keys)
+    tickets = (
+        _ids(
+            (
+                await session.exec(select(Ticket.id).where(col(Ticket.stakeholder_id).in_(owners)))
+            ).all()
+        )
+        if owners
+        else []
+    )
+    messages = (
+        _ids(
+            (
+                await session.exec(
+                    select(Message.id).where(col(Message.stakeholder_id).in_(owners))
+                )
+            ).all()
+        )
+        if owners
+        else []
+    )
+    files = (
+        list(
+            (
+                await session.exec(
+                    select(Attachment).where(col(Attachment.ticket_id).in_(tickets))
+                )
+            ).all()
+        )
+        if tickets
+        else []
+    )
+    keys = (
+        await session.exec(
+            select(func.count())
+            .select_from(ProcessedUpdate)
+            .where(ProcessedUpdate.processed_at < cutoff)
+        )
+    ).one()
+    result.stakeholders, result.tickets, result.messages, result.files, result.update_keys = (
+        len(owners),
+        len(tickets),
+        len(messages),
+        len(files),
+        int(keys),
+    )
     if dry_run:
         return result
     if tickets:
-        await session.exec(update(StaffSession).where(col(StaffSession.ticket_id).in_(tickets)).values(ticket_id=None))
+        await session.exec(
+            update(StaffSession)
+            .where(col(StaffSession.ticket_id).in_(tickets))
+            .values(ticket_id=None)
+        )
         for model in (SurveyResponse, ScheduledJob, TicketEvent, Attachment):
             await session.exec(delete(model).where(col(model.ticket_id).in_(tickets)))
     if messages:
@@ -92,7 +146,9 @@ async def purge(session: AsyncSession, data_dir: Path, cutoff: datetime, *, dry_
         await session.exec(delete(Message).where(col(Message.ticket_id).in_(tickets)))
         await session.exec(delete(Ticket).where(col(Ticket.id).in_(tickets)))
     if owners:
-        await session.exec(delete(Conversation).where(col(Conversation.stakeholder_id).in_(owners)))
+        await session.exec(
+            delete(Conversation).where(col(Conversation.stakeholder_id).in_(owners))
+        )
         await session.exec(delete(Stakeholder).where(col(Stakeholder.id).in_(owners)))
     await session.exec(delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < cutoff))
     await session.commit()

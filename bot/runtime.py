@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.engine import Engine
-from bot.knowledge_holder import KnowledgeHolder
 from bot.knowledge import Matcher, load_knowledge
 from bot.knowledge.cache import cached_matcher
+from bot.knowledge_holder import KnowledgeHolder
 from bot.settings import Settings
 from bot.store import db
 from handlers.router import route
@@ -57,6 +57,7 @@ async def build_runtime(
 ) -> Runtime:
     """Raises ConfigError, KnowledgeError or DatabaseError with a message for the operator."""
     config = load_config(settings.csobot_config, office)
+
     def load() -> Matcher:
         cache = settings.csobot_data_dir / "cache"
         return load_matcher(config, settings.csobot_knowledge_dir, cache)
@@ -70,7 +71,15 @@ async def build_runtime(
         raise
     sessions = db.session_factory(db_engine)
     clock = clock or SystemClock()
-    engine = Engine(config, holder, sessions, clock, route, settings.csobot_data_dir, settings.csobot_web_base_url)
+    engine = Engine(
+        config,
+        holder,
+        sessions,
+        clock,
+        route,
+        settings.csobot_data_dir,
+        settings.csobot_web_base_url,
+    )
     log.info(
         "csobot ready: office %s, %d knowledge entries, database %s",
         config.office,

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_
 from sqlmodel import col, select
 
+from bot import timers
+from bot.buttons import Action
 from bot.clock import Clock
 from bot.config import WEEKDAYS
-from bot.buttons import Action
 from bot.engine import Engine, Handled
-from bot import timers
 from bot.messages import Inbound, InboundKind
 from bot.store.db import SessionFactory
 from bot.store.models import ProcessedUpdate, ScheduledJob
@@ -67,7 +67,10 @@ class Scheduler:
                 .where(
                     ScheduledJob.status == "pending",
                     ScheduledJob.due_at <= now,
-                    or_(col(ScheduledJob.claimed_until).is_(None), col(ScheduledJob.claimed_until) < now),
+                    or_(
+                        col(ScheduledJob.claimed_until).is_(None),
+                        col(ScheduledJob.claimed_until) < now,
+                    ),
                 )
                 .order_by(col(ScheduledJob.due_at), col(ScheduledJob.id))
                 .limit(limit)
@@ -91,7 +94,11 @@ class Scheduler:
         local = self.clock.now().astimezone(ZoneInfo(office.timezone))
         hour, minute = (int(part) for part in settings.time.split(":"))
         start_of_week = local.date() - timedelta(days=local.weekday())
-        due = datetime.combine(start_of_week + timedelta(days=WEEKDAYS.index(settings.weekday)), time(hour, minute), tzinfo=local.tzinfo)
+        due = datetime.combine(
+            start_of_week + timedelta(days=WEEKDAYS.index(settings.weekday)),
+            time(hour, minute),
+            tzinfo=local.tzinfo,
+        )
         if local < due:
             return None
         year, week, _ = local.isocalendar()
@@ -137,7 +144,11 @@ class Scheduler:
         its key is used up, so it could never run; mark it failed instead of retrying forever."""
         async with self.sessions() as session:
             job = await session.get(ScheduledJob, job_id)
-            if job is not None and job.status == "pending" and key.endswith(f"{job.due_at:%Y%m%dT%H%M%S}"):
+            if (
+                job is not None
+                and job.status == "pending"
+                and key.endswith(f"{job.due_at:%Y%m%dT%H%M%S}")
+            ):
                 job.status, job.pending, job.claimed_until = "failed", None, None
                 session.add(job)
                 await session.commit()
@@ -151,7 +162,10 @@ class Scheduler:
             except Exception:  # the loop must outlive any single failure
                 log.exception("scheduler sweep failed")
             self._wake.clear()
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            waiters = [
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self._wake.wait()),
+            ]
             await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()

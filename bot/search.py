@@ -28,7 +28,9 @@ async def search_tickets(
 ) -> tuple[list[tuple[Ticket, Stakeholder]], int]:
     """(page of tickets newest first with their stakeholder, total matching)."""
     zone = ZoneInfo(timezone)
-    statement = select(Ticket, Stakeholder).join(Stakeholder, col(Stakeholder.id) == col(Ticket.stakeholder_id))
+    statement = select(Ticket, Stakeholder).join(
+        Stakeholder, col(Stakeholder.id) == col(Ticket.stakeholder_id)
+    )
     if query.office:
         statement = statement.where(Ticket.office == query.office)
     if query.status:
@@ -36,9 +38,14 @@ async def search_tickets(
     if query.topic:
         statement = statement.where(Ticket.topic_id == query.topic)
     if query.date_from:
-        statement = statement.where(Ticket.opened_at >= datetime.combine(query.date_from, time(), tzinfo=zone))
+        statement = statement.where(
+            Ticket.opened_at >= datetime.combine(query.date_from, time(), tzinfo=zone)
+        )
     if query.date_to:
-        statement = statement.where(Ticket.opened_at < datetime.combine(query.date_to + timedelta(days=1), time(), tzinfo=zone))
+        statement = statement.where(
+            Ticket.opened_at
+            < datetime.combine(query.date_to + timedelta(days=1), time(), tzinfo=zone)
+        )
     if query.text:
         pattern = f"%{query.text.strip().lower()}%"
         statement = statement.where(
@@ -51,6 +58,10 @@ async def search_tickets(
             )
         )
     total = (await session.exec(select(func.count()).select_from(statement.subquery()))).one()
-    page = statement.order_by(col(Ticket.opened_at).desc(), col(Ticket.id).desc()).limit(limit).offset(offset)
+    page = (
+        statement.order_by(col(Ticket.opened_at).desc(), col(Ticket.id).desc())
+        .limit(limit)
+        .offset(offset)
+    )
     rows = [(ticket, stakeholder) for ticket, stakeholder in (await session.exec(page)).all()]
     return rows, int(total)

@@ -6,7 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 # Grade boundaries on the converted 25–100 scale (PermenPANRB 14/2017).
-GRADES = ((88.31, "A", "Sangat Baik"), (76.61, "B", "Baik"), (65.00, "C", "Kurang Baik"), (25.00, "D", "Tidak Baik"))
+GRADES = (
+    (88.31, "A", "Sangat Baik"),
+    (76.61, "B", "Baik"),
+    (65.00, "C", "Kurang Baik"),
+    (25.00, "D", "Tidak Baik"),
+)
 
 
 def skm_index(answers: Iterable[tuple[str, int]]) -> tuple[float, str, str] | None:

@@ -23,8 +23,12 @@ ONE_SHOT = {JobKind.DEADLINE_REMINDER, JobKind.AUTO_ESCALATE, JobKind.BREACH}
 
 def start_clocks(config: Config, ticket: Ticket, now: datetime) -> None:
     calendar = calendar_for(config)
-    ticket.service_due_at = calendar.add_working_hours(ticket.opened_at, config.service.service_minutes / 60)
-    ticket.deadline_at = calendar.deadline(ticket.opened_at, config.service.resolution_working_days)
+    ticket.service_due_at = calendar.add_working_hours(
+        ticket.opened_at, config.service.service_minutes / 60
+    )
+    ticket.deadline_at = calendar.deadline(
+        ticket.opened_at, config.service.resolution_working_days
+    )
     ticket.status_since = now
 
 
@@ -52,7 +56,9 @@ def at_share(calendar: WorkingCalendar, ticket: Ticket, share: float) -> datetim
     return calendar.add_working_hours(ticket.opened_at, total.total_seconds() * share / 3600)
 
 
-async def pause_if_configured(config: Config, ticket: Ticket, previous: str | None, now: datetime) -> None:
+async def pause_if_configured(
+    config: Config, ticket: Ticket, previous: str | None, now: datetime
+) -> None:
     """With pause_while_awaiting_documents, the deadline moves by the working time spent waiting."""
     if (
         config.sla.pause_while_awaiting_documents
@@ -62,22 +68,30 @@ async def pause_if_configured(config: Config, ticket: Ticket, previous: str | No
     ):
         calendar = calendar_for(config)
         waited = calendar.working_time_between(ticket.status_since, now)
-        ticket.deadline_at = calendar.add_working_hours(ticket.deadline_at, waited.total_seconds() / 3600)
+        ticket.deadline_at = calendar.add_working_hours(
+            ticket.deadline_at, waited.total_seconds() / 3600
+        )
 
 
 async def replan(session: AsyncSession, config: Config, ticket: Ticket, now: datetime) -> None:
     """Make the ticket's pending jobs match its current status and clocks."""
     calendar = calendar_for(config)
-    jobs = list((await session.exec(select(ScheduledJob).where(ScheduledJob.ticket_id == ticket.id))).all())
+    jobs = list(
+        (await session.exec(select(ScheduledJob).where(ScheduledJob.ticket_id == ticket.id))).all()
+    )
     pending = {job.kind: job for job in jobs if job.status == "pending"}
     done = {job.kind for job in jobs if job.status == "done"}
     wanted: dict[str, datetime] = {}
     if ticket.status in HANDED_OFF and ticket.deadline_at is not None:
         existing = pending.get(JobKind.PROGRESS)
-        wanted[JobKind.PROGRESS] = existing.due_at if existing else next_progress_time(calendar, config, now)
+        wanted[JobKind.PROGRESS] = (
+            existing.due_at if existing else next_progress_time(calendar, config, now)
+        )
         if ticket.status == TicketStatus.QUEUED and ticket.assignee is None:
             since = ticket.status_since or ticket.opened_at
-            wanted[JobKind.QUEUE_REMINDER] = calendar.add_working_hours(since, config.sla.queue_reminder_minutes / 60)
+            wanted[JobKind.QUEUE_REMINDER] = calendar.add_working_hours(
+                since, config.sla.queue_reminder_minutes / 60
+            )
         wanted[JobKind.DEADLINE_REMINDER] = at_share(calendar, ticket, config.sla.reminder_share)
         if ticket.status != TicketStatus.ESCALATED:
             wanted[JobKind.AUTO_ESCALATE] = at_share(calendar, ticket, config.sla.escalate_share)

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.store.models import Ticket, TicketCounter, TicketEvent, TicketStatus
@@ -35,10 +36,20 @@ TRANSITIONS: dict[TicketStatus | None, frozenset[TicketStatus]] = {
         }
     ),
     TicketStatus.AWAITING_DOCUMENTS: frozenset(
-        {TicketStatus.IN_PROGRESS, TicketStatus.ESCALATED, TicketStatus.ANSWERED, TicketStatus.RESOLVED}
+        {
+            TicketStatus.IN_PROGRESS,
+            TicketStatus.ESCALATED,
+            TicketStatus.ANSWERED,
+            TicketStatus.RESOLVED,
+        }
     ),
     TicketStatus.ESCALATED: frozenset(
-        {TicketStatus.IN_PROGRESS, TicketStatus.AWAITING_DOCUMENTS, TicketStatus.ANSWERED, TicketStatus.RESOLVED}
+        {
+            TicketStatus.IN_PROGRESS,
+            TicketStatus.AWAITING_DOCUMENTS,
+            TicketStatus.ANSWERED,
+            TicketStatus.RESOLVED,
+        }
     ),
     TicketStatus.RESOLVED: frozenset({TicketStatus.QUEUED}),
 }
@@ -64,9 +75,10 @@ async def next_ticket_number(
         insert(TicketCounter)
         .values(scope=scope, last=1)
         .on_conflict_do_update(
-            index_elements=["scope"], set_={"last": TicketCounter.last + 1}  # type: ignore[operator]
+            index_elements=["scope"],
+            set_={"last": col(TicketCounter.last) + 1},
         )
-        .returning(TicketCounter.last)
+        .returning(col(TicketCounter.last))
     )
     sequence = (await session.exec(statement)).scalar_one()
     return f"{scope}-{sequence:04d}"

@@ -60,30 +60,72 @@ def speaker(actor: str, stakeholder: Stakeholder) -> str:
 
 
 async def load_transcript(session: AsyncSession, config: Config, number: str) -> Transcript | None:
-    ticket = (await session.exec(select(Ticket).where(Ticket.number == number.strip().upper()))).first()
+    ticket = (
+        await session.exec(select(Ticket).where(Ticket.number == number.strip().upper()))
+    ).first()
     if ticket is None:
         return None
     stakeholder = await session.get(Stakeholder, ticket.stakeholder_id)
     assert stakeholder is not None
     entries: list[tuple[datetime, int, Entry]] = []
-    messages = (await session.exec(select(Message).where(Message.ticket_id == ticket.id).order_by(col(Message.id)))).all()
+    messages = (
+        await session.exec(
+            select(Message).where(Message.ticket_id == ticket.id).order_by(col(Message.id))
+        )
+    ).all()
     for message in messages:
         if message.kind == "desk":
             continue
         kind = "note" if message.kind == "note" else "message"
         who = speaker(message.actor, stakeholder)
-        rank = 0 if message.direction == "in" else 3  # at one instant: what was said, what it caused, replies
-        entries.append((message.created_at, rank, Entry(message.created_at, kind, who, message.text, message.internal)))
-    files = (await session.exec(select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(col(Attachment.id)))).all()
+        rank = (
+            0 if message.direction == "in" else 3
+        )  # at one instant: what was said, what it caused, replies
+        entries.append(
+            (
+                message.created_at,
+                rank,
+                Entry(message.created_at, kind, who, message.text, message.internal),
+            )
+        )
+    files = (
+        await session.exec(
+            select(Attachment)
+            .where(Attachment.ticket_id == ticket.id)
+            .order_by(col(Attachment.id))
+        )
+    ).all()
     for item in files:
-        detail = f"{item.file_type.upper()}, {item.size:,} byte, sha256 {item.sha256[:16]}…, {item.path}".replace(",", ".", 1)
+        detail = f"{item.file_type.upper()}, {item.size:,} byte, sha256 {item.sha256[:16]}…, {item.path}".replace(
+            ",", ".", 1
+        )
         who = speaker("stakeholder" if item.direction == "in" else "bot", stakeholder)
-        entries.append((item.created_at, 2, Entry(item.created_at, "file", who, item.file_name, detail=detail)))
-    changes = (await session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.id)))).all()
+        entries.append(
+            (
+                item.created_at,
+                2,
+                Entry(item.created_at, "file", who, item.file_name, detail=detail),
+            )
+        )
+    changes = (
+        await session.exec(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id)
+            .order_by(col(TicketEvent.id))
+        )
+    ).all()
     for event in changes:
         labels = config.texts.status_labels
         move = f"{labels.get(event.from_status or '', event.from_status or 'baru')} → {labels.get(event.to_status, event.to_status)}"
-        entries.append((event.at, 1, Entry(event.at, "event", speaker(event.actor, stakeholder), move, detail=event.reason)))
+        entries.append(
+            (
+                event.at,
+                1,
+                Entry(
+                    event.at, "event", speaker(event.actor, stakeholder), move, detail=event.reason
+                ),
+            )
+        )
     ordered = tuple(entry for _, _, entry in sorted(entries, key=lambda item: (item[0], item[1])))
     office = config.offices.get(ticket.office, config.current_office)
     return Transcript(ticket, stakeholder, office.name, office.timezone, ordered)

@@ -101,8 +101,14 @@ class Turn:
     ) -> None:
         """Send a configured text to an address; `about` links it to that ticket's transcript."""
         self.deliver(
-            to, self.text(name, **values), buttons, about=about, internal=internal,
-            actor=actor, key=name, values=values,
+            to,
+            self.text(name, **values),
+            buttons,
+            about=about,
+            internal=internal,
+            actor=actor,
+            key=name,
+            values=values,
         )
 
     def deliver(

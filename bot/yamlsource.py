@@ -47,7 +47,11 @@ def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
         for key_node, value_node in node.value:
             if key_node.value == str(part):
                 return value_node
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+    if (
+        isinstance(node, yaml.SequenceNode)
+        and isinstance(part, int)
+        and 0 <= part < len(node.value)
+    ):
         return node.value[part]
     return None
 

@@ -54,7 +54,9 @@ async def _to_the_cso(turn: Turn, ticket: Ticket) -> None:
         _say_about(turn, ticket, "attached_to_ticket", status=turn.status_label(ticket))
 
 
-def _say_about(turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str) -> None:
+def _say_about(
+    turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str
+) -> None:
     """Reply with a configured text that belongs to this ticket's transcript."""
     values = {"ticket": ticket.number, **values}
     turn.reply(turn.text(name, **values), buttons, ticket_id=ticket.id, key=name, values=values)
@@ -125,7 +127,9 @@ async def _search_and_answer(turn: Turn, ticket: Ticket, question: str) -> None:
             entry = turn.matcher.knowledge.entry(candidate.id)
             if entry is not None:
                 buttons.append(Button(entry.title, action(TOPIC, ticket.id, entry.id)))
-        buttons.append(Button(turn.text("button_none_of_these"), action(TOPIC, ticket.id, NONE_OF_THESE)))
+        buttons.append(
+            Button(turn.text("button_none_of_these"), action(TOPIC, ticket.id, NONE_OF_THESE))
+        )
         turn.reply(turn.text("clarify"), buttons, ticket_id=ticket.id, key="clarify")
         return
     out_of_scope = (
@@ -185,7 +189,7 @@ def _section(turn: Turn, ticket: Ticket) -> str | None:
 
 
 async def handle_button(turn: Turn, pressed: Action) -> None:
-    """"Ya, terjawab" / "Belum" under an answer, or a topic chosen from a clarification."""
+    """ "Ya, terjawab" / "Belum" under an answer, or a topic chosen from a clarification."""
     ticket = await _own_ticket(turn, pressed.int_arg(0))
     choice = pressed.arg(1)
     if ticket is None or not choice:
@@ -199,7 +203,9 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
     if pressed.name == ANSWER:
         if choice == "yes":
             turn.inbound_label = turn.text("button_answered")
-            turn.move(ticket, TicketStatus.RESOLVED, actor="stakeholder", reason="answer confirmed")
+            turn.move(
+                ticket, TicketStatus.RESOLVED, actor="stakeholder", reason="answer confirmed"
+            )
             _say_about(turn, ticket, "resolved")
         else:
             turn.inbound_label = turn.text("button_not_answered")

@@ -85,7 +85,9 @@ def post(
     )
 
 
-def post_text(turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int) -> None:
+def post_text(
+    turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int
+) -> None:
     """A configured text into the ticket's desk thread."""
     turn.deliver(
         ToDesk(ticket.id or 0),
@@ -120,9 +122,18 @@ def notify_stakeholder(
     )
 
 
-def tell_stakeholder(turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int) -> None:
+def tell_stakeholder(
+    turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int
+) -> None:
     """A configured text to the stakeholder of the ticket."""
-    turn.tell(ToStakeholder(ticket.stakeholder_id), name, buttons, about=ticket, **values)
+    turn.deliver(
+        ToStakeholder(ticket.stakeholder_id),
+        turn.text(name, **values),
+        buttons,
+        about=ticket,
+        key=name,
+        values=values,
+    )
 
 
 def relay_from_stakeholder(turn: Turn, ticket: Ticket, stored: str | None = None) -> None:
@@ -181,8 +192,12 @@ async def receive_file(turn: Turn, ticket: Ticket) -> None:
     if reason == "too_large":
         size = f"{incoming.size / 1024 / 1024:.1f}".replace(".", ",")
         _reply(
-            turn, ticket, "document_too_large",
-            name=incoming.name, size=size, max_mb=f"{rules.max_size_mb:g}",
+            turn,
+            ticket,
+            "document_too_large",
+            name=incoming.name,
+            size=size,
+            max_mb=f"{rules.max_size_mb:g}",
         )
         return
     filed = await file_for_ticket(turn, ticket, Direction.IN) if reason is None else None
@@ -192,7 +207,9 @@ async def receive_file(turn: Turn, ticket: Ticket) -> None:
     turn.inbound_label = f"[berkas] {incoming.name}"
     relay_from_stakeholder(turn, ticket, filed.path)
     count = await tickets.received_attachments(turn.session, ticket.id or 0)
-    _reply(turn, ticket, "document_received", name=incoming.name, count=count, ticket=ticket.number)
+    _reply(
+        turn, ticket, "document_received", name=incoming.name, count=count, ticket=ticket.number
+    )
 
 
 def _reply(turn: Turn, ticket: Ticket, name: str, /, **values: str | int) -> None:
@@ -241,10 +258,13 @@ def ticket_card(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> str:
     """What a CSO needs at a glance: who asks, what, what the bot tried, and by when."""
     zone = ZoneInfo(turn.config.current_office.timezone)
     role = turn.config.role(stakeholder.role)
-    tried = ", ".join(
-        f"{c['id']} ({c['score']:.0f})" if "score" in c else f"{c['id']} (di luar layanan)"
-        for c in ticket.match_candidates
-    ) or "-"
+    tried = (
+        ", ".join(
+            f"{c['id']} ({c['score']:.0f})" if "score" in c else f"{c['id']} (di luar layanan)"
+            for c in ticket.match_candidates
+        )
+        or "-"
+    )
     service_due = (
         format_local(ticket.service_due_at, turn.config.current_office.timezone)
         if ticket.service_due_at

@@ -64,13 +64,17 @@ async def where(turn: Turn) -> Place:
     if desk.is_desk_chat(turn):
         if inbound.thread_id is None:
             return Place(None, False)
-        return Place(await tickets.in_desk_thread(turn.session, inbound.chat_id, inbound.thread_id), True)
+        return Place(
+            await tickets.in_desk_thread(turn.session, inbound.chat_id, inbound.thread_id), True
+        )
     staff_session = await current_staff_session(turn.session, inbound.channel, inbound.user_id)
     ticket = await tickets.get(turn.session, staff_session.ticket_id if staff_session else None)
     return Place(ticket, False)
 
 
-def desk_reply(turn: Turn, place: Place, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int) -> None:
+def desk_reply(
+    turn: Turn, place: Place, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int
+) -> None:
     """Answer the staff member where they are (the thread, or their private chat)."""
     if place.ticket is not None and place.in_thread:
         desk.post_text(turn, place.ticket, name, buttons, **values)
@@ -210,7 +214,9 @@ def _entry_of(turn: Turn, ticket: Ticket) -> Entry | None:
     return turn.matcher.knowledge.entry(ticket.topic_id or (candidates[0] if candidates else ""))
 
 
-async def _send_document_request(turn: Turn, place: Place, ticket: Ticket, items: list[str]) -> None:
+async def _send_document_request(
+    turn: Turn, place: Place, ticket: Ticket, items: list[str]
+) -> None:
     if not items:
         desk_reply(turn, place, "desk_documents_usage")
         return
@@ -219,8 +225,10 @@ async def _send_document_request(turn: Turn, place: Place, ticket: Ticket, items
     turn.session.add(ticket)
     if ticket.status != TicketStatus.AWAITING_DOCUMENTS:
         turn.move(
-            ticket, TicketStatus.AWAITING_DOCUMENTS,
-            actor=f"cso:{desk.officer(turn)}", reason="documents requested",
+            ticket,
+            TicketStatus.AWAITING_DOCUMENTS,
+            actor=f"cso:{desk.officer(turn)}",
+            reason="documents requested",
         )
     rules = turn.config.desk.documents
     checklist = "\n".join(f"{n}. {item}" for n, item in enumerate(items, 1))
@@ -261,10 +269,14 @@ async def _staff_button(turn: Turn, place: Place) -> None:
         if index not in chosen:
             chosen.append(index)
         staff_session.picking_ticket_id, staff_session.picked = ticket.id, chosen
-        desk_reply(turn, place, "desk_document_picked", document=documents[index], count=len(chosen))
+        desk_reply(
+            turn, place, "desk_document_picked", document=documents[index], count=len(chosen)
+        )
         return
     staff_session.picking_ticket_id, staff_session.picked = None, []
-    await _send_document_request(turn, place, ticket, [documents[i] for i in chosen if i < len(documents)])
+    await _send_document_request(
+        turn, place, ticket, [documents[i] for i in chosen if i < len(documents)]
+    )
 
 
 async def escalate(turn: Turn, place: Place, argument: str) -> None:
@@ -279,12 +291,19 @@ async def escalate(turn: Turn, place: Place, argument: str) -> None:
     desk.take_if_free(turn, ticket, announce=False)
     officer = desk.officer(turn)
     reason = argument or "-"
-    head = await escalation.escalate(turn, ticket, by=officer, actor=f"cso:{officer}", reason=reason)
+    head = await escalation.escalate(
+        turn, ticket, by=officer, actor=f"cso:{officer}", reason=reason
+    )
     assert head is not None
     section_name = turn.config.sections.get(section or "", section or "-")
     desk_reply(
-        turn, place, "desk_escalated",
-        head=head.name, section=section_name, officer=officer, reason=reason,
+        turn,
+        place,
+        "desk_escalated",
+        head=head.name,
+        section=section_name,
+        officer=officer,
+        reason=reason,
     )
 
 
@@ -322,8 +341,10 @@ async def answer_from_knowledge(turn: Turn, place: Place, argument: str) -> None
     ticket.topic_id = entry.id
     ticket.first_answer_at = ticket.first_answer_at or turn.now
     turn.move(
-        ticket, TicketStatus.ANSWERED,
-        actor=f"cso:{desk.officer(turn)}", reason=f"knowledge base answer {entry.id}",
+        ticket,
+        TicketStatus.ANSWERED,
+        actor=f"cso:{desk.officer(turn)}",
+        reason=f"knowledge base answer {entry.id}",
     )
     text, buttons = answer_message(turn, ticket, entry)
     desk.notify_stakeholder(turn, ticket, text, buttons, key="kb_answer")
@@ -340,7 +361,10 @@ async def reopen(turn: Turn, place: Place, argument: str) -> None:
         return
     officer = desk.officer(turn)
     turn.move(
-        ticket, TicketStatus.QUEUED, actor=f"cso:{officer}", reason=f"reopened: {argument or '-'}"[:200]
+        ticket,
+        TicketStatus.QUEUED,
+        actor=f"cso:{officer}",
+        reason=f"reopened: {argument or '-'}"[:200],
     )
     ticket.resolved_at = None
     ticket.assignee = None
@@ -353,7 +377,9 @@ async def reopen(turn: Turn, place: Place, argument: str) -> None:
 
 async def queue(turn: Turn, place: Place, argument: str) -> None:
     """/antrian: open tickets, oldest first, with who has them."""
-    waiting = await tickets.with_status(turn.session, {s.value for s in HANDED_OFF}, turn.config.office)
+    waiting = await tickets.with_status(
+        turn.session, {s.value for s in HANDED_OFF}, turn.config.office
+    )
     if not waiting:
         turn.say("desk_queue_empty")
         return

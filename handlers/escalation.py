@@ -29,7 +29,9 @@ def head_of(turn: Turn, section: str | None) -> StaffMember | None:
     return heads[0] if heads else None
 
 
-async def escalate(turn: Turn, ticket: Ticket, *, by: str, actor: str, reason: str) -> StaffMember | None:
+async def escalate(
+    turn: Turn, ticket: Ticket, *, by: str, actor: str, reason: str
+) -> StaffMember | None:
     """Escalate the ticket, send the Kepala Seksi the card privately, tell the stakeholder.
 
     `by` is who escalates as staff read it (an officer's name, or the bot), `actor` the audit

@@ -35,7 +35,11 @@ _NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .,'’-])*$")
 
 def is_complete(turn: Turn) -> bool:
     stakeholder = turn.stakeholder
-    return stakeholder is not None and stakeholder.full_name is not None and stakeholder.role is not None
+    return (
+        stakeholder is not None
+        and stakeholder.full_name is not None
+        and stakeholder.role is not None
+    )
 
 
 def start_edit(turn: Turn) -> None:
@@ -105,7 +109,11 @@ async def handle(turn: Turn) -> None:
 
 async def _answer_role(turn: Turn) -> None:
     pressed = turn.inbound.action
-    role = turn.config.role(pressed.arg(0)) if pressed is not None and pressed.name == ROLE_BUTTON else None
+    role = (
+        turn.config.role(pressed.arg(0))
+        if pressed is not None and pressed.name == ROLE_BUTTON
+        else None
+    )
     if role is None:
         turn.say("stale_button")
         return
@@ -212,7 +220,9 @@ def _finish(turn: Turn, draft: dict[str, Any]) -> None:
     turn.session.add(stakeholder)
     turn.set_step("idle")
     assert turn.conversation is not None
-    turn.conversation.data = {key: value for key, value in turn.conversation.data.items() if key != "draft"}
+    turn.conversation.data = {
+        key: value for key, value in turn.conversation.data.items() if key != "draft"
+    }
     turn.reply(
         turn.text("identified", name=stakeholder.full_name),
         key="identified",

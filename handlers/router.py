@@ -33,7 +33,6 @@ from handlers import (
     survey,
 )
 
-
 CommandHandler = Callable[[Turn], Awaitable[None] | None]
 
 COMMANDS: dict[str, CommandHandler] = {
@@ -64,7 +63,11 @@ async def _route(turn: Turn) -> None:
         return
     if not inbound.is_private:
         turn.record_inbound = False
-        if desk.is_desk_chat(turn) and turn.staff is not None and inbound.kind is not InboundKind.EDITED:
+        if (
+            desk.is_desk_chat(turn)
+            and turn.staff is not None
+            and inbound.kind is not InboundKind.EDITED
+        ):
             await desk_commands.handle_staff(turn)
         return
     if inbound.kind is InboundKind.EDITED:
@@ -103,7 +106,9 @@ async def _without_consent(turn: Turn) -> None:
     elif inbound.kind is InboundKind.COMMAND and inbound.command in WITHOUT_CONSENT:
         await _call(WITHOUT_CONSENT[inbound.command], turn)
     else:
-        consent.show_notice(turn, remind=not (inbound.kind is InboundKind.COMMAND and inbound.command == "start"))
+        consent.show_notice(
+            turn, remind=not (inbound.kind is InboundKind.COMMAND and inbound.command == "start")
+        )
 
 
 async def _command(turn: Turn) -> None:
@@ -142,7 +147,11 @@ async def _button(turn: Turn) -> None:
 async def _text(turn: Turn) -> None:
     limit = turn.config.service.max_message_length
     if len(turn.inbound.text) > limit:
-        turn.say("too_long", length=f"{len(turn.inbound.text):,}".replace(",", "."), max_length=f"{limit:,}".replace(",", "."))
+        turn.say(
+            "too_long",
+            length=f"{len(turn.inbound.text):,}".replace(",", "."),
+            max_length=f"{limit:,}".replace(",", "."),
+        )
         return
     if survey.in_survey(turn) and await survey.handle_comment(turn):
         return

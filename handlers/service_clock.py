@@ -43,7 +43,10 @@ async def handle_timer(turn: Turn) -> None:
     ticket = await tickets.get(turn.session, job.ticket_id)
     calendar = calendar_for(turn.config)
     if job.kind == JobKind.PROGRESS and not calendar.is_working_time(turn.now):
-        job.due_at, job.claimed_until = calendar.next_working_start(turn.now), None  # never at night
+        job.due_at, job.claimed_until = (
+            calendar.next_working_start(turn.now),
+            None,
+        )  # never at night
         turn.session.add(job)
         return
     job.status, job.pending, job.done_at = "done", None, turn.now
@@ -53,10 +56,27 @@ async def handle_timer(turn: Turn) -> None:
         return
     if job.kind == JobKind.PROGRESS:
         _progress(turn, ticket)
-        jobs.plan(turn.session, ticket.id, JobKind.PROGRESS, next_progress_time(calendar, turn.config, turn.now), turn.now)
-    elif job.kind == JobKind.QUEUE_REMINDER and ticket.status == TicketStatus.QUEUED and ticket.assignee is None:
+        jobs.plan(
+            turn.session,
+            ticket.id,
+            JobKind.PROGRESS,
+            next_progress_time(calendar, turn.config, turn.now),
+            turn.now,
+        )
+    elif (
+        job.kind == JobKind.QUEUE_REMINDER
+        and ticket.status == TicketStatus.QUEUED
+        and ticket.assignee is None
+    ):
         waited = calendar.working_time_between(ticket.status_since or ticket.opened_at, turn.now)
-        _to_staff(turn, ticket, "desk_queue_reminder", ticket=ticket.number, waited=_duration(waited), id=ticket.id)
+        _to_staff(
+            turn,
+            ticket,
+            "desk_queue_reminder",
+            ticket=ticket.number,
+            waited=_duration(waited),
+            id=ticket.id,
+        )
     elif job.kind == JobKind.DEADLINE_REMINDER:
         _to_staff(
             turn,
@@ -90,7 +110,14 @@ def _to_staff(turn: Turn, ticket: Ticket, name: str, /, **values: str | int) -> 
     if desk.has_group(turn) or ticket.assignee is not None:
         desk.post_text(turn, ticket, name, **values)
     else:
-        turn.tell(ToStaffRole(CSO), name, about=ticket, internal=True, **values)
+        turn.deliver(
+            ToStaffRole(CSO),
+            turn.text(name, **values),
+            about=ticket,
+            internal=True,
+            key=name,
+            values=values,
+        )
 
 
 async def _escalate(turn: Turn, ticket: Ticket) -> None:

@@ -22,11 +22,15 @@ async def reload_knowledge(turn: Turn) -> None:
         return
     knowledge = turn.knowledge.matcher.knowledge
     turn.reply(
-        turn.text("kb_reloaded", entries=len(knowledge.entries), out_of_scope=len(knowledge.out_of_scope))
+        turn.text(
+            "kb_reloaded", entries=len(knowledge.entries), out_of_scope=len(knowledge.out_of_scope)
+        )
     )
 
 
-def _with_argument(handler: Callable[[Turn, str], Awaitable[None]]) -> Callable[[Turn], Awaitable[None]]:
+def _with_argument(
+    handler: Callable[[Turn, str], Awaitable[None]],
+) -> Callable[[Turn], Awaitable[None]]:
     async def call(turn: Turn) -> None:
         await handler(turn, turn.inbound.args)
 

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from bot.addresses import ToStaffRole
 from bot.login_tokens import issue_login_token
-from bot.messages import OutgoingFile, Outbound
+from bot.messages import Outbound, OutgoingFile
 from bot.report import build_report
 from bot.report import render_html as report_html
+from bot.roles import SUPERVISOR
 from bot.search import TicketQuery, search_tickets
 from bot.transcript import load_transcript
 from bot.transcript import render_html as transcript_html
-from bot.roles import SUPERVISOR
 from bot.turn import Turn
 
 EXPORTS = Path("files") / "exports"
@@ -46,7 +46,9 @@ async def transcript(turn: Turn, argument: str) -> None:
     if found is None:
         turn.reply(turn.text("desk_unknown_ticket", ticket=argument))
         return
-    path = _export(turn, f"transkrip-{found.ticket.number}.html", transcript_html(found, turn.config))
+    path = _export(
+        turn, f"transkrip-{found.ticket.number}.html", transcript_html(found, turn.config)
+    )
     _document(turn, turn.text("supervisor_transcript", ticket=found.ticket.number), path)
 
 
@@ -97,7 +99,10 @@ async def report(turn: Turn, argument: str) -> None:
     parts = argument.split()
     try:
         if len(parts) == 2:
-            start, end = date.fromisoformat(parts[0]), date.fromisoformat(parts[1]) + timedelta(days=1)
+            start, end = (
+                date.fromisoformat(parts[0]),
+                date.fromisoformat(parts[1]) + timedelta(days=1),
+            )
         elif not parts:
             start, end = today - timedelta(days=7), today  # the last 7 full days
         else:
@@ -114,7 +119,11 @@ async def send_report(turn: Turn, start: date, end: date, *, to_supervisors: boo
     """The report as a file with its headline figures: to whoever asked, or to every supervisor."""
     built = await build_report(turn.session, turn.config, turn.config.office, start, end, turn.now)
     figures = built.figures()
-    path = _export(turn, f"laporan-{turn.config.office}-{start}-{end - timedelta(days=1)}.html", report_html(built, turn.config))
+    path = _export(
+        turn,
+        f"laporan-{turn.config.office}-{start}-{end - timedelta(days=1)}.html",
+        report_html(built, turn.config),
+    )
     summary = turn.text(
         "supervisor_report",
         office=built.office_name,

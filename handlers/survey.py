@@ -33,8 +33,17 @@ async def start(turn: Turn, ticket: Ticket) -> None:
     _ask(turn, ticket, 0)
 
 
-def _send(turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int) -> None:
-    turn.tell(ToStakeholder(ticket.stakeholder_id), name, buttons, about=ticket, **values)
+def _send(
+    turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int
+) -> None:
+    turn.deliver(
+        ToStakeholder(ticket.stakeholder_id),
+        turn.text(name, **values),
+        buttons,
+        about=ticket,
+        key=name,
+        values=values,
+    )
 
 
 def _skip(ticket: Ticket) -> Action:
@@ -46,7 +55,9 @@ def _ask(turn: Turn, ticket: Ticket, index: int) -> None:
     if index >= len(elements):
         if turn.config.survey.ask_comment:
             _set(turn, COMMENT_STEP, ticket, index)
-            _send(turn, ticket, "survey_comment", (Button(turn.text("button_skip"), _skip(ticket)),))
+            _send(
+                turn, ticket, "survey_comment", (Button(turn.text("button_skip"), _skip(ticket)),)
+            )
         else:
             _finish(turn, ticket, "survey_thanks")
         return
@@ -104,7 +115,8 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
     elements = turn.config.survey.elements
     element, score = pressed.arg(1), pressed.int_arg(2)
     if (
-        len(pressed.args) != 3
+        element is None
+        or len(pressed.args) != 3
         or index >= len(elements)
         or element != elements[index]
         or score is None
@@ -126,7 +138,12 @@ async def handle_comment(turn: Turn) -> bool:
     """A text during the survey: the comment at its end; otherwise the survey is left behind."""
     state = turn.conversation.data.get("survey", {}) if turn.conversation is not None else {}
     ticket = await tickets.get(turn.session, int(state.get("ticket", 0)))
-    if turn.step != COMMENT_STEP or ticket is None or ticket.id is None or turn.stakeholder is None:
+    if (
+        turn.step != COMMENT_STEP
+        or ticket is None
+        or ticket.id is None
+        or turn.stakeholder is None
+    ):
         turn.set_step("idle")  # they moved on to something else
         return False
     turn.inbound_ticket_id = ticket.id

@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import func
-from sqlmodel import SQLModel, select
-
-from bot.clock import FakeClock
+from sqlmodel import SQLModel, col, select
 from starlette.routing import BaseRoute
 
 from bot.buttons import Action, decode
 from bot.channels.base import ChannelHost
+from bot.clock import FakeClock
 from bot.host import Host
 from bot.messages import Button, Inbound, InboundKind, Outbound, parse_command
 from bot.runtime import Runtime, build_runtime
@@ -163,7 +162,9 @@ class FakeChat:
             for button in reply.buttons:
                 if button.label == label:
                     return button
-        raise AssertionError(f"no button {label!r} in {[b.label for r in self.replies for b in r.buttons]}")
+        raise AssertionError(
+            f"no button {label!r} in {[b.label for r in self.replies for b in r.buttons]}"
+        )
 
     async def press(self, label: str) -> list[Outbound]:
         pressed = self.button(label)
@@ -180,7 +181,9 @@ class FakeChat:
 
     async def share_contact(self, phone: str, owner: str | None = None) -> list[Outbound]:
         return await self._deliver(
-            self._inbound(InboundKind.CONTACT, phone=phone, contact_user_id=owner or self.user_id, text=phone)
+            self._inbound(
+                InboundKind.CONTACT, phone=phone, contact_user_id=owner or self.user_id, text=phone
+            )
         )
 
     async def send_media(self, media: str) -> list[Outbound]:
@@ -232,9 +235,13 @@ async def rows(runtime: Runtime, model: type[SQLModel], order: Any = None) -> li
         return list((await session.exec(query)).all())
 
 
-async def events(runtime: Runtime, ticket_id: int) -> list[tuple[str | None, str]]:
+async def events(runtime: Runtime, ticket_id: int | None) -> list[tuple[str | None, str]]:
     async with runtime.sessions() as session:
-        query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)  # type: ignore[arg-type]
+        query = (
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket_id)
+            .order_by(col(TicketEvent.id))
+        )  # type: ignore[arg-type]
         return [(e.from_status, e.to_status) for e in (await session.exec(query)).all()]
 
 

@@ -204,7 +204,9 @@ def test_closures_apply_per_office(config: Config) -> None:
 def test_calendar_config_validation() -> None:
     assert CalendarConfig().deadline_time == "end_of_service_hours"
     invalid: list[dict[str, object]] = [
-        {"deadline_time": "25:00"}, {"deadline_time": "4pm"}, {"holidays": []}
+        {"deadline_time": "25:00"},
+        {"deadline_time": "4pm"},
+        {"holidays": []},
     ]
     for bad in invalid:
         with pytest.raises(ValidationError):

@@ -23,9 +23,12 @@ bagaimana prosedur mutasi pegawai antar kementerian lembaga
 """
 
 
-def run(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp_path: Path, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("TELEGRAM_", "CSOBOT_", "DATABASE_URL"))
     }
     environment.update(
@@ -38,7 +41,13 @@ def run(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.C
     )
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        input=stdin, capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120,
+        input=stdin,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
     )
 
 
@@ -83,7 +92,11 @@ def test_run_with_a_rejected_token_stops_with_a_clear_message(tmp_path: Path) ->
         server.fail("getMe", 401, description="Unauthorized")
         try:
             return await asyncio.to_thread(
-                run, tmp_path, "run", TELEGRAM_BOT_TOKEN="1:WRONG", TELEGRAM_API_BASE_URL=server.base_url
+                run,
+                tmp_path,
+                "run",
+                TELEGRAM_BOT_TOKEN="1:WRONG",
+                TELEGRAM_API_BASE_URL=server.base_url,
             )
         finally:
             await server.stop()
@@ -109,7 +122,9 @@ def test_db_upgrade_and_current(tmp_path: Path) -> None:
 def test_an_invalid_knowledge_base_stops_the_bot(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
     kb.mkdir()
-    (kb / "broken.yaml").write_text("area: X\nentries:\n  - id: Not_Kebab\n    title: T\n", encoding="utf-8")
+    (kb / "broken.yaml").write_text(
+        "area: X\nentries:\n  - id: Not_Kebab\n    title: T\n", encoding="utf-8"
+    )
     result = run(tmp_path, "chat", stdin="/start\n", CSOBOT_KNOWLEDGE_DIR=str(kb))
     assert result.returncode == 2
     assert f"{kb / 'broken.yaml'}:3: entry Not_Kebab:" in result.stderr
@@ -118,4 +133,7 @@ def test_an_invalid_knowledge_base_stops_the_bot(tmp_path: Path) -> None:
 def test_webhook_mode_without_its_settings_explains_and_exits_2(tmp_path: Path) -> None:
     result = run(tmp_path, "run", "--webhook", TELEGRAM_BOT_TOKEN="1:TOKEN")
     assert result.returncode == 2
-    assert "TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET" in result.stderr
+        and "Traceback" not in result.stderr
+    )

@@ -16,10 +16,16 @@ SHIPPED = ROOT / "config.yaml"
 def test_shipped_config_serves_the_three_seed_offices() -> None:
     config = load_config(SHIPPED)
     zones = {key: office.timezone for key, office in config.offices.items()}
-    assert zones == {"pekalongan": "Asia/Jakarta", "pontianak": "Asia/Pontianak", "majene": "Asia/Makassar"}
+    assert zones == {
+        "pekalongan": "Asia/Jakarta",
+        "pontianak": "Asia/Pontianak",
+        "majene": "Asia/Makassar",
+    }
     assert config.offices["pekalongan"].type == "A1" and config.offices["majene"].type == "A2"
     assert config.current_office.name == "KPPN Pekalongan"
-    assert config.with_office("majene").current_office.hours_text() == "Senin–Jumat 08.00–16.00 WITA"
+    assert (
+        config.with_office("majene").current_office.hours_text() == "Senin–Jumat 08.00–16.00 WITA"
+    )
 
 
 def test_complaint_channels_are_those_of_the_seeds() -> None:
@@ -49,15 +55,37 @@ def line_of(path: Path, needle: str) -> int:
 @pytest.mark.parametrize(
     ("old", "new", "key", "expected"),
     [
-        ("timezone: Asia/Makassar", "timezone: Asia/Majene", "offices.majene.timezone", "unknown time zone"),
+        (
+            "timezone: Asia/Makassar",
+            "timezone: Asia/Majene",
+            "offices.majene.timezone",
+            "unknown time zone",
+        ),
         ("max_candidates: 3", "max_candidates: tiga", "matcher.max_candidates", "valid integer"),
-        ('friday: "08:00-16:00"', 'friday: "16:00-08:00"', "offices.pekalongan.service_hours.friday", "HH:MM-HH:MM"),
+        (
+            'friday: "08:00-16:00"',
+            'friday: "16:00-08:00"',
+            "offices.pekalongan.service_hours.friday",
+            "HH:MM-HH:MM",
+        ),
         ("office: pekalongan", "office: semarang", "(top level)", "is not one of the offices"),
-        ("  ticket_prefix: KNS", "  ticket_prefix: KNS\n  colour: blue", "service.colour", "Extra inputs"),
-        ("  identified: Terima kasih, {name}.", "  identified: Terima kasih, {nama}.", "texts", "unknown placeholder"),
+        (
+            "  ticket_prefix: KNS",
+            "  ticket_prefix: KNS\n  colour: blue",
+            "service.colour",
+            "Extra inputs",
+        ),
+        (
+            "  identified: Terima kasih, {name}.",
+            "  identified: Terima kasih, {nama}.",
+            "texts",
+            "unknown placeholder",
+        ),
     ],
 )
-def test_an_invalid_config_names_file_line_and_key(tmp_path: Path, old: str, new: str, key: str, expected: str) -> None:
+def test_an_invalid_config_names_file_line_and_key(
+    tmp_path: Path, old: str, new: str, key: str, expected: str
+) -> None:
     path = broken_copy(tmp_path, old, new)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
@@ -73,7 +101,9 @@ def test_a_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
         load_config(path)
 
 
-def test_the_program_stops_with_exit_code_2_on_an_invalid_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_program_stops_with_exit_code_2_on_an_invalid_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = broken_copy(tmp_path, "timezone: Asia/Makassar", "timezone: Mars/Olympus")
     assert main(["--config", str(path), "config", "check"]) == 2
     error = capsys.readouterr().err
@@ -83,13 +113,17 @@ def test_the_program_stops_with_exit_code_2_on_an_invalid_config(tmp_path: Path,
     assert "configuration file not found" in capsys.readouterr().err
 
 
-def test_secrets_come_from_the_environment_or_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_come_from_the_environment_or_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bot.settings import Settings
 
     for name in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "TELEGRAM_API_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     dotenv = tmp_path / ".env"
-    dotenv.write_text("TELEGRAM_BOT_TOKEN=42:FROM-DOTENV\nTELEGRAM_API_BASE_URL=http://127.0.0.1:8081/bot\n")
+    dotenv.write_text(
+        "TELEGRAM_BOT_TOKEN=42:FROM-DOTENV\nTELEGRAM_API_BASE_URL=http://127.0.0.1:8081/bot\n"
+    )
     settings = Settings(_env_file=dotenv)  # type: ignore[call-arg]
     assert settings.telegram_bot_token is not None
     assert settings.telegram_bot_token.get_secret_value() == "42:FROM-DOTENV"

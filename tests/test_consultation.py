@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
+from bot.clock import FakeClock
 from bot.messages import Inbound, InboundKind
 from bot.runtime import Runtime
 from bot.store.models import Message, OutboxItem, ProcessedUpdate, Stakeholder, Ticket
@@ -45,7 +47,11 @@ async def test_from_start_to_resolved(chat: FakeChat, runtime: Runtime) -> None:
     assert "Terima kasih, Siti Rahmawati" in chat.text
     stakeholder = await chat.stakeholder()
     assert stakeholder is not None
-    assert (stakeholder.full_name, stakeholder.role, stakeholder.satker_code) == ("Siti Rahmawati", "ppk", "123456")
+    assert (stakeholder.full_name, stakeholder.role, stakeholder.satker_code) == (
+        "Siti Rahmawati",
+        "ppk",
+        "123456",
+    )
     assert stakeholder.organisation == "Satker Contoh" and stakeholder.phone is None
 
     await chat.send("bagaimana cara mengajukan tup?")
@@ -62,7 +68,11 @@ async def test_from_start_to_resolved(chat: FakeChat, runtime: Runtime) -> None:
     assert "Resolved" in chat.text
     ticket = await chat.ticket()
     assert ticket.status == "resolved" and ticket.resolved_at is not None
-    assert await events(runtime, ticket.id) == [(None, "asked"), ("asked", "answered"), ("answered", "resolved")]
+    assert await events(runtime, ticket.id) == [
+        (None, "asked"),
+        ("asked", "answered"),
+        ("answered", "resolved"),
+    ]
 
 
 async def test_unknown_question_goes_to_the_cso_queue(chat: FakeChat, runtime: Runtime) -> None:
@@ -82,7 +92,11 @@ async def test_not_answered_goes_to_the_cso_queue(chat: FakeChat, runtime: Runti
     assert "petugas CSO" in chat.text
     ticket = await chat.ticket()
     assert ticket.status == "queued"
-    assert await events(runtime, ticket.id) == [(None, "asked"), ("asked", "answered"), ("answered", "queued")]
+    assert await events(runtime, ticket.id) == [
+        (None, "asked"),
+        ("asked", "answered"),
+        ("answered", "queued"),
+    ]
 
 
 async def test_medium_match_offers_topics_then_answers_the_chosen_one(chat: FakeChat) -> None:
@@ -169,7 +183,9 @@ async def test_cancel_keeps_the_identification_draft_and_resumes(chat: FakeChat)
     assert "kode satker" in chat.text
 
 
-async def test_profile_change_can_be_cancelled_without_losing_the_old_profile(chat: FakeChat) -> None:
+async def test_profile_change_can_be_cancelled_without_losing_the_old_profile(
+    chat: FakeChat,
+) -> None:
     await chat.identify()
     await chat.send("/profil")
     assert "Nama: Siti Rahmawati" in chat.text and "Kode satker: 123456" in chat.text
@@ -187,7 +203,11 @@ async def test_profile_change_can_be_cancelled_without_losing_the_old_profile(ch
     await chat.send("Lewati")
     stakeholder = await chat.stakeholder()
     assert stakeholder is not None
-    assert (stakeholder.full_name, stakeholder.role, stakeholder.satker_code) == ("Ahmad Fauzi", "ppspm", "111222")
+    assert (stakeholder.full_name, stakeholder.role, stakeholder.satker_code) == (
+        "Ahmad Fauzi",
+        "ppspm",
+        "111222",
+    )
 
 
 async def test_status_lists_own_open_tickets(chat: FakeChat, runtime: Runtime) -> None:
@@ -206,21 +226,27 @@ async def test_status_lists_own_open_tickets(chat: FakeChat, runtime: Runtime) -
     assert "KNS-20261123-0003" not in chat.text
 
 
-async def test_messages_while_queued_join_the_ticket_until_a_new_question(chat: FakeChat, runtime: Runtime) -> None:
+async def test_messages_while_queued_join_the_ticket_until_a_new_question(
+    chat: FakeChat, runtime: Runtime
+) -> None:
     await chat.identify()
     await chat.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
     queued = await chat.ticket()
     await chat.send("satker kami di Batang")
     assert queued.number in chat.text
     assert await count(runtime, Ticket) == 1
-    messages = [m for m in await rows(runtime, Message, Message.id) if m.text == "satker kami di Batang"]
+    messages = [
+        m for m in await rows(runtime, Message, Message.id) if m.text == "satker kami di Batang"
+    ]
     assert messages[0].ticket_id == queued.id
     await chat.send("/baru")
     await chat.send("cara mengajukan tup")
     assert await count(runtime, Ticket) == 2
 
 
-async def test_a_button_pressed_twice_or_forged_changes_nothing(chat: FakeChat, runtime: Runtime) -> None:
+async def test_a_button_pressed_twice_or_forged_changes_nothing(
+    chat: FakeChat, runtime: Runtime
+) -> None:
     await chat.identify()
     await chat.send("cara mengajukan tup")
     pressed = chat.button("Ya, terjawab").action
@@ -240,10 +266,16 @@ async def test_a_button_pressed_twice_or_forged_changes_nothing(chat: FakeChat, 
     await other.press_data("nonsense")
     assert "sudah tidak berlaku" in other.text
     ticket = await chat.ticket()
-    assert await events(runtime, ticket.id) == [(None, "asked"), ("asked", "answered"), ("answered", "resolved")]
+    assert await events(runtime, ticket.id) == [
+        (None, "asked"),
+        ("asked", "answered"),
+        ("answered", "resolved"),
+    ]
 
 
-async def test_bad_input_gets_a_clear_reply_and_keeps_data(chat: FakeChat, runtime: Runtime) -> None:
+async def test_bad_input_gets_a_clear_reply_and_keeps_data(
+    chat: FakeChat, runtime: Runtime
+) -> None:
     await chat.identify()
     for media in ("sticker", "voice", "location"):
         await chat.send_media(media)
@@ -268,8 +300,15 @@ async def test_group_messages_are_ignored_and_not_stored(chat: FakeChat, runtime
     await chat.identify()
     before = await count(runtime, Message)
     replies = await chat.send_raw(
-        Inbound(channel="test", user_id=chat.user_id, chat_id="-100", update_key="g1",
-                kind=InboundKind.TEXT, text="halo grup", is_private=False)
+        Inbound(
+            channel="test",
+            user_id=chat.user_id,
+            chat_id="-100",
+            update_key="g1",
+            kind=InboundKind.TEXT,
+            text="halo grup",
+            is_private=False,
+        )
     )
     assert replies == []
     assert await count(runtime, Message) == before
@@ -285,7 +324,10 @@ async def test_a_redelivered_update_is_handled_once(chat: FakeChat, runtime: Run
 
 
 async def test_a_handler_failure_stores_the_message_and_apologises(
-    chat: FakeChat, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    chat: FakeChat,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await chat.identify()
 
@@ -300,7 +342,9 @@ async def test_a_handler_failure_stores_the_message_and_apologises(
     assert "handling" in caplog.text
 
 
-async def test_every_message_in_both_directions_is_in_the_transcript(chat: FakeChat, runtime: Runtime) -> None:
+async def test_every_message_in_both_directions_is_in_the_transcript(
+    chat: FakeChat, runtime: Runtime
+) -> None:
     await chat.identify()
     await chat.send("cara mengajukan tup")
     await chat.press("Ya, terjawab")
@@ -309,7 +353,9 @@ async def test_every_message_in_both_directions_is_in_the_transcript(chat: FakeC
     assert ("in", "PPK") in lines and ("in", "cara mengajukan tup") in lines
     assert lines[-4] == ("in", "Ya, terjawab")
     assert lines[-3][0] == "out" and "Resolved" in lines[-3][1]
-    assert "survei kepuasan" in lines[-2][1] and lines[-1][1].startswith("(1/4)")  # the survey follows
+    assert "survei kepuasan" in lines[-2][1] and lines[-1][1].startswith(
+        "(1/4)"
+    )  # the survey follows
     assert await count(runtime, OutboxItem) == len([d for d, _ in lines if d == "out"])
     ticket = await chat.ticket()
     linked = [m for m in await rows(runtime, Message, Message.id) if m.ticket_id == ticket.id]
@@ -325,8 +371,10 @@ async def test_ticket_numbers_are_unique_under_concurrency(runtime: Runtime) -> 
     assert numbers == [f"KNS-20261123-{n:04d}" for n in range(1, 9)]
 
 
-async def test_ticket_numbers_follow_the_office_local_date(chat: FakeChat, runtime: Runtime, clock: object) -> None:
+async def test_ticket_numbers_follow_the_office_local_date(
+    chat: FakeChat, runtime: Runtime, clock: FakeClock
+) -> None:
     await chat.identify()
-    clock.set(__import__("datetime").datetime(2026, 11, 23, 17, 30, tzinfo=__import__("datetime").UTC))  # type: ignore[attr-defined]
+    clock.set(datetime(2026, 11, 23, 17, 30, tzinfo=UTC))
     await chat.send("bagaimana prosedur mutasi pegawai")  # 00:30 WIB on the 24th
     assert (await chat.ticket()).number == "KNS-20261124-0001"

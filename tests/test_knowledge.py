@@ -46,11 +46,17 @@ def problems(directory: Path) -> list[str]:
 
 def test_the_shipped_knowledge_base_covers_every_required_topic() -> None:
     knowledge = load_knowledge(ROOT / "knowledge", load_config(ROOT / "config.yaml").sections)
-    required = {
-        line.split("|")[1].strip()
-        for line in (ROOT.parent / "shared" / "KB_TOPICS.md").read_text(encoding="utf-8").splitlines()
-        if line.startswith("| ") and line.split("|")[1].strip() not in ("id", "")
-    } if (ROOT.parent / "shared" / "KB_TOPICS.md").exists() else set()
+    required = (
+        {
+            line.split("|")[1].strip()
+            for line in (ROOT.parent / "shared" / "KB_TOPICS.md")
+            .read_text(encoding="utf-8")
+            .splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip() not in ("id", "")
+        }
+        if (ROOT.parent / "shared" / "KB_TOPICS.md").exists()
+        else set()
+    )
     ids = {entry.id for entry in knowledge.entries}
     assert len(ids) >= 45
     assert required <= ids
@@ -67,21 +73,54 @@ def test_the_shipped_knowledge_base_covers_every_required_topic() -> None:
 @pytest.mark.parametrize(
     ("replace", "by", "expected"),
     [
-        ("    documents: []\n", "    documents: []\n    colour: merah\n", ":12: entry contoh-topik: colour: unknown key"),
+        (
+            "    documents: []\n",
+            "    documents: []\n    colour: merah\n",
+            ":12: entry contoh-topik: colour: unknown key",
+        ),
         ("    title: Contoh topik\n", "", ":3: entry contoh-topik: title: Field required"),
-        ("    answer: Jawaban contoh untuk {office_name}.\n", '    answer: "   "\n', ":8: entry contoh-topik: answer: answer is empty"),
-        ("{office_name}", "{kantor}", ":8: entry contoh-topik: answer: unknown placeholder(s) ['kantor']"),
-        ("{office_name}", "{office_name", ":8: entry contoh-topik: answer: bad placeholder braces"),
-        ("section: pencairan", "section: keuangan", ":5: entry contoh-topik: section: unknown section 'keuangan'"),
-        ("id: contoh-topik", "id: Contoh_Topik", ":3: entry Contoh_Topik: id: String should match pattern"),
-        ("reviewed: 2026-11-23", "reviewed: kemarin", ":13: entry contoh-topik: reviewed: Input should be a valid date"),
+        (
+            "    answer: Jawaban contoh untuk {office_name}.\n",
+            '    answer: "   "\n',
+            ":8: entry contoh-topik: answer: answer is empty",
+        ),
+        (
+            "{office_name}",
+            "{kantor}",
+            ":8: entry contoh-topik: answer: unknown placeholder(s) ['kantor']",
+        ),
+        (
+            "{office_name}",
+            "{office_name",
+            ":8: entry contoh-topik: answer: bad placeholder braces",
+        ),
+        (
+            "section: pencairan",
+            "section: keuangan",
+            ":5: entry contoh-topik: section: unknown section 'keuangan'",
+        ),
+        (
+            "id: contoh-topik",
+            "id: Contoh_Topik",
+            ":3: entry Contoh_Topik: id: String should match pattern",
+        ),
+        (
+            "reviewed: 2026-11-23",
+            "reviewed: kemarin",
+            ":13: entry contoh-topik: reviewed: Input should be a valid date",
+        ),
     ],
 )
-def test_every_problem_names_file_line_and_entry(tmp_path: Path, replace: str, by: str, expected: str) -> None:
+def test_every_problem_names_file_line_and_entry(
+    tmp_path: Path, replace: str, by: str, expected: str
+) -> None:
     entry = GOOD_ENTRY.replace(replace, by)
     directory = write_kb(tmp_path, "area: Contoh\nentries:\n" + entry)
     found = problems(directory)
-    assert any(problem.startswith(str(directory / "area.yaml")) and expected in problem for problem in found), found
+    assert any(
+        problem.startswith(str(directory / "area.yaml")) and expected in problem
+        for problem in found
+    ), found
 
 
 def test_duplicate_ids_and_yaml_errors_are_all_reported_at_once(tmp_path: Path) -> None:
@@ -89,25 +128,41 @@ def test_duplicate_ids_and_yaml_errors_are_all_reported_at_once(tmp_path: Path) 
     write_kb(tmp_path, "area: Dua\nentries:\n" + GOOD_ENTRY, "dua.yaml")
     write_kb(tmp_path, "area: Tiga\nentries: [\n", "tiga.yaml")
     found = problems(directory)
-    assert any(f"{directory / 'satu.yaml'}:3: entry contoh-topik: duplicate id (first defined at {directory / 'dua.yaml'}:3)" == p for p in found), found
-    assert any(p.startswith(f"{directory / 'tiga.yaml'}:") and "invalid YAML" in p for p in found), found
+    assert any(
+        f"{directory / 'satu.yaml'}:3: entry contoh-topik: duplicate id (first defined at {directory / 'dua.yaml'}:3)"
+        == p
+        for p in found
+    ), found
+    assert any(
+        p.startswith(f"{directory / 'tiga.yaml'}:") and "invalid YAML" in p for p in found
+    ), found
 
 
-def test_kb_check_exits_non_zero_on_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_kb_check_exits_non_zero_on_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bot.cli import main
 
     good = write_kb(tmp_path, "area: Contoh\nentries:\n" + GOOD_ENTRY)
     assert main(["kb", "check", "--kb", str(good)]) == 0
     assert "valid – 1 entries" in capsys.readouterr().out
-    (good / "area.yaml").write_text("area: Contoh\nentries:\n" + GOOD_ENTRY.replace("title: Contoh topik", "judul: x"))
+    (good / "area.yaml").write_text(
+        "area: Contoh\nentries:\n" + GOOD_ENTRY.replace("title: Contoh topik", "judul: x")
+    )
     assert main(["kb", "check", "--kb", str(good)]) == 2
     error = capsys.readouterr().err
     assert "entry contoh-topik: judul: unknown key" in error and "title: Field required" in error
 
 
 def test_normalisation_of_chat_style_indonesian() -> None:
-    normalise = Normaliser({"blm": "belum", "sy": "saya", "gmn": "bagaimana"}, ["selamat siang", "min", "mohon izin bertanya"])
-    assert normalise("Selamat siang MIN, mohon izin bertanya 🙏 sp2d sy blm terbit, gmn yaaaa??") == "sp2d saya belum terbit bagaimana ya"
+    normalise = Normaliser(
+        {"blm": "belum", "sy": "saya", "gmn": "bagaimana"},
+        ["selamat siang", "min", "mohon izin bertanya"],
+    )
+    assert (
+        normalise("Selamat siang MIN, mohon izin bertanya 🙏 sp2d sy blm terbit, gmn yaaaa??")
+        == "sp2d saya belum terbit bagaimana ya"
+    )
     assert normalise("tolonggggg") == "tolong"
     assert normalise("minus") == "minus"  # fillers are whole words only
     assert normalise("🙏🙏") == ""
@@ -122,14 +177,20 @@ def fixture_matcher() -> Matcher:
 
 def test_decisions_on_the_fixture_knowledge_base(fixture_matcher: Matcher) -> None:
     answer = fixture_matcher.match("bagaimana cara mengajukan tup?")
-    assert (answer.decision, answer.best.id if answer.best else None) == (Decision.ANSWER, "tup-pengajuan")
+    assert (answer.decision, answer.best.id if answer.best else None) == (
+        Decision.ANSWER,
+        "tup-pengajuan",
+    )
     clarify = fixture_matcher.match("masalah sp2d saya")
     assert clarify.decision is Decision.CLARIFY
     assert [c.id for c in clarify.candidates] == ["sp2d-status", "retur-sp2d"]
     unknown = fixture_matcher.match("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
     assert unknown.decision is Decision.HANDOFF and unknown.out_of_scope_id is None
     out_of_scope = fixture_matcher.match("cara lapor spt tahunan pribadi")
-    assert (out_of_scope.decision, out_of_scope.out_of_scope_id) == (Decision.HANDOFF, "oos-pajak-pribadi")
+    assert (out_of_scope.decision, out_of_scope.out_of_scope_id) == (
+        Decision.HANDOFF,
+        "oos-pajak-pribadi",
+    )
     assert fixture_matcher.match("🙏").decision is Decision.HANDOFF
 
 
@@ -140,7 +201,13 @@ def test_match_json_has_exactly_the_documented_shape(fixture_matcher: Matcher) -
     assert 0 <= float(line["score"]) <= 100
     assert [c["id"] for c in line["candidates"]] == ["sp2d-status", "retur-sp2d"]
     empty = match_json(fixture_matcher.match("🙏"))
-    assert empty == {"question": "🙏", "decision": "handoff", "id": None, "score": 0.0, "candidates": []}
+    assert empty == {
+        "question": "🙏",
+        "decision": "handoff",
+        "id": None,
+        "score": 0.0,
+        "candidates": [],
+    }
 
 
 def test_evaluation_counts_follow_the_definitions(fixture_matcher: Matcher) -> None:
@@ -148,7 +215,9 @@ def test_evaluation_counts_follow_the_definitions(fixture_matcher: Matcher) -> N
         fixture_matcher.match,
         [
             Labelled("bagaimana cara mengajukan tup?", "tup-pengajuan"),  # strict, top-3
-            Labelled("bagaimana cara mengajukan tup?", "gup-pengisian"),  # wrong answer, yet among the candidates
+            Labelled(
+                "bagaimana cara mengajukan tup?", "gup-pengisian"
+            ),  # wrong answer, yet among the candidates
             Labelled("masalah sp2d saya", "retur-sp2d"),  # clarify with it offered: top-3
             Labelled("cara lapor spt tahunan pribadi", "none"),  # rejected
             Labelled("kapan gup bisa diajukan", "none"),  # answered out of scope: wrong
@@ -156,7 +225,10 @@ def test_evaluation_counts_follow_the_definitions(fixture_matcher: Matcher) -> N
     )
     assert (report.total, report.in_scope, report.out_of_scope) == (5, 3, 2)
     assert (report.strict, report.top3, report.wrong, report.rejected) == (1, 3, 2, 1)
-    assert report.confusions == {("gup-pengisian", "tup-pengajuan"): 1, ("retur-sp2d", "sp2d-status"): 1}
+    assert report.confusions == {
+        ("gup-pengisian", "tup-pengajuan"): 1,
+        ("retur-sp2d", "sp2d-status"): 1,
+    }
 
 
 def test_kb_match_and_eval_commands(tmp_path: Path) -> None:
@@ -167,30 +239,61 @@ def test_kb_match_and_eval_commands(tmp_path: Path) -> None:
 
     env = {"CSOBOT_CONFIG": str(config_for_tests(tmp_path)), "PATH": "/usr/bin:/bin"}
     one = subprocess.run(
-        [sys.executable, "-m", "bot", "kb", "match", "--kb", str(FIXTURE_KB), "kapan gup bisa diajukan"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, check=True,
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "kb",
+            "match",
+            "--kb",
+            str(FIXTURE_KB),
+            "kapan gup bisa diajukan",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
     )
     assert json.loads(one.stdout)["id"] == "gup-pengisian"
     many = subprocess.run(
         [sys.executable, "-m", "bot", "kb", "match", "--kb", str(FIXTURE_KB)],
         input="kapan gup bisa diajukan\ncara lapor spt tahunan pribadi\n\n",
-        capture_output=True, text=True, env=env, cwd=tmp_path, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
     )
     lines = [json.loads(line) for line in many.stdout.splitlines()]
-    assert [line["question"] for line in lines] == ["kapan gup bisa diajukan", "cara lapor spt tahunan pribadi", ""]
+    assert [line["question"] for line in lines] == [
+        "kapan gup bisa diajukan",
+        "cara lapor spt tahunan pribadi",
+        "",
+    ]
     assert [line["decision"] for line in lines] == ["answer", "handoff", "handoff"]
     labelled = tmp_path / "set.jsonl"
-    labelled.write_text('{"q": "kapan gup bisa diajukan", "label": "gup-pengisian"}\n{"q": "cara lapor spt tahunan pribadi", "label": "none"}\n')
+    labelled.write_text(
+        '{"q": "kapan gup bisa diajukan", "label": "gup-pengisian"}\n{"q": "cara lapor spt tahunan pribadi", "label": "none"}\n'
+    )
     report = subprocess.run(
         [sys.executable, "-m", "bot", "kb", "eval", "--kb", str(FIXTURE_KB), str(labelled)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
     )
     assert "strict accuracy:        100.0 %" in report.stdout
     assert "out-of-scope rejection: 100.0 %" in report.stdout
     labelled.write_text("not json\n")
     broken = subprocess.run(
         [sys.executable, "-m", "bot", "kb", "eval", "--kb", str(FIXTURE_KB), str(labelled)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
     )
     assert broken.returncode == 2 and "set.jsonl:1" in broken.stderr
 
@@ -202,16 +305,25 @@ async def reload_runtime(tmp_path: Path, clock: object) -> Runtime:
     knowledge = tmp_path / "knowledge"
     shutil.copytree(FIXTURE_KB, knowledge)
     staff = [
-        {"name": "Andi Pratama", "role": "supervisor", "telegram_id": 9001, "terminal_user": "andi"},
+        {
+            "name": "Andi Pratama",
+            "role": "supervisor",
+            "telegram_id": 9001,
+            "terminal_user": "andi",
+        },
         {"name": "Budi CSO", "role": "cso", "terminal_user": "budi"},
     ]
     settings = make_settings(
-        tmp_path, csobot_knowledge_dir=knowledge, csobot_config=config_for_tests(tmp_path, staff=staff)
+        tmp_path,
+        csobot_knowledge_dir=knowledge,
+        csobot_config=config_for_tests(tmp_path, staff=staff),
     )
     return await build_runtime(settings, clock=clock)  # type: ignore[arg-type]
 
 
-async def test_reload_by_a_supervisor_keeps_the_last_good_knowledge_base(tmp_path: Path, clock: object) -> None:
+async def test_reload_by_a_supervisor_keeps_the_last_good_knowledge_base(
+    tmp_path: Path, clock: object
+) -> None:
     runtime = await reload_runtime(tmp_path, clock)
     try:
         supervisor = FakeChat(runtime, user_id="andi", channel="terminal")
@@ -219,7 +331,9 @@ async def test_reload_by_a_supervisor_keeps_the_last_good_knowledge_base(tmp_pat
         await stakeholder.identify()
         knowledge = tmp_path / "knowledge"
         area = knowledge / "up-tup.yaml"
-        area.write_text(area.read_text().replace("title: Pengajuan Tambahan UP (TUP)", "title: TUP (baru)"))
+        area.write_text(
+            area.read_text().replace("title: Pengajuan Tambahan UP (TUP)", "title: TUP (baru)")
+        )
         await supervisor.send("/reload")
         assert "dimuat ulang: 4 entri, 1 topik" in supervisor.text
         await stakeholder.send("cara mengajukan tup")
@@ -228,7 +342,10 @@ async def test_reload_by_a_supervisor_keeps_the_last_good_knowledge_base(tmp_pat
         area.write_text(area.read_text().replace("section: pencairan", "section: tidak-ada", 1))
         await supervisor.send("/reload")
         assert "TIDAK dimuat ulang" in supervisor.text
-        assert "up-tup.yaml:5: entry tup-pengajuan: section: unknown section 'tidak-ada'" in supervisor.text
+        assert (
+            "up-tup.yaml:5: entry tup-pengajuan: section: unknown section 'tidak-ada'"
+            in supervisor.text
+        )
         await stakeholder.send("/baru")
         await stakeholder.send("cara mengajukan tup")
         assert "TUP (baru)" in stakeholder.text  # the last good version is still in use
@@ -252,11 +369,15 @@ def test_the_built_matcher_is_cached_until_a_file_changes(tmp_path: Path) -> Non
 
     def build() -> Matcher:
         builds.append(1)
-        return Matcher(load_knowledge(knowledge, SECTIONS), load_config(ROOT / "config.yaml").matcher)
+        return Matcher(
+            load_knowledge(knowledge, SECTIONS), load_config(ROOT / "config.yaml").matcher
+        )
 
     first = cached_matcher(knowledge, SECTIONS, cache, build)
     again = cached_matcher(knowledge, SECTIONS, cache, build)
-    assert len(builds) == 1 and again.ranked("cara mengajukan tup") == first.ranked("cara mengajukan tup")
+    assert len(builds) == 1 and again.ranked("cara mengajukan tup") == first.ranked(
+        "cara mengajukan tup"
+    )
     area = knowledge / "up-tup.yaml"
     area.write_text(area.read_text().replace("TUP harus", "TUP wajib"))
     changed = cached_matcher(knowledge, SECTIONS, cache, build)

@@ -52,10 +52,16 @@ async def test_a_consultation_on_postgresql(postgres_runtime: Runtime) -> None:
     ticket = await chat.ticket()
     assert ticket.status == "resolved"
     assert ticket.opened_at.tzinfo is not None
-    assert await events(postgres_runtime, ticket.id) == [(None, "asked"), ("asked", "answered"), ("answered", "resolved")]
+    assert await events(postgres_runtime, ticket.id) == [
+        (None, "asked"),
+        ("asked", "answered"),
+        ("answered", "resolved"),
+    ]
 
 
-async def test_ticket_numbers_are_unique_across_concurrent_sessions(postgres_runtime: Runtime) -> None:
+async def test_ticket_numbers_are_unique_across_concurrent_sessions(
+    postgres_runtime: Runtime,
+) -> None:
     chats = [FakeChat(postgres_runtime, user_id=str(7000 + n)) for n in range(10)]
     for each in chats:
         await each.identify()
@@ -70,7 +76,9 @@ async def test_migrations_are_idempotent(postgres_runtime: Runtime) -> None:
     assert applied == head is not None
 
 
-async def test_two_schedulers_on_postgresql_send_each_progress_message_once(postgres_runtime: Runtime, clock: FakeClock) -> None:
+async def test_two_schedulers_on_postgresql_send_each_progress_message_once(
+    postgres_runtime: Runtime, clock: FakeClock
+) -> None:
     from datetime import datetime, timedelta
 
     from bot.scheduler import Scheduler
@@ -84,13 +92,17 @@ async def test_two_schedulers_on_postgresql_send_each_progress_message_once(post
         jobs = (await session.exec(select(ScheduledJob))).all()
     assert {job.kind for job in jobs} >= {"progress", "queue_reminder", "breach"}
     progress_due = next(job.due_at for job in jobs if job.kind == "progress")
-    clock.set(progress_due + timedelta(minutes=1))  # Monday 10:01 WIB: progress and queue reminder due
+    clock.set(
+        progress_due + timedelta(minutes=1)
+    )  # Monday 10:01 WIB: progress and queue reminder due
     first = Scheduler(postgres_runtime.engine, postgres_runtime.sessions, clock)
     second = Scheduler(postgres_runtime.engine, postgres_runtime.sessions, clock)
     handled = await asyncio.gather(first.run_due(), second.run_due())
     assert sum(handled) >= 2  # (the weekly report is also tried, by both; it runs once)
     async with postgres_runtime.sessions() as session:
-        done = (await session.exec(select(ScheduledJob).where(ScheduledJob.status == "done"))).all()
+        done = (
+            await session.exec(select(ScheduledJob).where(ScheduledJob.status == "done"))
+        ).all()
     assert sorted(job.kind for job in done) == ["progress", "queue_reminder"]  # each exactly once
     progress = [m for m in await rows(postgres_runtime, Message) if "Kabar perkembangan" in m.text]
     assert len(progress) == 1

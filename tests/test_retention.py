@@ -15,11 +15,15 @@ from tests.conftest import FakeChat, make_settings, rows
 
 
 def test_months_before_keeps_calendar_months() -> None:
-    assert months_before(datetime(2026, 11, 23, tzinfo=UTC), 24) == datetime(2024, 11, 23, tzinfo=UTC)
+    assert months_before(datetime(2026, 11, 23, tzinfo=UTC), 24) == datetime(
+        2024, 11, 23, tzinfo=UTC
+    )
     assert months_before(datetime(2026, 3, 31, tzinfo=UTC), 1) == datetime(2026, 2, 28, tzinfo=UTC)
 
 
-async def test_purge_removes_only_inactive_stakeholders_without_open_tickets(tmp_path: Path) -> None:
+async def test_purge_removes_only_inactive_stakeholders_without_open_tickets(
+    tmp_path: Path,
+) -> None:
     clock = FakeClock(datetime(2024, 1, 10, 2, 0, tzinfo=UTC))
     runtime = await build_runtime(make_settings(tmp_path), clock=clock)
     try:
@@ -28,7 +32,13 @@ async def test_purge_removes_only_inactive_stakeholders_without_open_tickets(tmp
         await old.send("bagaimana cara mengajukan tup?")
         await old.press("Belum")
         stored, digest = store_incoming(tmp_path / "data", b"%PDF lama")
-        await old.send_raw(old._inbound(InboundKind.FILE, platform_message_id="9", file=IncomingFile("f", "lama.pdf", "pdf", 9, stored, digest)))
+        await old.send_raw(
+            old._inbound(
+                InboundKind.FILE,
+                platform_message_id="9",
+                file=IncomingFile("f", "lama.pdf", "pdf", 9, stored, digest),
+            )
+        )
         (attachment,) = await rows(runtime, Attachment)
         assert (tmp_path / "data" / attachment.path).exists()
         ticket = await old.ticket()
@@ -40,7 +50,9 @@ async def test_purge_removes_only_inactive_stakeholders_without_open_tickets(tmp
             await session.commit()
         waiting = FakeChat(runtime, user_id="2")
         await waiting.identify(name="Masih Menunggu")
-        await waiting.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")  # stays queued
+        await waiting.send(
+            "bagaimana prosedur mutasi pegawai antar kementerian lembaga"
+        )  # stays queued
         clock.set(datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
         recent = FakeChat(runtime, user_id="3")
         await recent.identify(name="Baru Saja")
@@ -54,7 +66,10 @@ async def test_purge_removes_only_inactive_stakeholders_without_open_tickets(tmp
         async with runtime.sessions() as session:
             done = await purge(session, tmp_path / "data", cutoff)
         assert (done.stakeholders, done.tickets, done.files) == (1, 1, 1) and done.messages > 5
-        assert sorted(s.full_name for s in await rows(runtime, Stakeholder)) == ["Baru Saja", "Masih Menunggu"]
+        assert sorted(s.full_name for s in await rows(runtime, Stakeholder)) == [
+            "Baru Saja",
+            "Masih Menunggu",
+        ]
         assert all(m.stakeholder_id != 1 for m in await rows(runtime, Message))
         assert await rows(runtime, Attachment) == []
         assert not (tmp_path / "data" / attachment.path).exists()

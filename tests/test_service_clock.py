@@ -33,8 +33,13 @@ def wib(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
 async def runtime_for(tmp_path: Path, clock: FakeClock, **sla: object) -> Runtime:
     changes: dict[str, object] = {"staff": STAFF}
     if sla:
-        base = {"progress_time": "10:00", "queue_reminder_minutes": 60, "reminder_share": 0.5,
-                "escalate_share": 0.8, "pause_while_awaiting_documents": False}
+        base = {
+            "progress_time": "10:00",
+            "queue_reminder_minutes": 60,
+            "reminder_share": 0.5,
+            "escalate_share": 0.8,
+            "pause_while_awaiting_documents": False,
+        }
         changes["sla"] = {**base, **sla}
     settings = make_settings(tmp_path, csobot_config=config_for_tests(tmp_path, **changes))
     return await build_runtime(settings, clock=clock)
@@ -45,7 +50,11 @@ async def run_until(runtime: Runtime, clock: FakeClock, chat: FakeChat, end: dat
     scheduler = chat.host.scheduler
     while True:
         async with runtime.sessions() as session:
-            query = select(ScheduledJob).where(ScheduledJob.status == "pending").order_by(col(ScheduledJob.due_at))
+            query = (
+                select(ScheduledJob)
+                .where(ScheduledJob.status == "pending")
+                .order_by(col(ScheduledJob.due_at))
+            )
             upcoming = (await session.exec(query)).first()
         if upcoming is None or upcoming.due_at > end:
             break
@@ -58,7 +67,11 @@ async def run_until(runtime: Runtime, clock: FakeClock, chat: FakeChat, end: dat
 async def sent(runtime: Runtime, chat_id: str, contains: str = "") -> list[tuple[datetime, str]]:
     """(local time, text) of messages queued to `chat_id` containing `contains`."""
     async with runtime.sessions() as session:
-        query = select(Message).where(Message.chat_id == chat_id, Message.direction == "out").order_by(col(Message.id))
+        query = (
+            select(Message)
+            .where(Message.chat_id == chat_id, Message.direction == "out")
+            .order_by(col(Message.id))
+        )
         found = (await session.exec(query)).all()
     return [(m.created_at.astimezone(WIB), m.text) for m in found if contains in m.text]
 
@@ -84,7 +97,14 @@ async def test_a_week_of_one_ticket_with_nobody_answering(tmp_path: Path) -> Non
 
         progress = [t for t, _ in await sent(runtime, chat.user_id, "Kabar perkembangan")]
         # Every working day at 10:00 while open (the first on the day of the hand-off).
-        assert progress == [wib(23, 10), wib(24, 10), wib(25, 10), wib(26, 10), wib(27, 10), wib(30, 10)]
+        assert progress == [
+            wib(23, 10),
+            wib(24, 10),
+            wib(25, 10),
+            wib(26, 10),
+            wib(27, 10),
+            wib(30, 10),
+        ]
         # Working time Mon 09:00 → Thu 16:00 = 7 + 8 + 8 + 8 = 31 h.
         queue = [t for t, _ in await sent(runtime, "8001", "tanpa petugas")]
         assert queue == [wib(23, 10)]  # 60 working minutes after 09:00
@@ -95,12 +115,17 @@ async def test_a_week_of_one_ticket_with_nobody_answering(tmp_path: Path) -> Non
         assert await sent(runtime, "8102") == []  # the other section's head is not involved
         breach = [t for t, _ in await sent(runtime, "8201", "Batas waktu terlewati")]
         assert breach == [wib(26, 16)]
-        assert [t for t, _ in await sent(runtime, chat.user_id, "untuk konfirmasi lebih lanjut")] == [wib(26, 9, 48)]
+        assert [
+            t for t, _ in await sent(runtime, chat.user_id, "untuk konfirmasi lebih lanjut")
+        ] == [wib(26, 9, 48)]
         ticket = await chat.ticket()
         assert ticket.status == "escalated" and ticket.escalated_to == "Citra Kasi PD"
         assert (await events(runtime, ticket.id))[-1] == ("queued", "escalated")
         progress_text = (await sent(runtime, chat.user_id, "Kabar perkembangan"))[-1][1]
-        assert "dieskalasi kepada Kepala Seksi" in progress_text and "Kamis, 26-11-2026 pukul 16.00 WIB" in progress_text
+        assert (
+            "dieskalasi kepada Kepala Seksi" in progress_text
+            and "Kamis, 26-11-2026 pukul 16.00 WIB" in progress_text
+        )
     finally:
         await runtime.close()
 
@@ -123,7 +148,9 @@ async def test_a_restart_in_the_middle_loses_and_repeats_nothing(tmp_path: Path)
         await runtime.close()
 
 
-async def test_after_downtime_missed_progress_messages_collapse_into_one_in_service_hours(tmp_path: Path) -> None:
+async def test_after_downtime_missed_progress_messages_collapse_into_one_in_service_hours(
+    tmp_path: Path,
+) -> None:
     clock = FakeClock(wib(23, 9))
     runtime = await runtime_for(tmp_path, clock, escalate_share=0.95)
     try:
@@ -133,15 +160,23 @@ async def test_after_downtime_missed_progress_messages_collapse_into_one_in_serv
         clock.set(wib(25, 21))  # down from Monday 11:00 to Wednesday 21:00
         await scheduler.run_due()
         await chat.host.deliver_due()
-        assert [t for t, _ in await sent(runtime, chat.user_id, "Kabar perkembangan")] == [wib(23, 10)]  # not at night
+        assert [t for t, _ in await sent(runtime, chat.user_id, "Kabar perkembangan")] == [
+            wib(23, 10)
+        ]  # not at night
         await run_until(runtime, clock, chat, wib(26, 11))
         progress = [t for t, _ in await sent(runtime, chat.user_id, "Kabar perkembangan")]
-        assert progress == [wib(23, 10), wib(26, 8), wib(26, 10)]  # one catch-up at Thursday's opening
+        assert progress == [
+            wib(23, 10),
+            wib(26, 8),
+            wib(26, 10),
+        ]  # one catch-up at Thursday's opening
     finally:
         await runtime.close()
 
 
-async def test_taken_tickets_are_not_reminded_and_resolved_ones_stop_everything(tmp_path: Path) -> None:
+async def test_taken_tickets_are_not_reminded_and_resolved_ones_stop_everything(
+    tmp_path: Path,
+) -> None:
     from tests.conftest import Inbound, InboundKind
 
     clock = FakeClock(wib(23, 9))
@@ -149,16 +184,39 @@ async def test_taken_tickets_are_not_reminded_and_resolved_ones_stop_everything(
     try:
         chat = await queued_question(runtime)
         clock.set(wib(23, 9, 30))
-        staff = Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="take", kind=InboundKind.COMMAND, command="ambil", args="1", text="/ambil 1")
+        staff = Inbound(
+            channel="telegram",
+            user_id="8001",
+            chat_id="8001",
+            update_key="take",
+            kind=InboundKind.COMMAND,
+            command="ambil",
+            args="1",
+            text="/ambil 1",
+        )
         await runtime.engine.handle(staff)
         await run_until(runtime, clock, chat, wib(24, 11))
         assert await sent(runtime, "8001", "tanpa petugas") == []
         progress = await sent(runtime, chat.user_id, "Kabar perkembangan")
-        assert [t for t, _ in progress] == [wib(23, 10), wib(24, 10)] and "Ditangani oleh: Andi CSO" in progress[-1][1]
-        resolve = Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="done", kind=InboundKind.COMMAND, command="selesai", args="Jawabannya begini.", text="/selesai Jawabannya begini.")
+        assert [t for t, _ in progress] == [
+            wib(23, 10),
+            wib(24, 10),
+        ] and "Ditangani oleh: Andi CSO" in progress[-1][1]
+        resolve = Inbound(
+            channel="telegram",
+            user_id="8001",
+            chat_id="8001",
+            update_key="done",
+            kind=InboundKind.COMMAND,
+            command="selesai",
+            args="Jawabannya begini.",
+            text="/selesai Jawabannya begini.",
+        )
         await runtime.engine.handle(resolve)
         async with runtime.sessions() as session:
-            pending = (await session.exec(select(ScheduledJob).where(ScheduledJob.status == "pending"))).all()
+            pending = (
+                await session.exec(select(ScheduledJob).where(ScheduledJob.status == "pending"))
+            ).all()
         assert pending == []
         await run_until(runtime, clock, chat, wib(30, 17))
         assert len(await sent(runtime, chat.user_id, "Kabar perkembangan")) == 2
@@ -175,8 +233,30 @@ async def test_waiting_for_documents_pauses_the_deadline_when_configured(tmp_pat
     try:
         chat = await queued_question(runtime)
         clock.set(wib(23, 10))
-        await runtime.engine.handle(Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="a", kind=InboundKind.COMMAND, command="ambil", args="1", text="/ambil 1"))
-        await runtime.engine.handle(Inbound(channel="telegram", user_id="8001", chat_id="8001", update_key="d", kind=InboundKind.COMMAND, command="dokumen", args="surat", text="/dokumen surat"))
+        await runtime.engine.handle(
+            Inbound(
+                channel="telegram",
+                user_id="8001",
+                chat_id="8001",
+                update_key="a",
+                kind=InboundKind.COMMAND,
+                command="ambil",
+                args="1",
+                text="/ambil 1",
+            )
+        )
+        await runtime.engine.handle(
+            Inbound(
+                channel="telegram",
+                user_id="8001",
+                chat_id="8001",
+                update_key="d",
+                kind=InboundKind.COMMAND,
+                command="dokumen",
+                args="surat",
+                text="/dokumen surat",
+            )
+        )
         clock.set(wib(24, 14))  # the documents come a working day and 4 hours later (8 + 4 = 12 h)
         await chat.send("sudah semua")
         ticket = await chat.ticket()
@@ -195,7 +275,9 @@ async def test_the_survey_after_resolution(tmp_path: Path) -> None:
         await chat.send("bagaimana cara mengajukan tup?")
         await chat.press("Ya, terjawab")
         assert "survei kepuasan singkat (4 pertanyaan" in chat.text
-        assert chat.replies[-1].text.startswith("(1/4) Bagaimana pendapat Bapak/Ibu tentang kecepatan waktu")
+        assert chat.replies[-1].text.startswith(
+            "(1/4) Bagaimana pendapat Bapak/Ibu tentang kecepatan waktu"
+        )
         for label in ("4 – Sangat baik", "3 – Baik"):
             await chat.press(label)
         third = chat.button("2 – Kurang baik").action.encode()  # type: ignore[union-attr]
@@ -208,7 +290,13 @@ async def test_the_survey_after_resolution(tmp_path: Path) -> None:
         await chat.send("Respons cepat, terima kasih")
         assert "Terima kasih atas penilaian" in chat.text
         answers = {(r.element, r.score, r.comment) for r in await rows(runtime, SurveyResponse)}
-        assert answers == {("U3", 4, None), ("U6", 3, None), ("U7", 2, None), ("U5", 4, None), ("comment", None, "Respons cepat, terima kasih")}
+        assert answers == {
+            ("U3", 4, None),
+            ("U6", 3, None),
+            ("U7", 2, None),
+            ("U5", 4, None),
+            ("comment", None, "Respons cepat, terima kasih"),
+        }
 
         await chat.send("/baru")
         await chat.send("kapan gup bisa diajukan")
@@ -227,7 +315,11 @@ async def test_the_survey_after_resolution(tmp_path: Path) -> None:
 
 def test_skm_index_as_the_regulation_defines_it() -> None:
     # U3: 4, 3 → 3.5; U6: 3 → 3.0; U7: 2, 2, 3 → 7/3; mean = (3.5 + 3 + 2.3333) / 3 = 2.9444; × 25 = 73.61 → C.
-    assert skm_index([("U3", 4), ("U3", 3), ("U6", 3), ("U7", 2), ("U7", 2), ("U7", 3)]) == (73.61, "C", "Kurang Baik")
+    assert skm_index([("U3", 4), ("U3", 3), ("U6", 3), ("U7", 2), ("U7", 2), ("U7", 3)]) == (
+        73.61,
+        "C",
+        "Kurang Baik",
+    )
     assert skm_index([("U1", 4)] * 3) == (100.0, "A", "Sangat Baik")
     assert skm_index([("U1", 1)]) == (25.0, "D", "Tidak Baik")
     assert skm_index([]) is None

@@ -20,7 +20,11 @@ async def test_sighup_reloads_the_knowledge_base_and_sigterm_stops_cleanly(tmp_p
     server = FakeBotApi()
     await server.start()
     environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CSOBOT_", "DATABASE_URL"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TELEGRAM_", "CSOBOT_", "DATABASE_URL"))
+        },
         "TELEGRAM_BOT_TOKEN": "123456:SIGNALS",
         "TELEGRAM_API_BASE_URL": server.base_url,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
@@ -28,17 +32,27 @@ async def test_sighup_reloads_the_knowledge_base_and_sigterm_stops_cleanly(tmp_p
         "CSOBOT_CONFIG": str(config_for_tests(tmp_path)),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=environment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         await server.wait_for(lambda: bool(server.sent("getUpdates")), timeout=60)
         await identify(server)
         area = knowledge / "up-tup.yaml"
-        area.write_text(area.read_text().replace("title: Pengajuan Tambahan UP (TUP)", "title: TUP (versi baru)"))
+        area.write_text(
+            area.read_text().replace(
+                "title: Pengajuan Tambahan UP (TUP)", "title: TUP (versi baru)"
+            )
+        )
         process.send_signal(signal.SIGHUP)
         for _ in range(100):
-            ack, answer = await say(server, "cara mengajukan tup", 2)
+            _ack, answer = await say(server, "cara mengajukan tup", 2)
             if "TUP (versi baru)" in answer:
                 break
             await say(server, "/baru", 1)
@@ -49,7 +63,7 @@ async def test_sighup_reloads_the_knowledge_base_and_sigterm_stops_cleanly(tmp_p
         process.send_signal(signal.SIGHUP)
         await asyncio.sleep(1.0)
         await say(server, "/baru", 1)
-        ack, answer = await say(server, "cara mengajukan tup", 2)
+        _ack, answer = await say(server, "cara mengajukan tup", 2)
         assert "TUP (versi baru)" in answer  # the broken edit did not replace the good version
         assert process.returncode is None
 
@@ -58,7 +72,10 @@ async def test_sighup_reloads_the_knowledge_base_and_sigterm_stops_cleanly(tmp_p
         stderr = (await process.stderr.read()).decode()  # type: ignore[union-attr]
         assert process.returncode == 0, stderr
         assert "knowledge base reloaded" in stderr
-        assert "knowledge base not reloaded, keeping the previous one" in stderr and "invalid YAML" in stderr
+        assert (
+            "knowledge base not reloaded, keeping the previous one" in stderr
+            and "invalid YAML" in stderr
+        )
         assert "Traceback" not in stderr
     finally:
         if process.returncode is None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import FakeClock
 from bot.files import store_incoming
@@ -35,8 +38,14 @@ def staff(user: str, text: str, key: str) -> Inbound:
     assert parsed is not None
     command, args = parsed
     return Inbound(
-        channel="telegram", user_id=user, chat_id=user, update_key=key,
-        kind=InboundKind.COMMAND, command=command, args=args, text=text,
+        channel="telegram",
+        user_id=user,
+        chat_id=user,
+        update_key=key,
+        kind=InboundKind.COMMAND,
+        command=command,
+        args=args,
+        text=text,
     )
 
 
@@ -57,8 +66,14 @@ async def scripted_consultation(runtime: Runtime, clock: FakeClock, tmp_path: Pa
         await runtime.engine.handle(inbound)
     clock.advance(minutes=1)
     stored, digest = store_incoming(tmp_path / "data", b"%PDF surat")
-    await chat.send_raw(chat._inbound(InboundKind.FILE, text="", platform_message_id="77",
-                                      file=IncomingFile("f1", "surat.pdf", "pdf", 10, stored, digest)))
+    await chat.send_raw(
+        chat._inbound(
+            InboundKind.FILE,
+            text="",
+            platform_message_id="77",
+            file=IncomingFile("f1", "surat.pdf", "pdf", 10, stored, digest),
+        )
+    )
     clock.advance(minutes=1)
     await chat.send("sudah semua")
     clock.advance(minutes=1)
@@ -80,14 +95,30 @@ async def test_a_transcript_shows_everything_once_in_order(tmp_path: Path) -> No
         expected_in_order = [
             ("message", "Siti Rahmawati (stakeholder)", "bagaimana cara mengajukan tup?"),
             ("event", "Siti Rahmawati (stakeholder)", "baru → sedang dicarikan jawaban"),
-            ("event", "csobot", "sedang dicarikan jawaban → menunggu konfirmasi Bapak/Ibu atas jawaban"),
+            (
+                "event",
+                "csobot",
+                "sedang dicarikan jawaban → menunggu konfirmasi Bapak/Ibu atas jawaban",
+            ),
             ("message", "Siti Rahmawati (stakeholder)", "Belum"),
-            ("event", "Andi CSO (CSO)", "dalam antrean petugas CSO → sedang ditangani petugas CSO"),
+            (
+                "event",
+                "Andi CSO (CSO)",
+                "dalam antrean petugas CSO → sedang ditangani petugas CSO",
+            ),
             ("note", "Andi CSO (CSO)", "cek sisa UP"),
-            ("event", "Andi CSO (CSO)", "sedang ditangani petugas CSO → menunggu dokumen pendukung dari Bapak/Ibu"),
+            (
+                "event",
+                "Andi CSO (CSO)",
+                "sedang ditangani petugas CSO → menunggu dokumen pendukung dari Bapak/Ibu",
+            ),
             ("file", "Siti Rahmawati (stakeholder)", "surat.pdf"),
             ("message", "Siti Rahmawati (stakeholder)", "sudah semua"),
-            ("event", "Andi CSO (CSO)", "sedang ditangani petugas CSO → dieskalasi kepada Kepala Seksi"),
+            (
+                "event",
+                "Andi CSO (CSO)",
+                "sedang ditangani petugas CSO → dieskalasi kepada Kepala Seksi",
+            ),
             ("event", "Andi CSO (CSO)", "dieskalasi kepada Kepala Seksi → Resolved"),
         ]
         positions = [texts.index(item) for item in expected_in_order]
@@ -95,8 +126,16 @@ async def test_a_transcript_shows_everything_once_in_order(tmp_path: Path) -> No
         for item in expected_in_order:
             assert texts.count(item) == 1, item
         answer = [t for t in texts if t[1] == "Andi CSO (CSO)" and t[0] == "message"]
-        assert answer == [("message", "Andi CSO (CSO)", "Jawaban petugas CSO untuk tiket KNS-20261123-0001:\nTUP diajukan dengan surat KPA.\n\nTiket kami tutup dengan status Resolved. Bila masih ada yang belum jelas, silakan kirim pertanyaan baru.")]
-        assert all(not e.text.startswith("🎫") for e in transcript.entries)  # desk cards are not repeated
+        assert answer == [
+            (
+                "message",
+                "Andi CSO (CSO)",
+                "Jawaban petugas CSO untuk tiket KNS-20261123-0001:\nTUP diajukan dengan surat KPA.\n\nTiket kami tutup dengan status Resolved. Bila masih ada yang belum jelas, silakan kirim pertanyaan baru.",
+            )
+        ]
+        assert all(
+            not e.text.startswith("🎫") for e in transcript.entries
+        )  # desk cards are not repeated
         note = next(e for e in transcript.entries if e.kind == "note")
         assert note.internal
 
@@ -110,12 +149,38 @@ async def test_a_transcript_shows_everything_once_in_order(tmp_path: Path) -> No
         await runtime.close()
 
 
-async def add_ticket(session: object, number: int, opened: datetime, **fields: object) -> Ticket:
-    ticket = Ticket(number=f"KNS-T-{number:04d}", office="pekalongan", stakeholder_id=1, channel=fields.pop("channel", "telegram"),  # type: ignore[arg-type]
-                    status=fields.pop("status", "queued"), question="q", opened_at=opened, updated_at=opened,  # type: ignore[arg-type]
-                    service_due_at=opened + timedelta(minutes=20), deadline_at=opened + timedelta(days=3), **fields)  # type: ignore[arg-type]
-    session.add(ticket)  # type: ignore[attr-defined]
-    await session.flush()  # type: ignore[attr-defined]
+def ident(ticket: Ticket) -> int:
+    assert ticket.id is not None
+    return ticket.id
+
+
+def resolved(ticket: Ticket) -> datetime:
+    assert ticket.resolved_at is not None
+    return ticket.resolved_at
+
+
+async def add_ticket(
+    session: AsyncSession, number: int, opened: datetime, **fields: Any
+) -> Ticket:
+    values: dict[str, Any] = {
+        "channel": "telegram",
+        "status": "queued",
+        "service_due_at": opened + timedelta(minutes=20),
+        "deadline_at": opened + timedelta(days=3),
+        **fields,
+    }
+    ticket = Ticket(
+        number=f"KNS-T-{number:04d}",
+        office="pekalongan",
+        stakeholder_id=1,
+        question="q",
+        opened_at=opened,
+        updated_at=opened,
+        **values,
+    )
+    session.add(ticket)
+    await session.flush()
+    assert ticket.id is not None
     return ticket
 
 
@@ -125,38 +190,127 @@ async def test_report_figures_match_a_hand_count(tmp_path: Path) -> None:
     monday = datetime(2026, 11, 23, 9, 0, tzinfo=WIB)
     try:
         async with runtime.sessions() as session:
-            session.add(Stakeholder(id=1, channel="telegram", channel_user_id="1", chat_id="1", consent_at=monday, created_at=monday, updated_at=monday))
+            session.add(
+                Stakeholder(
+                    id=1,
+                    channel="telegram",
+                    channel_user_id="1",
+                    chat_id="1",
+                    consent_at=monday,
+                    created_at=monday,
+                    updated_at=monday,
+                )
+            )
             await session.flush()
             # 1: bot answer confirmed after 0 min, resolved after 5 min (in time everywhere).
-            t1 = await add_ticket(session, 1, monday, status="resolved", topic_id="tup-pengajuan",
-                                  first_answer_at=monday, resolved_at=monday + timedelta(minutes=5))
-            session.add(TicketEvent(ticket_id=t1.id, at=t1.resolved_at, actor="stakeholder", from_status="answered", to_status="resolved", reason="x"))
+            t1 = await add_ticket(
+                session,
+                1,
+                monday,
+                status="resolved",
+                topic_id="tup-pengajuan",
+                first_answer_at=monday,
+                resolved_at=monday + timedelta(minutes=5),
+            )
+            session.add(
+                TicketEvent(
+                    ticket_id=ident(t1),
+                    at=resolved(t1),
+                    actor="stakeholder",
+                    from_status="answered",
+                    to_status="resolved",
+                    reason="x",
+                )
+            )
             # 2: CSO, first answer after 30 min (late), resolved after 2 days, escalated on the way.
-            t2 = await add_ticket(session, 2, monday + timedelta(hours=1), status="resolved", topic_id="retur-sp2d", channel="terminal",
-                                  first_answer_at=monday + timedelta(hours=1, minutes=30), resolved_at=monday + timedelta(days=2, hours=1))
-            session.add(TicketEvent(ticket_id=t2.id, at=monday, actor="cso:Andi", from_status="in_progress", to_status="escalated", reason="x"))
-            session.add(TicketEvent(ticket_id=t2.id, at=t2.resolved_at, actor="cso:Andi", from_status="escalated", to_status="resolved", reason="x"))
+            t2 = await add_ticket(
+                session,
+                2,
+                monday + timedelta(hours=1),
+                status="resolved",
+                topic_id="retur-sp2d",
+                channel="terminal",
+                first_answer_at=monday + timedelta(hours=1, minutes=30),
+                resolved_at=monday + timedelta(days=2, hours=1),
+            )
+            session.add(
+                TicketEvent(
+                    ticket_id=ident(t2),
+                    at=monday,
+                    actor="cso:Andi",
+                    from_status="in_progress",
+                    to_status="escalated",
+                    reason="x",
+                )
+            )
+            session.add(
+                TicketEvent(
+                    ticket_id=ident(t2),
+                    at=resolved(t2),
+                    actor="cso:Andi",
+                    from_status="escalated",
+                    to_status="resolved",
+                    reason="x",
+                )
+            )
             # 3: CSO, resolved after 4 days: a breach.
-            t3 = await add_ticket(session, 3, monday + timedelta(hours=2), status="resolved", first_answer_at=monday + timedelta(hours=2, minutes=10),
-                                  resolved_at=monday + timedelta(days=4))
-            session.add(TicketEvent(ticket_id=t3.id, at=t3.resolved_at, actor="cso:Budi", from_status="in_progress", to_status="resolved", reason="x"))
+            t3 = await add_ticket(
+                session,
+                3,
+                monday + timedelta(hours=2),
+                status="resolved",
+                first_answer_at=monday + timedelta(hours=2, minutes=10),
+                resolved_at=monday + timedelta(days=4),
+            )
+            session.add(
+                TicketEvent(
+                    ticket_id=ident(t3),
+                    at=resolved(t3),
+                    actor="cso:Budi",
+                    from_status="in_progress",
+                    to_status="resolved",
+                    reason="x",
+                )
+            )
             # 4: still queued, deadline (Thu 09:00 + 3 h) passed at "now" (Fri 12:00): a breach; never answered.
             await add_ticket(session, 4, monday + timedelta(hours=3))
             # 5: opened the week before: outside the period.
             await add_ticket(session, 5, monday - timedelta(days=3))
             # Survey: U3 4 and 2 (avg 3), U6 3 (avg 3) → index 75.00, grade C.
             for ticket, element, score in ((t1, "U3", 4), (t2, "U3", 2), (t1, "U6", 3)):
-                session.add(SurveyResponse(ticket_id=ticket.id, element=element, score=score, created_at=now))
+                session.add(
+                    SurveyResponse(
+                        ticket_id=ident(ticket), element=element, score=score, created_at=now
+                    )
+                )
             await session.commit()
-            report = await build_report(session, runtime.config, "pekalongan", date(2026, 11, 23), date(2026, 11, 30), now.astimezone(UTC))
+            report = await build_report(
+                session,
+                runtime.config,
+                "pekalongan",
+                date(2026, 11, 23),
+                date(2026, 11, 30),
+                now.astimezone(UTC),
+            )
         figures = report.figures()
         assert figures["tickets"] == 4 and figures["resolved"] == 3
-        assert figures["resolved_by_bot_share"] == 33.3 and figures["resolved_by_cso_share"] == 66.7  # 1 of 3, 2 of 3
-        assert figures["served_within_20_minutes_share"] == 50.0  # tickets 1 (0 min) and 3 (10 min) of 4
-        assert figures["resolved_within_3_working_days_share"] == 50.0  # 1 and 2 of the 4 that are due
+        assert (
+            figures["resolved_by_bot_share"] == 33.3 and figures["resolved_by_cso_share"] == 66.7
+        )  # 1 of 3, 2 of 3
+        assert (
+            figures["served_within_20_minutes_share"] == 50.0
+        )  # tickets 1 (0 min) and 3 (10 min) of 4
+        assert (
+            figures["resolved_within_3_working_days_share"] == 50.0
+        )  # 1 and 2 of the 4 that are due
         assert figures["escalations"] == 1 and figures["breaches"] == 2
-        assert figures["first_answer_minutes_median"] == 10.0 and figures["first_answer_minutes_p90"] == 30.0  # 0, 10, 30
-        assert figures["resolution_hours_median"] == 48.0 and figures["resolution_hours_p90"] == 94.0  # 0.083, 48, 94
+        assert (
+            figures["first_answer_minutes_median"] == 10.0
+            and figures["first_answer_minutes_p90"] == 30.0
+        )  # 0, 10, 30
+        assert (
+            figures["resolution_hours_median"] == 48.0 and figures["resolution_hours_p90"] == 94.0
+        )  # 0.083, 48, 94
         assert (figures["skm_index"], figures["skm_grade"]) == (75.0, "C")
         assert figures["by_channel"] == {"telegram": 3, "terminal": 1}
         assert figures["busiest_hours"] == {"09": 1, "10": 1, "11": 1, "12": 1}
@@ -178,7 +332,10 @@ async def test_supervisor_commands_and_who_may_use_them(tmp_path: Path) -> None:
         assert document.file.path == "files/exports/transkrip-KNS-20261123-0001.html"
         assert "KNS-20261123-0001" in (tmp_path / "data" / document.file.path).read_text()
         found = await runtime.engine.handle(staff("8201", "/cari rahmawati status:resolved", "t3"))
-        assert "1 tiket cocok" in found.unstored[0].text and "KNS-20261123-0001" in found.unstored[0].text
+        assert (
+            "1 tiket cocok" in found.unstored[0].text
+            and "KNS-20261123-0001" in found.unstored[0].text
+        )
         none = await runtime.engine.handle(staff("8201", "/cari status:queued", "t4"))
         assert none.unstored[0].text == "Tidak ada tiket yang cocok."
         report = await runtime.engine.handle(staff("8201", "/laporan 2026-11-23 2026-11-23", "t5"))
@@ -191,8 +348,13 @@ async def test_supervisor_commands_and_who_may_use_them(tmp_path: Path) -> None:
         assert url.startswith("https://cso.example.go.id/masuk/")
         from bot.web.auth import redeem_login_token
 
-        assert await redeem_login_token(runtime.sessions, url.rsplit("/", 1)[-1], clock.now()) == "Eka Supervisor"
-        assert await redeem_login_token(runtime.sessions, url.rsplit("/", 1)[-1], clock.now()) is None  # once
+        assert (
+            await redeem_login_token(runtime.sessions, url.rsplit("/", 1)[-1], clock.now())
+            == "Eka Supervisor"
+        )
+        assert (
+            await redeem_login_token(runtime.sessions, url.rsplit("/", 1)[-1], clock.now()) is None
+        )  # once
         head = await runtime.engine.handle(staff("8101", "/cari rahmawati", "t7"))
         assert "1 tiket cocok" in head.unstored[0].text  # a Kepala Seksi may read too
         for command in ("/transkrip KNS-20261123-0001", "/cari rahmawati", "/laporan", "/masuk"):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.host import Host
 from bot.clock import FakeClock
+from bot.host import Host
 from bot.runtime import Runtime, build_runtime
 from bot.store.models import Conversation, Message, OutboxItem, Stakeholder, Ticket
 from tests.conftest import count, events, make_settings, rows, start_telegram
@@ -33,13 +33,15 @@ async def start_bot(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> tu
     return runtime, channel
 
 
-async def stop_bot(runtime: Runtime, channel: TelegramChannel) -> None:
+async def stop_bot(runtime: Runtime, channel: Host) -> None:
     await channel.stop()
     await runtime.close()
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> AsyncIterator[tuple[Runtime, Host]]:
+async def bot(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> AsyncIterator[tuple[Runtime, Host]]:
     runtime, channel = await start_bot(tmp_path, bot_api, clock)
     yield runtime, channel
     await stop_bot(runtime, channel)
@@ -72,14 +74,22 @@ async def identify(bot_api: FakeBotApi) -> None:
     await bot_api.wait_for_messages(USER, before + 2)
 
 
-async def test_a_stakeholder_from_start_to_resolved(bot: tuple[Runtime, Host], bot_api: FakeBotApi) -> None:
+async def test_a_stakeholder_from_start_to_resolved(
+    bot: tuple[Runtime, Host], bot_api: FakeBotApi
+) -> None:
     runtime, _ = bot
     commands = bot_api.sent("setMyCommands")
     assert [c["command"] for c in commands[0].params["commands"]] == [
-        "baru", "status", "profil", "pengaduan", "batal", "bantuan", "start",
+        "baru",
+        "status",
+        "profil",
+        "pengaduan",
+        "batal",
+        "bantuan",
+        "start",
     ]
 
-    welcome, notice = await say(bot_api, "/start", 2)
+    welcome, _notice = await say(bot_api, "/start", 2)
     assert "KPPN Pekalongan" in welcome and "gratis" in welcome
     assert bot_api.sent("sendMessage", USER)[1].params["reply_markup"] == {
         "inline_keyboard": [
@@ -96,13 +106,15 @@ async def test_a_stakeholder_from_start_to_resolved(bot: tuple[Runtime, Host], b
     await say(bot_api, "Siti Rahmawati", 1)
     await press(bot_api, "role:ppk", 1)
     await say(bot_api, "123456", 1)
-    (ask_phone,) = await say(bot_api, "Satker Contoh", 1)
+    (_ask_phone,) = await say(bot_api, "Satker Contoh", 1)
     phone_markup = bot_api.sent("sendMessage", USER)[-1].params["reply_markup"]
     assert phone_markup["keyboard"][0][0] == {"text": "Bagikan nomor HP", "request_contact": True}
     before = len(bot_api.sent("sendMessage", USER))
     bot_api.push_contact(USER, "+62 812 3456 7890")
     await bot_api.wait_for_messages(USER, before + 2)
-    assert bot_api.sent("sendMessage", USER)[before].params["reply_markup"] == {"remove_keyboard": True}
+    assert bot_api.sent("sendMessage", USER)[before].params["reply_markup"] == {
+        "remove_keyboard": True
+    }
 
     ack, answer = await say(bot_api, "bagaimana cara mengajukan tup?", 2)
     assert "KNS-20261123-0001" in ack
@@ -113,17 +125,36 @@ async def test_a_stakeholder_from_start_to_resolved(bot: tuple[Runtime, Host], b
         [{"text": "Belum", "callback_data": "answer:1:no"}],
     ]
 
-    resolved, survey_intro, first_question = await press(bot_api, "answer:1:yes", 3)
+    resolved, survey_intro, _first_question = await press(bot_api, "answer:1:yes", 3)
     assert "Resolved" in resolved and "survei kepuasan" in survey_intro
-    assert [b[0]["text"] for b in bot_api.sent("sendMessage", USER)[-1].params["reply_markup"]["inline_keyboard"]] == [
-        "1 – Tidak baik", "2 – Kurang baik", "3 – Baik", "4 – Sangat baik", "Lewati survei",
+    assert [
+        b[0]["text"]
+        for b in bot_api.sent("sendMessage", USER)[-1].params["reply_markup"]["inline_keyboard"]
+    ] == [
+        "1 – Tidak baik",
+        "2 – Kurang baik",
+        "3 – Baik",
+        "4 – Sangat baik",
+        "Lewati survei",
     ]
 
     stakeholder = (await rows(runtime, Stakeholder))[0]
-    assert (stakeholder.channel, stakeholder.channel_user_id, stakeholder.phone) == ("telegram", str(USER), "+6281234567890")
+    assert (stakeholder.channel, stakeholder.channel_user_id, stakeholder.phone) == (
+        "telegram",
+        str(USER),
+        "+6281234567890",
+    )
     ticket = (await rows(runtime, Ticket))[0]
-    assert (ticket.status, ticket.topic_id, ticket.channel) == ("resolved", "tup-pengajuan", "telegram")
-    assert await events(runtime, ticket.id) == [(None, "asked"), ("asked", "answered"), ("answered", "resolved")]
+    assert (ticket.status, ticket.topic_id, ticket.channel) == (
+        "resolved",
+        "tup-pengajuan",
+        "telegram",
+    )
+    assert await events(runtime, ticket.id) == [
+        (None, "asked"),
+        ("asked", "answered"),
+        ("answered", "resolved"),
+    ]
     outbox = await rows(runtime, OutboxItem)
     assert {item.status for item in outbox} == {"sent"}
     assert all(item.platform_message_id for item in outbox)
@@ -131,10 +162,14 @@ async def test_a_stakeholder_from_start_to_resolved(bot: tuple[Runtime, Host], b
     assert stored_out == bot_api.texts(USER)[2:]  # everything after consent, in order
 
 
-async def test_a_stakeholder_to_the_cso_queue(bot: tuple[Runtime, Host], bot_api: FakeBotApi) -> None:
+async def test_a_stakeholder_to_the_cso_queue(
+    bot: tuple[Runtime, Host], bot_api: FakeBotApi
+) -> None:
     runtime, _ = bot
     await identify(bot_api)
-    ack, handoff = await say(bot_api, "bagaimana prosedur mutasi pegawai antar kementerian lembaga", 2)
+    _ack, handoff = await say(
+        bot_api, "bagaimana prosedur mutasi pegawai antar kementerian lembaga", 2
+    )
     assert "petugas CSO" in handoff and "3 hari kerja" in handoff
     ticket = (await rows(runtime, Ticket))[0]
     assert ticket.status == "queued"
@@ -163,7 +198,11 @@ async def test_a_restart_during_identification_resumes_where_it_stopped(
         await say(bot_api, "Satker Contoh", 1)
         await say(bot_api, "Lewati", 2)
         stakeholder = (await rows(runtime, Stakeholder))[0]
-        assert (stakeholder.full_name, stakeholder.role, stakeholder.satker_code) == ("Siti Rahmawati", "ppk", "123456")
+        assert (stakeholder.full_name, stakeholder.role, stakeholder.satker_code) == (
+            "Siti Rahmawati",
+            "ppk",
+            "123456",
+        )
     finally:
         await stop_bot(runtime, channel)
 
@@ -198,12 +237,14 @@ async def test_failing_courtesy_calls_and_a_slow_start_are_not_fatal(
     bot_api.fail("setMyCommands", 400, description="Bad Request: not supported here")
     bot_api.fail("sendChatAction", 500, times=5)
     bot_api.fail("answerCallbackQuery", 400, times=5, description="Bad Request: query is too old")
-    bot_api.fail("editMessageReplyMarkup", 400, times=5, description="Bad Request: message is not modified")
+    bot_api.fail(
+        "editMessageReplyMarkup", 400, times=5, description="Bad Request: message is not modified"
+    )
     runtime, channel = await start_bot(tmp_path, bot_api, clock)
     try:
         assert [r.failed for r in bot_api.requests if r.method == "getMe"] == [True, True, False]
         await identify(bot_api)
-        ack, answer = await say(bot_api, "bagaimana cara mengajukan tup?", 2)
+        _ack, answer = await say(bot_api, "bagaimana cara mengajukan tup?", 2)
         assert "Pengajuan Tambahan UP (TUP)" in answer
         assert "setMyCommands failed (not essential)" in caplog.text
         assert "answerCallbackQuery failed (not essential)" in caplog.text
@@ -225,7 +266,9 @@ async def test_rate_limits_and_network_errors_delay_but_lose_nothing(
 
     async def postponed() -> list[OutboxItem]:
         async with runtime.sessions() as session:
-            query = select(OutboxItem).where(OutboxItem.status == "pending", OutboxItem.attempts == 1)
+            query = select(OutboxItem).where(
+                OutboxItem.status == "pending", OutboxItem.attempts == 1
+            )
             return list((await session.exec(query)).all())
 
     for _ in range(500):

@@ -88,7 +88,9 @@ async def test_the_service_clock_runs_in_the_terminal_and_maju_moves_it(tmp_path
         )
         feed = _SlowInput(script, pause_before="/maju")
         output = io.StringIO()
-        channel = TerminalChannel(user_id="local", input_stream=feed, output=output, interactive=False)
+        channel = TerminalChannel(
+            user_id="local", input_stream=feed, output=output, interactive=False
+        )
         host = Host(runtime, [channel], scheduler_interval=0.05, outbox_interval=0.05)
         assert await asyncio.wait_for(host.run_until_signal(), timeout=30) == 0
         text = output.getvalue()

@@ -18,38 +18,63 @@ USER = 515151
 SECRET = "rahasia-webhook-123"
 
 
-async def test_updates_arrive_through_the_webhook(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> None:
+async def test_updates_arrive_through_the_webhook(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
     settings = make_settings(
-        tmp_path, telegram_bot_token="123456:HOOK", telegram_api_base_url=bot_api.base_url,
-        telegram_webhook_url="https://cso.example.go.id/telegram", telegram_webhook_secret=SECRET,
+        tmp_path,
+        telegram_bot_token="123456:HOOK",
+        telegram_api_base_url=bot_api.base_url,
+        telegram_webhook_url="https://cso.example.go.id/telegram",
+        telegram_webhook_secret=SECRET,
     )
     runtime = await build_runtime(settings, clock=clock)
     bot_api.fail("setWebhook", 502)  # the Bot API is briefly unavailable at start
     channel = await start_telegram(runtime, webhook=True)
     try:
         (hook,) = bot_api.sent("setWebhook")
-        assert (hook.params["url"], hook.params["secret_token"]) == ("https://cso.example.go.id/telegram", SECRET)
+        assert (hook.params["url"], hook.params["secret_token"]) == (
+            "https://cso.example.go.id/telegram",
+            SECRET,
+        )
         assert bot_api.sent("getUpdates") == []  # no polling in webhook mode
         transport = httpx.ASGITransport(app=channel.web_app())
         async with httpx.AsyncClient(transport=transport, base_url="http://csobot") as client:
             update = bot_api.text_update(USER, "/start")
-            refused = await client.post("/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "salah"})
+            refused = await client.post(
+                "/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "salah"}
+            )
             assert refused.status_code == 403
             missing = await client.post("/telegram", json=update)
             assert missing.status_code == 403
             assert bot_api.sent("sendMessage", USER) == []
-            accepted = await client.post("/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            accepted = await client.post(
+                "/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            )
             assert accepted.status_code == 200
-            assert len(bot_api.sent("sendMessage", USER)) == 2  # welcome and privacy notice, already sent
-            again = await client.post("/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
-            assert again.status_code == 200 and len(bot_api.sent("sendMessage", USER)) == 2  # redelivery: once
-            broken = await client.post("/telegram", content=b"{", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            assert (
+                len(bot_api.sent("sendMessage", USER)) == 2
+            )  # welcome and privacy notice, already sent
+            again = await client.post(
+                "/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            )
+            assert (
+                again.status_code == 200 and len(bot_api.sent("sendMessage", USER)) == 2
+            )  # redelivery: once
+            broken = await client.post(
+                "/telegram", content=b"{", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            )
             assert broken.status_code == 400
             health = await client.get("/healthz")
             assert health.status_code == 200
-            assert health.json() == {"status": "ok", "checks": {"database": "ok", "telegram": "ok"}}
+            assert health.json() == {
+                "status": "ok",
+                "checks": {"database": "ok", "telegram": "ok"},
+            }
             metrics = (await client.get("/metrics")).text
-            assert 'csobot_updates_total{channel="telegram"} 2.0' in metrics  # the redelivery counts
+            assert (
+                'csobot_updates_total{channel="telegram"} 2.0' in metrics
+            )  # the redelivery counts
             assert 'csobot_messages_sent_total{channel="telegram"} 2.0' in metrics
         assert await count(runtime, Message) == 0  # nothing stored before consent
     finally:

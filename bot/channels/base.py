@@ -31,7 +31,8 @@ class PermanentDeliveryError(Exception):
 
 
 class Sender(Protocol):
-    channel: str
+    @property
+    def channel(self) -> str: ...
 
     async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
         """Deliver (in `thread_id` of the chat when given); return the platform's id of what was
@@ -47,9 +48,14 @@ class Sender(Protocol):
 class ChannelHost(Protocol):
     """What a running channel may use of the host."""
 
-    config: Config
-    settings: Settings
-    clock: Clock
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
     async def receive(self, inbound: Inbound, typing: Callable[[], None] = ...) -> None:
         """Handle one event (one transaction) and deliver what it produced."""
@@ -67,8 +73,11 @@ class ChannelHost(Protocol):
 
 
 class Channel(Protocol):
-    name: str
-    sender: Sender
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sender(self) -> Sender: ...
 
     async def start(self, host: ChannelHost) -> None:
         """Connect to the platform and begin receiving (polling, or wait for the web routes)."""

@@ -19,10 +19,10 @@ from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as timedelta, no warning
 
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import PlainTextResponse, Response  # noqa: E402
-from starlette.routing import BaseRoute, Route  # noqa: E402
-from telegram import (  # noqa: E402
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -32,8 +32,8 @@ from telegram import (  # noqa: E402
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatAction, ChatType  # noqa: E402
-from telegram.error import (  # noqa: E402
+from telegram.constants import ChatAction, ChatType
+from telegram.error import (
     BadRequest,
     Forbidden,
     InvalidToken,
@@ -41,16 +41,16 @@ from telegram.error import (  # noqa: E402
     RetryAfter,
     TelegramError,
 )
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler  # noqa: E402
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
-from bot.buttons import decode  # noqa: E402
-from bot.channels.base import (  # noqa: E402
+from bot.buttons import decode
+from bot.channels.base import (
     ChannelHost,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
-from bot.files import file_type, problem, sanitise_name, store_incoming  # noqa: E402
-from bot.messages import (  # noqa: E402
+from bot.files import file_type, problem, sanitise_name, store_incoming
+from bot.messages import (
     Inbound,
     InboundKind,
     IncomingFile,
@@ -58,7 +58,7 @@ from bot.messages import (  # noqa: E402
     ThreadAction,
     parse_command,
 )
-from bot.settings import Settings  # noqa: E402
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,9 @@ def to_inbound(update: Update, bot_id: int) -> Inbound | None:
         return _base(message, key, InboundKind.FILE, text=message.caption or "", file=incoming)
     for media in UNSUPPORTED_MEDIA:
         if getattr(message, media, None):
-            return _base(message, key, InboundKind.UNSUPPORTED, media=media, text=message.caption or "")
+            return _base(
+                message, key, InboundKind.UNSUPPORTED, media=media, text=message.caption or ""
+            )
     return None  # service messages (members joining, pinned messages…)
 
 
@@ -156,18 +158,26 @@ def _base(message: Message, key: str, kind: InboundKind, **fields: Any) -> Inbou
 
 
 def _thread(message: Message) -> str | None:
-    return str(message.message_thread_id) if message.is_topic_message and message.message_thread_id else None
+    return (
+        str(message.message_thread_id)
+        if message.is_topic_message and message.message_thread_id
+        else None
+    )
 
 
 def _incoming_file(message: Message) -> IncomingFile | None:
     """A photo (its largest size) or a document, as announced; nothing is downloaded here."""
     if message.photo:
         photo = message.photo[-1]
-        return IncomingFile(photo.file_id, f"foto-{photo.file_unique_id}.jpg", "jpg", photo.file_size or 0)
+        return IncomingFile(
+            photo.file_id, f"foto-{photo.file_unique_id}.jpg", "jpg", photo.file_size or 0
+        )
     document = message.document
     if document is not None:
         name = sanitise_name(document.file_name or f"berkas-{document.file_unique_id}")
-        return IncomingFile(document.file_id, name, file_type(name, document.mime_type), document.file_size or 0)
+        return IncomingFile(
+            document.file_id, name, file_type(name, document.mime_type), document.file_size or 0
+        )
     return None
 
 
@@ -186,13 +196,21 @@ def reply_markup(outbound: Outbound) -> Any:
     """Choices as inline buttons; a phone request (or choices without an action) as a reply
     keyboard, whose buttons send their label as text."""
     if outbound.request_phone is not None or any(b.action is None for b in outbound.buttons):
-        rows = [[KeyboardButton(outbound.request_phone, request_contact=True)]] if outbound.request_phone else []
+        rows = (
+            [[KeyboardButton(outbound.request_phone, request_contact=True)]]
+            if outbound.request_phone
+            else []
+        )
         rows += [[KeyboardButton(b.label)] for b in outbound.buttons]
         return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
     if outbound.buttons:
         return InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(b.label, callback_data=b.action.encode() if b.action else "")]
+                [
+                    InlineKeyboardButton(
+                        b.label, callback_data=b.action.encode() if b.action else ""
+                    )
+                ]
                 for b in outbound.buttons
             ]
         )
@@ -201,7 +219,7 @@ def reply_markup(outbound: Outbound) -> Any:
     return None
 
 
-def _seconds(value: int | float | timedelta) -> float:
+def _seconds(value: float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -288,8 +306,12 @@ class TelegramChannel:
         token = settings.telegram_bot_token
         if token is None:
             raise StartupError("TELEGRAM_BOT_TOKEN is not set")
-        if webhook and (not settings.telegram_webhook_url or settings.telegram_webhook_secret is None):
-            raise StartupError("webhook mode needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET")
+        if webhook and (
+            not settings.telegram_webhook_url or settings.telegram_webhook_secret is None
+        ):
+            raise StartupError(
+                "webhook mode needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET"
+            )
         builder = (
             Application.builder()
             .token(token.get_secret_value())
@@ -325,7 +347,9 @@ class TelegramChannel:
         else:
             assert self.application.updater is not None
             await self.application.updater.start_polling(
-                allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=timedelta(seconds=30)
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=-1,
+                timeout=timedelta(seconds=30),
             )
         mode = "webhook" if self.webhook else "polling"
         log.info("%s Telegram as @%s", mode, self.application.bot.username)
@@ -403,7 +427,9 @@ class TelegramChannel:
     async def _set_commands(self) -> None:
         menu = self.host.config.texts.command_menu
         await self._courtesy(
-            self.application.bot.set_my_commands([BotCommand(name, text) for name, text in menu.items()]),
+            self.application.bot.set_my_commands(
+                [BotCommand(name, text) for name, text in menu.items()]
+            ),
             "setMyCommands",
         )
 
@@ -417,7 +443,9 @@ class TelegramChannel:
             inbound = replace(inbound, file=await self._fetch(inbound, inbound.file))
         chat = inbound.chat_id
         await self.host.receive(inbound, typing=self._typing_in(chat))
-        if update.callback_query is not None and isinstance(update.callback_query.message, Message):
+        if update.callback_query is not None and isinstance(
+            update.callback_query.message, Message
+        ):
             # The choice is made: take the buttons away so an old message cannot be pressed again.
             await self._courtesy(
                 update.callback_query.message.edit_reply_markup(reply_markup=None),
@@ -445,7 +473,9 @@ class TelegramChannel:
 
     def _typing_in(self, chat_id: str) -> Callable[[], None]:
         def typing() -> None:
-            call = self.application.bot.send_chat_action(chat_id=int(chat_id), action=ChatAction.TYPING)
+            call = self.application.bot.send_chat_action(
+                chat_id=int(chat_id), action=ChatAction.TYPING
+            )
             task = asyncio.create_task(self._courtesy(call, "sendChatAction"))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

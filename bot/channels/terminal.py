@@ -13,6 +13,7 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import TextIO
 
@@ -24,9 +25,17 @@ from bot.messages import Button, Inbound, InboundKind, Outbound, parse_command
 
 CHANNEL = "terminal"
 QUIT = ("/keluar", "/exit", "/quit")
+PHONE_HINT = "(ketik nomor HP Anda)"  # a terminal cannot share a contact: the number is typed
 ADVANCE = "maju"  # /maju 30m | 2j | 1h: move a shifted clock forward (m menit, j jam, h hari)
 _SPAN = re.compile(r"^(\d{1,4})\s*(m|menit|j|jam|h|hari)$")
-_UNITS = {"m": "minutes", "menit": "minutes", "j": "hours", "jam": "hours", "h": "days", "hari": "days"}
+_UNITS = {
+    "m": "minutes",
+    "menit": "minutes",
+    "j": "hours",
+    "jam": "hours",
+    "h": "days",
+    "hari": "days",
+}
 
 
 class TerminalSender:
@@ -52,11 +61,13 @@ class TerminalSender:
             return f"terminal-{self._sent}"
         self.output.write(f"\nBot: {outbound.text}\n")
         if outbound.file is not None:
-            self.output.write(f"  [berkas: {outbound.file.path or outbound.file.name} di folder data]\n")
+            self.output.write(
+                f"  [berkas: {outbound.file.path or outbound.file.name} di folder data]\n"
+            )
         # Numbers always refer to the options of the newest message, as on a phone screen.
         self.options = []
         if outbound.request_phone is not None:
-            self.options.append(Button(f"{outbound.request_phone} (ketik nomor HP Anda)"))
+            self.options.append(Button(f"{outbound.request_phone} {PHONE_HINT}"))
         self.options.extend(outbound.buttons)
         for number, button in enumerate(self.options, 1):
             self.output.write(f"  [{number}] {button.label}\n")
@@ -69,19 +80,18 @@ def parse_line(line: str, user_id: str, options: list[Button]) -> Inbound | None
     text = line.strip()
     if not text:
         return None
-    key = f"{CHANNEL}:{uuid.uuid4()}"
-    base = {"channel": CHANNEL, "user_id": user_id, "chat_id": user_id, "update_key": key}
+    base = Inbound(CHANNEL, user_id, user_id, f"{CHANNEL}:{uuid.uuid4()}", InboundKind.TEXT, text)
     command = parse_command(text)
     if command is not None:
         name, args = command
-        return Inbound(kind=InboundKind.COMMAND, command=name, args=args, text=text, **base)
+        return replace(base, kind=InboundKind.COMMAND, command=name, args=args)
     chosen = _choose(text, options)
     if chosen is not None and chosen.action is not None:
-        return Inbound(kind=InboundKind.BUTTON, action=chosen.action, text=chosen.label, **base)
-    if chosen is not None and "(ketik nomor HP Anda)" not in chosen.label:
+        return replace(base, kind=InboundKind.BUTTON, action=chosen.action, text=chosen.label)
+    if chosen is not None and PHONE_HINT not in chosen.label:
         # A choice without an action (a reply keyboard on Telegram) sends its label as text.
-        return Inbound(kind=InboundKind.TEXT, text=chosen.label, **base)
-    return Inbound(kind=InboundKind.TEXT, text=text, **base)
+        return replace(base, text=chosen.label)
+    return base
 
 
 def _choose(text: str, options: list[Button]) -> Button | None:
@@ -121,10 +131,14 @@ class TerminalChannel:
     async def start(self, host: ChannelHost) -> None:
         if self.interactive:
             office = host.config.current_office.name
-            self.output.write(f"csobot – {office}. Ketik /start untuk memulai, /keluar untuk keluar.\n")
+            self.output.write(
+                f"csobot – {office}. Ketik /start untuk memulai, /keluar untuk keluar.\n"
+            )
             if hasattr(host.clock, "advance"):
                 now = format_local(host.clock.now(), host.config.current_office.timezone)
-                self.output.write(f"Jam percobaan: {now}. Majukan waktu dengan /maju 2j (m, j, h).\n")
+                self.output.write(
+                    f"Jam percobaan: {now}. Majukan waktu dengan /maju 2j (m, j, h).\n"
+                )
         self._reading = asyncio.create_task(self._read(host))
 
     async def stop(self) -> None:
@@ -170,4 +184,3 @@ class TerminalChannel:
         self.output.write(f"\n(waktu dimajukan: sekarang {now})\n")
         self.output.flush()
         host.wake()
-

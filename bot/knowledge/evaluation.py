@@ -90,7 +90,7 @@ def read_labelled(path: Path) -> list[Labelled]:
             data = json.loads(line)
             items.append(Labelled(str(data["q"]), str(data["label"])))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{number}: expected {{\"q\": …, \"label\": …}} ({exc})") from exc
+            raise ValueError(f'{path}:{number}: expected {{"q": …, "label": …}} ({exc})') from exc
     return items
 
 
@@ -213,7 +213,12 @@ def calibrate(
         for clarify in range(20, 81, 4):
             for answer in range(clarify, 90, 3):
                 for margin in range(0, 61, 2):
-                    answered = known & ~top_out_of_scope & (top_score >= answer) & (top_score - runner_up >= margin)
+                    answered = (
+                        known
+                        & ~top_out_of_scope
+                        & (top_score >= answer)
+                        & (top_score - runner_up >= margin)
+                    )
                     wrong = (answered & (is_none | ~top_right)).sum() * 100 / count
                     if wrong > max_wrong:
                         continue
@@ -230,13 +235,18 @@ def calibrate(
                         key = (strict + top3, strict, answer, margin, min_similarity)
                         if best is None or key > best[0]:
                             update = {
-                                "answer_score": answer, "answer_margin": margin, "clarify_score": clarify,
-                                "option_score": option, "min_similarity": min_similarity,
+                                "answer_score": answer,
+                                "answer_margin": margin,
+                                "clarify_score": clarify,
+                                "option_score": option,
+                                "min_similarity": min_similarity,
                             }
                             best = (key, matcher.thresholds.model_copy(update=update))
     if best is None:
         return None
     thresholds = best[1]
     ranking_of = {item.question: ranking for item, ranking in zip(items, rankings, strict=True)}
-    report = evaluate(lambda question: matcher.decide(question, ranking_of[question], thresholds), items)
+    report = evaluate(
+        lambda question: matcher.decide(question, ranking_of[question], thresholds), items
+    )
     return Calibration(thresholds, report)

@@ -104,7 +104,9 @@ def _check_placeholders(text: str) -> None:
     try:
         unknown = placeholders_in(text) - OFFICE_PLACEHOLDERS
     except ValueError as exc:
-        raise ValueError(f"bad placeholder braces ({exc}); write {{{{ or }}}} for a brace") from exc
+        raise ValueError(
+            f"bad placeholder braces ({exc}); write {{{{ or }}}} for a brace"
+        ) from exc
     if unknown:
         raise ValueError(
             f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(OFFICE_PLACEHOLDERS)}"
@@ -117,14 +119,20 @@ class _Problems:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
-    def add(self, document: YamlDocument, location: list[str | int], what: str, entry: str = "") -> None:
+    def add(
+        self, document: YamlDocument, location: list[str | int], what: str, entry: str = ""
+    ) -> None:
         line = document.line_of(location)
         where = f"{document.path}:{line}" if line else str(document.path)
         prefix = f"entry {entry}: " if entry else ""
         self.lines.append(f"{where}: {prefix}{what}")
 
     def add_validation(
-        self, document: YamlDocument, base: list[str | int], error: ValidationError, entry: str = ""
+        self,
+        document: YamlDocument,
+        base: list[str | int],
+        error: ValidationError,
+        entry: str = "",
     ) -> None:
         for item in error.errors():
             loc = [part for part in item["loc"]]
@@ -160,7 +168,11 @@ def load_knowledge(directory: Path, sections: Iterable[str] | None = None) -> Kn
         elif path.name == OUT_OF_SCOPE_FILE:
             out_of_scope.extend(_load_out_of_scope(document, problems, seen))
         elif path.name.startswith("_"):
-            problems.add(document, [], f"unknown special file (expected {OUT_OF_SCOPE_FILE} or {LANGUAGE_FILE})")
+            problems.add(
+                document,
+                [],
+                f"unknown special file (expected {OUT_OF_SCOPE_FILE} or {LANGUAGE_FILE})",
+            )
         else:
             entries.extend(_load_entries(document, problems, seen, known_sections))
     if not entries and not problems.lines:
@@ -176,12 +188,18 @@ def load_knowledge(directory: Path, sections: Iterable[str] | None = None) -> Kn
 
 
 def _claim_id(
-    document: YamlDocument, problems: _Problems, seen: dict[str, str], location: list[str | int], entry_id: str
+    document: YamlDocument,
+    problems: _Problems,
+    seen: dict[str, str],
+    location: list[str | int],
+    entry_id: str,
 ) -> bool:
     line = document.line_of(location)
     here = f"{document.path}:{line}"
     if entry_id in seen:
-        problems.add(document, location, f"duplicate id (first defined at {seen[entry_id]})", entry_id)
+        problems.add(
+            document, location, f"duplicate id (first defined at {seen[entry_id]})", entry_id
+        )
         return False
     seen[entry_id] = here
     return True
@@ -274,5 +292,3 @@ def _load_language(document: YamlDocument, problems: _Problems) -> _LanguageFile
     except ValidationError as exc:
         problems.add_validation(document, [], exc)
         return None
-
-

@@ -129,7 +129,8 @@ class Matcher:
         sizes = np.diff(np.append(self._starts, len(examples)))
         owner = np.repeat(np.arange(len(topics)), sizes)
         membership = csr_matrix(
-            (1.0 / sizes[owner], (owner, np.arange(len(examples)))), shape=(len(topics), len(examples))
+            (1.0 / sizes[owner], (owner, np.arange(len(examples)))),
+            shape=(len(topics), len(examples)),
         )
         centroids = normalize(membership @ matrix).astype(np.float32)
         self._example_index: csr_matrix = matrix.T.tocsr()  # n-gram → examples
@@ -155,7 +156,9 @@ class Matcher:
         if not counts:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        weights = (1 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))) * self._idf[columns]
+        weights = (
+            1 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+        ) * self._idf[columns]
         return columns, weights / np.linalg.norm(weights)
 
     def _similarity(self, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -181,7 +184,9 @@ class Matcher:
         top = np.argpartition(-score, limit - 1)[:limit]
         ranked = sorted(
             (
-                RankedTopic(self._topic_ids[i], round(float(score[i]), 2), round(float(similarity[i]), 2))
+                RankedTopic(
+                    self._topic_ids[i], round(float(score[i]), 2), round(float(similarity[i]), 2)
+                )
                 for i in top
                 if similarity[i] > 0
             ),
@@ -201,7 +206,9 @@ class Matcher:
         """How many ranked topics `decide` may look at (enough to see past out-of-scope ones)."""
         return self.thresholds.max_candidates + len(self._out_of_scope) + 1
 
-    def decide(self, question: str, ranking: Ranking, thresholds: MatcherConfig | None = None) -> Match:
+    def decide(
+        self, question: str, ranking: Ranking, thresholds: MatcherConfig | None = None
+    ) -> Match:
         """Turn a ranking into a decision; separate from ranking so thresholds can be calibrated."""
         settings = thresholds or self.thresholds
         limit = settings.max_candidates
@@ -216,9 +223,15 @@ class Matcher:
                 return Match(question, Decision.HANDOFF, tuple(in_scope[:limit]), top.id)
         elif known:
             runner_up = topics[1].score if len(topics) > 1 else 0.0
-            if top.score >= settings.answer_score and top.score - runner_up >= settings.answer_margin:
+            if (
+                top.score >= settings.answer_score
+                and top.score - runner_up >= settings.answer_margin
+            ):
                 return Match(question, Decision.ANSWER, tuple(in_scope[:limit]))
             if top.score >= settings.clarify_score:
-                options = [in_scope[0], *(c for c in in_scope[1:limit] if c.score >= settings.option_score)]
+                options = [
+                    in_scope[0],
+                    *(c for c in in_scope[1:limit] if c.score >= settings.option_score),
+                ]
                 return Match(question, Decision.CLARIFY, tuple(options))
         return Match(question, Decision.HANDOFF, tuple(in_scope[:limit]))

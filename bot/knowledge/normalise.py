@@ -15,7 +15,9 @@ class Normaliser:
 
     def __init__(self, abbreviations: Mapping[str, str], fillers: Iterable[str]) -> None:
         self._abbreviations = {_basic(key): _basic(value) for key, value in abbreviations.items()}
-        phrases = sorted({_basic(filler) for filler in fillers if _basic(filler)}, key=len, reverse=True)
+        phrases = sorted(
+            {_basic(filler) for filler in fillers if _basic(filler)}, key=len, reverse=True
+        )
         self._fillers = (
             re.compile(r"\b(?:" + "|".join(re.escape(phrase) for phrase in phrases) + r")\b")
             if phrases

@@ -13,5 +13,7 @@ async def get(session: AsyncSession, job_id: int) -> ScheduledJob | None:
     return await session.get(ScheduledJob, job_id)
 
 
-def plan(session: AsyncSession, ticket_id: int, kind: JobKind, due_at: datetime, now: datetime) -> None:
+def plan(
+    session: AsyncSession, ticket_id: int, kind: JobKind, due_at: datetime, now: datetime
+) -> None:
     session.add(ScheduledJob(ticket_id=ticket_id, kind=kind, due_at=due_at, created_at=now))

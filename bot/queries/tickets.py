@@ -50,7 +50,9 @@ async def with_status(
 
 
 async def in_desk_thread(session: AsyncSession, chat_id: str, thread_id: str) -> Ticket | None:
-    query = select(Ticket).where(Ticket.desk_chat_id == chat_id, Ticket.desk_thread_id == thread_id)
+    query = select(Ticket).where(
+        Ticket.desk_chat_id == chat_id, Ticket.desk_thread_id == thread_id
+    )
     return (await session.exec(query)).first()
 
 

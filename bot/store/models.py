@@ -99,9 +99,13 @@ class Ticket(SQLModel, table=True):
     desk_chat_id: str | None = Field(default=None, max_length=64)
     desk_thread_id: str | None = Field(default=None, max_length=64)
     desk_thread_link: str | None = Field(default=None, max_length=300)  # made by the channel
-    requested_documents: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    requested_documents: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     opened_at: datetime = _utc_column(index=True)
-    service_due_at: datetime | None = _utc_column(nullable=True)  # 20 working minutes after the question
+    service_due_at: datetime | None = _utc_column(
+        nullable=True
+    )  # 20 working minutes after the question
     deadline_at: datetime | None = _utc_column(nullable=True)  # 3 working days, office calendar
     status_since: datetime | None = _utc_column(nullable=True)
     first_answer_at: datetime | None = _utc_column(nullable=True)
@@ -197,7 +201,9 @@ class ScheduledJob(SQLModel, table=True):
     kind: str = Field(max_length=24)
     due_at: datetime = _utc_column()
     status: str = Field(default="pending", max_length=10)  # pending | done | cancelled
-    pending: bool | None = True  # True while pending, NULL afterwards (so the unique index allows history)
+    pending: bool | None = (
+        True  # True while pending, NULL afterwards (so the unique index allows history)
+    )
     claimed_until: datetime | None = _utc_column(nullable=True)
     done_at: datetime | None = _utc_column(nullable=True)
     created_at: datetime = _utc_column()

@@ -181,7 +181,9 @@ def dashboard_from_environment(runtime: Runtime) -> Starlette:
             "  Create one with `csobot web hash-password`, or unset it to use login links only."
         ) from exc
     logging.getLogger("uvicorn.access").addFilter(RedactLoginTokens())
-    log.info("dashboard enabled (password login %s)", "on" if settings.password_hash_value() else "off")
+    log.info(
+        "dashboard enabled (password login %s)", "on" if settings.password_hash_value() else "off"
+    )
     return app
 
 

@@ -22,9 +22,18 @@ ROOT = Path(__file__).resolve().parents[2]
 # dev and holdout were used to choose the method and calibrate config.yaml's thresholds; unseen was
 # written separately and used for nothing but this report.
 SETS = {
-    "development set (tests/data/kb_dev.jsonl; used for choices)": ROOT / "tests" / "data" / "kb_dev.jsonl",
-    "held-out set (tests/data/kb_holdout.jsonl; used for calibration)": ROOT / "tests" / "data" / "kb_holdout.jsonl",
-    "unseen set (tests/data/kb_unseen.jsonl; never used for any choice)": ROOT / "tests" / "data" / "kb_unseen.jsonl",
+    "development set (tests/data/kb_dev.jsonl; used for choices)": ROOT
+    / "tests"
+    / "data"
+    / "kb_dev.jsonl",
+    "held-out set (tests/data/kb_holdout.jsonl; used for calibration)": ROOT
+    / "tests"
+    / "data"
+    / "kb_holdout.jsonl",
+    "unseen set (tests/data/kb_unseen.jsonl; never used for any choice)": ROOT
+    / "tests"
+    / "data"
+    / "kb_unseen.jsonl",
 }
 SIZES = (45, 1_000, 10_000)
 QUESTIONS_PER_SIZE = 400
@@ -36,7 +45,10 @@ def accuracy() -> None:
     matcher = Matcher(knowledge, config.matcher)
     development = read_labelled(next(iter(SETS.values())))
     # The baseline gets its single cutoff tuned on the development set, in its favour.
-    cutoff = max(range(50, 101, 2), key=lambda c: evaluate(BaselineMatcher(knowledge, c).match, development).strict)
+    cutoff = max(
+        range(50, 101, 2),
+        key=lambda c: evaluate(BaselineMatcher(knowledge, c).match, development).strict,
+    )
     baseline = BaselineMatcher(knowledge, cutoff)
     for name, path in SETS.items():
         items = read_labelled(path)
@@ -44,13 +56,19 @@ def accuracy() -> None:
         naive = evaluate(baseline.match, items)
         print(f"\n== {name}")
         print("\n".join("  " + line for line in ours.lines(worst=5)))
-        print(f"  naive baseline (WRatio, cutoff {cutoff}): strict {naive.strict_accuracy:.1f} %, "
-              f"top-3 {naive.top3_accuracy:.1f} %, wrong {naive.wrong_answer_rate:.1f} %, "
-              f"out-of-scope rejection {naive.rejection_rate:.1f} %")
-        print(f"  csobot − baseline, strict accuracy: {ours.strict_accuracy - naive.strict_accuracy:+.1f} points")
+        print(
+            f"  naive baseline (WRatio, cutoff {cutoff}): strict {naive.strict_accuracy:.1f} %, "
+            f"top-3 {naive.top3_accuracy:.1f} %, wrong {naive.wrong_answer_rate:.1f} %, "
+            f"out-of-scope rejection {naive.rejection_rate:.1f} %"
+        )
+        print(
+            f"  csobot − baseline, strict accuracy: {ours.strict_accuracy - naive.strict_accuracy:+.1f} points"
+        )
 
 
-def synthetic_knowledge(directory: Path, size: int, real: list[dict[str, Any]], seed: int = 7) -> None:
+def synthetic_knowledge(
+    directory: Path, size: int, real: list[dict[str, Any]], seed: int = 7
+) -> None:
     """`size` entries made from the real ones: each copies a real entry's examples, swaps some words
     for random words of the knowledge base's vocabulary and adds a word of its own."""
     rng = random.Random(seed)
@@ -65,11 +83,19 @@ def synthetic_knowledge(directory: Path, size: int, real: list[dict[str, Any]], 
             for _ in range(max(1, len(words) // 4)):
                 words[rng.randrange(len(words))] = rng.choice(vocabulary)
             questions.append(" ".join(words) + f" {tag}")
-        entries.append({**source, "id": f"{source['id']}-{number:05d}", "questions": questions,
-                        "keywords": [*source["keywords"], tag]})
+        entries.append(
+            {
+                **source,
+                "id": f"{source['id']}-{number:05d}",
+                "questions": questions,
+                "keywords": [*source["keywords"], tag],
+            }
+        )
     for chunk in range(0, size, 500):
         (directory / f"synthetic-{chunk:05d}.yaml").write_text(
-            yaml.safe_dump({"area": "Sintetis", "entries": entries[chunk:chunk + 500]}, allow_unicode=True),
+            yaml.safe_dump(
+                {"area": "Sintetis", "entries": entries[chunk : chunk + 500]}, allow_unicode=True
+            ),
             encoding="utf-8",
         )
 
@@ -80,14 +106,20 @@ def speed() -> None:
     for path in sorted((ROOT / "knowledge").glob("[!_]*.yaml")):
         real.extend(yaml.safe_load(path.read_text(encoding="utf-8"))["entries"])
     questions = [item.question for item in read_labelled(next(iter(SETS.values())))]
-    print(f"\n== speed (one core; {platform.processor() or platform.machine()}, Python {platform.python_version()})")
-    print(f"  {'entries':>8} {'cold load':>10} {'cached':>8} {'p50':>9} {'p99':>9} {'max':>9}  ranking")
+    print(
+        f"\n== speed (one core; {platform.processor() or platform.machine()}, Python {platform.python_version()})"
+    )
+    print(
+        f"  {'entries':>8} {'cold load':>10} {'cached':>8} {'p50':>9} {'p99':>9} {'max':>9}  ranking"
+    )
     for size in SIZES:
         with tempfile.TemporaryDirectory() as folder:
             directory = Path(folder)
             if size == len(real):
                 for path in (ROOT / "knowledge").glob("[!_]*.yaml"):
-                    (directory / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+                    (directory / path.name).write_text(
+                        path.read_text(encoding="utf-8"), encoding="utf-8"
+                    )
             else:
                 synthetic_knowledge(directory, size, real)
             cache = directory / "cache"
@@ -109,8 +141,10 @@ def speed() -> None:
         timings.sort()
         p99 = timings[int(len(timings) * 0.99) - 1]
         ranking = "SVM re-ranked" if matcher.reranks else "similarity"
-        print(f"  {size:>8} {loaded:>9.2f}s {warm:>7.2f}s {statistics.median(timings):>7.2f}ms "
-              f"{p99:>7.2f}ms {timings[-1]:>7.2f}ms  {ranking}")
+        print(
+            f"  {size:>8} {loaded:>9.2f}s {warm:>7.2f}s {statistics.median(timings):>7.2f}ms "
+            f"{p99:>7.2f}ms {timings[-1]:>7.2f}ms  {ranking}"
+        )
     print("  targets: p99 ≤ 2 ms at 1,000 entries, ≤ 20 ms at 10,000; loading 1,000 entries ≤ 1 s")
     print("  cold load: parse, validate, index (and train the re-ranker) after a change;")
     print("  cached: every later start or reload of unchanged files (bot/knowledge/cache.py)")

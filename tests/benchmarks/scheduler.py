@@ -24,23 +24,60 @@ NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # Tuesday 10:00 WIB, the progres
 async def populate(runtime: object, due: int) -> None:
     sessions = runtime.sessions  # type: ignore[attr-defined]
     async with sessions() as session:
-        session.add(Stakeholder(id=1, channel="telegram", channel_user_id="1", chat_id="1", full_name="Bench", role="ppk",
-                                organisation="Satker", consent_at=NOW, created_at=NOW, updated_at=NOW))
+        session.add(
+            Stakeholder(
+                id=1,
+                channel="telegram",
+                channel_user_id="1",
+                chat_id="1",
+                full_name="Bench",
+                role="ppk",
+                organisation="Satker",
+                consent_at=NOW,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
         await session.flush()
         opened = NOW - timedelta(hours=20)
         tickets = [
-            {"id": n, "number": f"KNS-20261123-{n:05d}", "office": "pekalongan", "stakeholder_id": 1, "channel": "telegram",
-             "status": "queued", "question": "pertanyaan", "match_candidates": [], "requested_documents": [],
-             "opened_at": opened, "updated_at": opened, "deadline_at": NOW + timedelta(days=2), "status_since": opened}
+            {
+                "id": n,
+                "number": f"KNS-20261123-{n:05d}",
+                "office": "pekalongan",
+                "stakeholder_id": 1,
+                "channel": "telegram",
+                "status": "queued",
+                "question": "pertanyaan",
+                "match_candidates": [],
+                "requested_documents": [],
+                "opened_at": opened,
+                "updated_at": opened,
+                "deadline_at": NOW + timedelta(days=2),
+                "status_since": opened,
+            }
             for n in range(1, OPEN_TICKETS + 1)
         ]
         await session.exec(insert(Ticket), params=tickets)
         jobs = []
         for n in range(1, OPEN_TICKETS + 1):
             progress_due = NOW - timedelta(minutes=1) if n <= due else NOW + timedelta(days=1)
-            for kind, at in ((JobKind.PROGRESS, progress_due), (JobKind.DEADLINE_REMINDER, NOW + timedelta(hours=5)),
-                             (JobKind.AUTO_ESCALATE, NOW + timedelta(hours=20)), (JobKind.BREACH, NOW + timedelta(days=2))):
-                jobs.append({"ticket_id": n, "kind": kind.value, "due_at": at, "status": "pending", "pending": True, "created_at": opened})
+            for kind, at in (
+                (JobKind.PROGRESS, progress_due),
+                (JobKind.DEADLINE_REMINDER, NOW + timedelta(hours=5)),
+                (JobKind.AUTO_ESCALATE, NOW + timedelta(hours=20)),
+                (JobKind.BREACH, NOW + timedelta(days=2)),
+            ):
+                jobs.append(
+                    {
+                        "ticket_id": n,
+                        "kind": kind.value,
+                        "due_at": at,
+                        "status": "pending",
+                        "pending": True,
+                        "created_at": opened,
+                    }
+                )
         await session.exec(insert(ScheduledJob), params=jobs)
         await session.commit()
 
@@ -48,8 +85,11 @@ async def populate(runtime: object, due: int) -> None:
 async def measure(due: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, database_url=f"sqlite+aiosqlite:///{folder}/bench.db",
-            csobot_config=ROOT / "config.yaml", csobot_knowledge_dir=ROOT / "knowledge", csobot_data_dir=Path(folder),
+            _env_file=None,
+            database_url=f"sqlite+aiosqlite:///{folder}/bench.db",
+            csobot_config=ROOT / "config.yaml",
+            csobot_knowledge_dir=ROOT / "knowledge",
+            csobot_data_dir=Path(folder),
         )
         clock = FakeClock(NOW)
         runtime = await build_runtime(settings, clock=clock)
@@ -69,15 +109,19 @@ async def measure(due: int) -> None:
             started = time.perf_counter()
             handled = await scheduler.run_due()
             dispatched = time.perf_counter() - started
-            print(f"  {OPEN_TICKETS:>6} open tickets, {OPEN_TICKETS * 4:>6} jobs, {due:>6} due: "
-                  f"found in {found * 1000:7.1f} ms; {handled} dispatched (progress messages queued) in "
-                  f"{dispatched:6.2f} s ({handled / dispatched:,.0f}/s)")
+            print(
+                f"  {OPEN_TICKETS:>6} open tickets, {OPEN_TICKETS * 4:>6} jobs, {due:>6} due: "
+                f"found in {found * 1000:7.1f} ms; {handled} dispatched (progress messages queued) in "
+                f"{dispatched:6.2f} s ({handled / dispatched:,.0f}/s)"
+            )
         finally:
             await runtime.close()
 
 
 async def main() -> None:
-    print("\n== scheduler (SQLite, one process; each due job is one transaction with its messages)")
+    print(
+        "\n== scheduler (SQLite, one process; each due job is one transaction with its messages)"
+    )
     for due in (10, 100, 1_000):
         await measure(due)
     print("  target: what is due among 10,000 open tickets found and dispatched in under a second")

@@ -82,14 +82,20 @@ class FakeBotApi:
         message = self._message(user)
         message["text"] = text
         if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+            ]
         return {"update_id": next(self._update_ids), "message": message}
 
-    def push_text(self, user: int, text: str, chat_type: str = "private", chat_id: int | None = None) -> int:
+    def push_text(
+        self, user: int, text: str, chat_type: str = "private", chat_id: int | None = None
+    ) -> int:
         message = self._message(user, chat_type, chat_id)
         message["text"] = text
         if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+            ]
         return self.push({"message": message})
 
     def push_edited(self, user: int, text: str) -> int:
@@ -100,14 +106,23 @@ class FakeBotApi:
 
     def push_contact(self, user: int, phone: str, contact_user: int | None = None) -> int:
         message = self._message(user)
-        message["contact"] = {"phone_number": phone, "first_name": "Kontak", "user_id": contact_user if contact_user is not None else user}
+        message["contact"] = {
+            "phone_number": phone,
+            "first_name": "Kontak",
+            "user_id": contact_user if contact_user is not None else user,
+        }
         return self.push({"message": message})
 
     def push_sticker(self, user: int) -> int:
         message = self._message(user)
         message["sticker"] = {
-            "file_id": "sticker1", "file_unique_id": "s1", "type": "regular",
-            "width": 512, "height": 512, "is_animated": False, "is_video": False,
+            "file_id": "sticker1",
+            "file_unique_id": "s1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
         }
         return self.push({"message": message})
 
@@ -121,28 +136,42 @@ class FakeBotApi:
         message["location"] = {"latitude": -6.89, "longitude": 109.67}
         return self.push({"message": message})
 
-    def push_group_text(self, user: int, chat_id: int, text: str, thread_id: int | None = None) -> int:
+    def push_group_text(
+        self, user: int, chat_id: int, text: str, thread_id: int | None = None
+    ) -> int:
         """A message in a supergroup, inside forum topic `thread_id` when given."""
         message = self._message(user, "supergroup", chat_id)
         message["chat"]["is_forum"] = True
         message["text"] = text
         if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+            ]
         if thread_id is not None:
             message["message_thread_id"] = thread_id
             message["is_topic_message"] = True
         return self.push({"message": message})
 
     def push_document(
-        self, user: int, name: str, content: bytes, mime: str = "application/pdf",
-        size: int | None = None, chat_id: int | None = None, thread_id: int | None = None, caption: str | None = None,
+        self,
+        user: int,
+        name: str,
+        content: bytes,
+        mime: str = "application/pdf",
+        size: int | None = None,
+        chat_id: int | None = None,
+        thread_id: int | None = None,
+        caption: str | None = None,
     ) -> int:
         file_id = f"doc{len(self.files) + 1}"
         self.files[file_id] = content
         message = self._message(user, "private" if chat_id is None else "supergroup", chat_id)
         message["document"] = {
-            "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
-            "mime_type": mime, "file_size": size if size is not None else len(content),
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": name,
+            "mime_type": mime,
+            "file_size": size if size is not None else len(content),
         }
         if caption:
             message["caption"] = caption
@@ -156,8 +185,20 @@ class FakeBotApi:
         self.files[file_id] = content
         message = self._message(user)
         message["photo"] = [
-            {"file_id": f"{file_id}s", "file_unique_id": f"u{file_id}s", "width": 90, "height": 90, "file_size": 10},
-            {"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 800, "height": 800, "file_size": len(content)},
+            {
+                "file_id": f"{file_id}s",
+                "file_unique_id": f"u{file_id}s",
+                "width": 90,
+                "height": 90,
+                "file_size": 10,
+            },
+            {
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "width": 800,
+                "height": 800,
+                "file_size": len(content),
+            },
         ]
         if caption:
             message["caption"] = caption
@@ -181,8 +222,10 @@ class FakeBotApi:
     def sent(self, method: str = "sendMessage", chat_id: int | None = None) -> list[Request]:
         """Successful calls of `method` (to `chat_id`)."""
         return [
-            r for r in self.requests
-            if r.method == method and not r.failed
+            r
+            for r in self.requests
+            if r.method == method
+            and not r.failed
             and (chat_id is None or str(r.params.get("chat_id")) == str(chat_id))
         ]
 
@@ -192,16 +235,24 @@ class FakeBotApi:
 
     def requests_for(self, method: str, chat_id: int) -> list[Request]:
         """Every attempt, including those answered with an injected failure."""
-        return [r for r in self.requests if r.method == method and str(r.params.get("chat_id")) == str(chat_id)]
+        return [
+            r
+            for r in self.requests
+            if r.method == method and str(r.params.get("chat_id")) == str(chat_id)
+        ]
 
     async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; requests so far: {[r.method for r in self.requests]}")
+                raise AssertionError(
+                    f"timed out; requests so far: {[r.method for r in self.requests]}"
+                )
             await asyncio.sleep(0.02)
 
-    async def wait_for_messages(self, chat_id: int, count: int, timeout: float = 10.0) -> list[str]:
+    async def wait_for_messages(
+        self, chat_id: int, count: int, timeout: float = 10.0
+    ) -> list[str]:
         await self.wait_for(lambda: len(self.sent("sendMessage", chat_id)) >= count, timeout)
         return self.texts(chat_id)
 
@@ -213,7 +264,9 @@ class FakeBotApi:
     def _user(self, user: int) -> dict[str, Any]:
         return {"id": user, "is_bot": False, "first_name": f"User{user}", "language_code": "id"}
 
-    def _message(self, user: int, chat_type: str = "private", chat_id: int | None = None) -> dict[str, Any]:
+    def _message(
+        self, user: int, chat_type: str = "private", chat_id: int | None = None
+    ) -> dict[str, Any]:
         chat: dict[str, Any] = {"id": chat_id if chat_id is not None else user, "type": chat_type}
         if chat_type != "private":
             chat["title"] = "Grup"
@@ -224,7 +277,9 @@ class FakeBotApi:
             "from": self._user(user),
         }
 
-    def _sent_message_with_button(self, user: int, data: str, message_id: int | None) -> dict[str, Any]:
+    def _sent_message_with_button(
+        self, user: int, data: str, message_id: int | None
+    ) -> dict[str, Any]:
         for request in reversed(self.sent("sendMessage")):
             markup = request.params.get("reply_markup") or {}
             keyboard = markup.get("inline_keyboard")
@@ -268,10 +323,16 @@ class FakeBotApi:
                 request.transport.close()
                 return web.Response(status=500)
             description = body.pop("description", "Injected failure")
-            payload: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+            payload: dict[str, Any] = {
+                "ok": False,
+                "error_code": status,
+                "description": description,
+            }
             if status == 429:
                 payload["parameters"] = {"retry_after": body.get("retry_after", 1)}
-                payload["description"] = f"Too Many Requests: retry after {body.get('retry_after', 1)}"
+                payload["description"] = (
+                    f"Too Many Requests: retry after {body.get('retry_after', 1)}"
+                )
             return web.json_response(payload, status=status)
         result = await self._result(method, params)
         if method == "sendMessage":
@@ -292,8 +353,12 @@ class FakeBotApi:
 
     async def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
-            return {**self._bot(), "can_join_groups": True, "can_read_all_group_messages": False,
-                    "supports_inline_queries": False}
+            return {
+                **self._bot(),
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
         if method == "getUpdates":
             offset = int(params.get("offset", 0) or 0)
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -315,32 +380,59 @@ class FakeBotApi:
             if params.get("message_thread_id"):
                 message["message_thread_id"] = int(params["message_thread_id"])
                 message["is_topic_message"] = True
-            if isinstance(params.get("reply_markup"), dict) and "inline_keyboard" in params["reply_markup"]:
+            if (
+                isinstance(params.get("reply_markup"), dict)
+                and "inline_keyboard" in params["reply_markup"]
+            ):
                 message["reply_markup"] = params["reply_markup"]
             return message
         if method == "editMessageReplyMarkup":
             return True
         if method == "createForumTopic":
-            return {"message_thread_id": next(self._thread_ids), "name": params["name"], "icon_color": 7322096}
+            return {
+                "message_thread_id": next(self._thread_ids),
+                "name": params["name"],
+                "icon_color": 7322096,
+            }
         if method in {"closeForumTopic", "reopenForumTopic"}:
             return True
         if method == "getFile":
             file_id = str(params["file_id"])
             if file_id not in self.files:
                 return {"file_id": file_id, "file_unique_id": f"u{file_id}"}
-            return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
-                    "file_path": f"documents/{file_id}"}
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "file_size": len(self.files[file_id]),
+                "file_path": f"documents/{file_id}",
+            }
         if method == "copyMessage":
             return {"message_id": next(self._message_ids)}
         if method == "sendDocument":
             upload = params.get("document")
             name = getattr(upload, "filename", "file")
-            params["_upload"] = (name, upload.file.read() if upload is not None and hasattr(upload, "file") else b"")
-            return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": {"id": int(params["chat_id"]), "type": "private"},
-                    "from": self._bot(), "document": {"file_id": "sent1", "file_unique_id": "usent1", "file_name": name},
-                    "caption": params.get("caption", "")}
-        if method in {"deleteWebhook", "setMyCommands", "sendChatAction", "answerCallbackQuery",
-                      "setWebhook", "close", "logOut", "deleteMyCommands"}:
+            params["_upload"] = (
+                name,
+                upload.file.read() if upload is not None and hasattr(upload, "file") else b"",
+            )
+            return {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "from": self._bot(),
+                "document": {"file_id": "sent1", "file_unique_id": "usent1", "file_name": name},
+                "caption": params.get("caption", ""),
+            }
+        if method in {
+            "deleteWebhook",
+            "setMyCommands",
+            "sendChatAction",
+            "answerCallbackQuery",
+            "setWebhook",
+            "close",
+            "logOut",
+            "deleteMyCommands",
+        }:
             return True
         if method == "getWebhookInfo":
             return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}

@@ -13,7 +13,9 @@ target_metadata = SQLModel.metadata
 def run_migrations() -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("run migrations through `csobot db upgrade`, which supplies a connection")
+        raise RuntimeError(
+            "run migrations through `csobot db upgrade`, which supplies a connection"
+        )
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
