@@ -83,6 +83,16 @@ class Turn:
         """Reply with a configured text."""
         self.reply(self.text(name, **values), buttons, key=name, values=values)
 
+    def say_about(
+        self, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: Any
+    ) -> None:
+        """Reply with a configured text that belongs to this ticket's transcript (`{ticket}` is
+        its number)."""
+        values = {"ticket": ticket.number, **values}
+        self.reply(
+            self.text(name, **values), buttons, ticket_id=ticket.id, key=name, values=values
+        )
+
     def send(self, outbound: Outbound) -> None:
         """Queue a message built elsewhere (its `to` says for whom)."""
         self.replies.append(outbound)

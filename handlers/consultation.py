@@ -51,15 +51,7 @@ async def _to_the_cso(turn: Turn, ticket: Ticket) -> None:
         return
     desk.relay_from_stakeholder(turn, ticket)
     if ticket.assignee is None:  # nobody has answered yet: say where the message went
-        _say_about(turn, ticket, "attached_to_ticket", status=turn.status_label(ticket))
-
-
-def _say_about(
-    turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str
-) -> None:
-    """Reply with a configured text that belongs to this ticket's transcript."""
-    values = {"ticket": ticket.number, **values}
-    turn.reply(turn.text(name, **values), buttons, ticket_id=ticket.id, key=name, values=values)
+        turn.say_about(ticket, "attached_to_ticket", status=turn.status_label(ticket))
 
 
 async def handle_file(turn: Turn) -> None:
@@ -81,7 +73,7 @@ async def handle_documents_done(turn: Turn, pressed: Action) -> None:
     turn.inbound_ticket_id = ticket.id
     turn.inbound_label = turn.text("button_documents_done")
     if ticket.status != TicketStatus.AWAITING_DOCUMENTS:
-        _say_about(turn, ticket, "ticket_already_closed", status=turn.status_label(ticket))
+        turn.say_about(ticket, "ticket_already_closed", status=turn.status_label(ticket))
         return
     await desk.documents_complete(turn, ticket)
 
@@ -174,7 +166,7 @@ async def _hand_off(
 ) -> None:
     turn.move(ticket, TicketStatus.QUEUED, actor="bot", reason=reason)
     ticket.section = ticket.section or _section(turn, ticket)
-    _say_about(turn, ticket, text_name, deadline=turn.deadline_text(ticket), **values)
+    turn.say_about(ticket, text_name, deadline=turn.deadline_text(ticket), **values)
     assert turn.stakeholder is not None
     await desk.hand_off(turn, ticket, turn.stakeholder)
 
@@ -198,7 +190,7 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
     turn.inbound_ticket_id = ticket.id
     expected = TicketStatus.ANSWERED if pressed.name == ANSWER else TicketStatus.ASKED
     if ticket.status != expected:
-        _say_about(turn, ticket, "ticket_already_closed", status=turn.status_label(ticket))
+        turn.say_about(ticket, "ticket_already_closed", status=turn.status_label(ticket))
         return
     if pressed.name == ANSWER:
         if choice == "yes":
@@ -206,7 +198,7 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
             turn.move(
                 ticket, TicketStatus.RESOLVED, actor="stakeholder", reason="answer confirmed"
             )
-            _say_about(turn, ticket, "resolved")
+            turn.say_about(ticket, "resolved")
         else:
             turn.inbound_label = turn.text("button_not_answered")
             await _hand_off(turn, ticket, reason="stakeholder says the answer did not solve it")

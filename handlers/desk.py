@@ -187,12 +187,11 @@ async def receive_file(turn: Turn, ticket: Ticket) -> None:
     types = ", ".join(t.upper() for t in rules.accepted_types)
     reason = incoming.error or problem(incoming.name, incoming.file_type, incoming.size, rules)
     if reason == "type":
-        _reply(turn, ticket, "document_rejected_type", name=incoming.name, types=types)
+        turn.say_about(ticket, "document_rejected_type", name=incoming.name, types=types)
         return
     if reason == "too_large":
         size = f"{incoming.size / 1024 / 1024:.1f}".replace(".", ",")
-        _reply(
-            turn,
+        turn.say_about(
             ticket,
             "document_too_large",
             name=incoming.name,
@@ -202,18 +201,14 @@ async def receive_file(turn: Turn, ticket: Ticket) -> None:
         return
     filed = await file_for_ticket(turn, ticket, Direction.IN) if reason is None else None
     if filed is None:
-        _reply(turn, ticket, "document_download_failed", name=incoming.name)
+        turn.say_about(ticket, "document_download_failed", name=incoming.name)
         return
     turn.inbound_label = f"[berkas] {incoming.name}"
     relay_from_stakeholder(turn, ticket, filed.path)
     count = await tickets.received_attachments(turn.session, ticket.id or 0)
-    _reply(
-        turn, ticket, "document_received", name=incoming.name, count=count, ticket=ticket.number
+    turn.say_about(
+        ticket, "document_received", name=incoming.name, count=count, ticket=ticket.number
     )
-
-
-def _reply(turn: Turn, ticket: Ticket, name: str, /, **values: str | int) -> None:
-    turn.reply(turn.text(name, **values), ticket_id=ticket.id, key=name, values=values)
 
 
 def says_documents_are_complete(text: str) -> bool:
@@ -229,7 +224,7 @@ async def documents_complete(turn: Turn, ticket: Ticket) -> None:
     """The stakeholder says every requested document was sent: back to the CSO."""
     count = await tickets.received_attachments(turn.session, ticket.id or 0)
     turn.move(ticket, TicketStatus.IN_PROGRESS, actor="stakeholder", reason="documents complete")
-    _reply(turn, ticket, "documents_complete", count=count, ticket=ticket.number)
+    turn.say_about(ticket, "documents_complete", count=count, ticket=ticket.number)
     post_text(turn, ticket, "desk_documents_complete", count=count)
 
 

@@ -18,7 +18,7 @@ async def reload_knowledge(turn: Turn) -> None:
         shown = problems[:MAX_PROBLEMS_SHOWN]
         if len(problems) > len(shown):
             shown.append(f"… dan {len(problems) - len(shown)} masalah lain (lihat log)")
-        turn.reply(turn.text("kb_reload_failed", problems="\n".join(shown)))
+        turn.say("kb_reload_failed", problems="\n".join(shown))
         return
     knowledge = turn.knowledge.matcher.knowledge
     turn.reply(

@@ -40,11 +40,11 @@ def _document(turn: Turn, text: str, path: str) -> None:
 async def transcript(turn: Turn, argument: str) -> None:
     """/transkrip KNS-…: the printable transcript as an HTML file."""
     if not argument:
-        turn.reply(turn.text("supervisor_usage_transcript"))
+        turn.say("supervisor_usage_transcript")
         return
     found = await load_transcript(turn.session, turn.config, argument)
     if found is None:
-        turn.reply(turn.text("desk_unknown_ticket", ticket=argument))
+        turn.say("desk_unknown_ticket", ticket=argument)
         return
     path = _export(
         turn, f"transkrip-{found.ticket.number}.html", transcript_html(found, turn.config)
@@ -72,15 +72,15 @@ async def search(turn: Turn, argument: str) -> None:
             office=turn.config.office,
         )
     except ValueError:
-        turn.reply(turn.text("supervisor_usage_search"))
+        turn.say("supervisor_usage_search")
         return
     if not argument:
-        turn.reply(turn.text("supervisor_usage_search"))
+        turn.say("supervisor_usage_search")
         return
     zone = turn.config.current_office.timezone
     rows, total = await search_tickets(turn.session, query, zone, limit=SEARCH_LIMIT)
     if not rows:
-        turn.reply(turn.text("supervisor_search_none"))
+        turn.say("supervisor_search_none")
         return
     lines = [turn.text("supervisor_search_header", total=total, shown=len(rows))]
     for ticket, stakeholder in rows:
@@ -110,7 +110,7 @@ async def report(turn: Turn, argument: str) -> None:
         if start >= end:
             raise ValueError(argument)
     except ValueError:
-        turn.reply(turn.text("supervisor_usage_report"))
+        turn.say("supervisor_usage_report")
         return
     await send_report(turn, start, end, to_supervisors=False)
 
@@ -148,12 +148,12 @@ async def login_link(turn: Turn, argument: str) -> None:
     """/masuk: a one-time link into the dashboard (10 minutes), if the dashboard is deployed."""
     base_url = turn.web_base_url.rstrip("/")
     if not base_url:
-        turn.reply(turn.text("supervisor_no_dashboard"))
+        turn.say("supervisor_no_dashboard")
         return
     assert turn.staff is not None
     token, row = issue_login_token(turn.staff.name, turn.now)
     turn.session.add(row)  # the link is sent only if the row is committed with this turn
-    turn.reply(turn.text("supervisor_login_link", link=f"{base_url}/masuk/{token}"))
+    turn.say("supervisor_login_link", link=f"{base_url}/masuk/{token}")
 
 
 async def weekly_report(turn: Turn) -> None:
