@@ -9,6 +9,7 @@ and delivered, never here.
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.addresses import ToDesk, ToStaffRole, ToStakeholder
@@ -123,17 +124,10 @@ def notify_stakeholder(
 
 
 def tell_stakeholder(
-    turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int
+    turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: Any
 ) -> None:
     """A configured text to the stakeholder of the ticket."""
-    turn.deliver(
-        ToStakeholder(ticket.stakeholder_id),
-        turn.text(name, **values),
-        buttons,
-        about=ticket,
-        key=name,
-        values=values,
-    )
+    turn.tell(ToStakeholder(ticket.stakeholder_id), name, buttons, about=ticket, **values)
 
 
 def relay_from_stakeholder(turn: Turn, ticket: Ticket, stored: str | None = None) -> None:

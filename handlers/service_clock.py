@@ -5,6 +5,7 @@ ticket, reminders to staff, escalation before a breach, breach notices, and the 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from bot.addresses import ToStaffRole
 from bot.calendar import calendar_for
@@ -105,19 +106,12 @@ def _progress(turn: Turn, ticket: Ticket) -> None:
     )
 
 
-def _to_staff(turn: Turn, ticket: Ticket, name: str, /, **values: str | int) -> None:
+def _to_staff(turn: Turn, ticket: Ticket, name: str, /, **values: Any) -> None:
     """Into the ticket's thread; without a staff group, to whoever has it, else to every CSO."""
     if desk.has_group(turn) or ticket.assignee is not None:
         desk.post_text(turn, ticket, name, **values)
     else:
-        turn.deliver(
-            ToStaffRole(CSO),
-            turn.text(name, **values),
-            about=ticket,
-            internal=True,
-            key=name,
-            values=values,
-        )
+        turn.tell(ToStaffRole(CSO), name, about=ticket, internal=True, **values)
 
 
 async def _escalate(turn: Turn, ticket: Ticket) -> None:

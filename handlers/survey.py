@@ -9,6 +9,7 @@ from bot.queries import stakeholders, tickets
 from bot.queries.survey import record_answer
 from bot.store.models import SurveyResponse, Ticket
 from bot.turn import Turn
+from handlers import desk
 
 STEP = "survey"
 COMMENT_STEP = "survey_comment"
@@ -29,21 +30,8 @@ async def start(turn: Turn, ticket: Ticket) -> None:
     conversation.data = {**conversation.data, "survey": {"ticket": ticket.id, "index": 0}}
     conversation.updated_at = turn.now
     turn.session.add(conversation)
-    _send(turn, ticket, "survey_intro", count=len(settings.elements))
+    desk.tell_stakeholder(turn, ticket, "survey_intro", count=len(settings.elements))
     _ask(turn, ticket, 0)
-
-
-def _send(
-    turn: Turn, ticket: Ticket, name: str, buttons: tuple[Button, ...] = (), /, **values: str | int
-) -> None:
-    turn.deliver(
-        ToStakeholder(ticket.stakeholder_id),
-        turn.text(name, **values),
-        buttons,
-        about=ticket,
-        key=name,
-        values=values,
-    )
 
 
 def _skip(ticket: Ticket) -> Action:
@@ -55,7 +43,7 @@ def _ask(turn: Turn, ticket: Ticket, index: int) -> None:
     if index >= len(elements):
         if turn.config.survey.ask_comment:
             _set(turn, COMMENT_STEP, ticket, index)
-            _send(
+            desk.tell_stakeholder(
                 turn, ticket, "survey_comment", (Button(turn.text("button_skip"), _skip(ticket)),)
             )
         else:
@@ -86,7 +74,7 @@ def _set(turn: Turn, step: str, ticket: Ticket, index: int) -> None:
 def _finish(turn: Turn, ticket: Ticket, name: str) -> None:
     if turn.conversation is not None:
         turn.set_step("idle")
-    _send(turn, ticket, name)
+    desk.tell_stakeholder(turn, ticket, name)
 
 
 def in_survey(turn: Turn) -> bool:

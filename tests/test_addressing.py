@@ -97,9 +97,7 @@ async def data(sessions: SessionFactory) -> Data:
         return Data(person.id, *ids)
 
 
-async def resolve(
-    book: AddressBook, sessions: SessionFactory, address: Any
-) -> list[Delivery]:
+async def resolve(book: AddressBook, sessions: SessionFactory, address: Any) -> list[Delivery]:
     async with sessions() as session:
         return await book.resolve(session, address)
 
@@ -210,4 +208,3 @@ async def test_on_the_terminal_staff_are_their_terminal_users(
         Delivery("terminal", "andi"),
         Delivery("terminal", "cici"),
     ]
-

@@ -232,9 +232,7 @@ def test_a_forged_button_in_a_stored_payload_loses_its_action() -> None:
         ("/transkrip   KNS-20261123-0001  ", ("transkrip", "KNS-20261123-0001")),
     ],
 )
-def test_commands_are_split_into_name_and_arguments(
-    line: str, expected: tuple[str, str]
-) -> None:
+def test_commands_are_split_into_name_and_arguments(line: str, expected: tuple[str, str]) -> None:
     assert parse_command(line) == expected
 
 

@@ -171,8 +171,8 @@ async def test_metrics_count_a_conversation(chat: FakeChat) -> None:
     assert found[("csobot_turn_seconds_count", test)] == updates
     assert found[("csobot_open_tickets", (("status", "answered"),))] == 1.0
     assert found[("csobot_open_tickets", (("status", "queued"),))] == 0.0
-    assert found[("csobot_outbox_pending", test)] == 0.0
-    assert "csobot_open_tickets{status=\"answered\"} 1.0" in response.text
+    assert found.get(("csobot_outbox_pending", test), 0.0) == 0.0  # all delivered
+    assert 'csobot_open_tickets{status="answered"} 1.0' in response.text
 
 
 # ---- a stakeholder on one channel, the desk on Telegram ----------------------------------------
@@ -221,9 +221,7 @@ async def delivered(host: Host, bot_api: FakeBotApi, predicate: Any) -> None:
 
 def in_thread(bot_api: FakeBotApi, method: str, thread: str) -> list[Any]:
     return [
-        r
-        for r in bot_api.sent(method, GROUP)
-        if str(r.params.get("message_thread_id")) == thread
+        r for r in bot_api.sent(method, GROUP) if str(r.params.get("message_thread_id")) == thread
     ]
 
 
@@ -242,9 +240,11 @@ async def test_a_file_from_another_channel_is_uploaded_into_the_desk_topic(
     assert topic.params["chat_id"] == str(GROUP)
     assert topic.params["name"].startswith("KNS-20261123-0001")
     await delivered(
-        telegram, bot_api, lambda: any("/ambil" in r.params["text"] for r in in_thread(
-            bot_api, "sendMessage", "500"
-        ))
+        telegram,
+        bot_api,
+        lambda: any(
+            "/ambil" in r.params["text"] for r in in_thread(bot_api, "sendMessage", "500")
+        ),
     )
     ticket = await stakeholder.ticket()
     assert (ticket.status, ticket.desk_chat_id, ticket.desk_thread_id) == (
