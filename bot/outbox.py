@@ -16,12 +16,14 @@ from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.addresses import ToStakeholder
 from bot.channels.base import PermanentDeliveryError, Sender, TemporaryDeliveryError
 from bot.clock import Clock
 from bot.messages import Outbound, ThreadAction
 from bot.store.db import SessionFactory
-from bot.store.models import Message, OutboxItem, OutboxStatus, Ticket
+from bot.store.models import Message, OutboxItem, OutboxStatus, Stakeholder, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,17 @@ class OutboxDispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
+    async def _current_chat(
+        self, session: AsyncSession, item: OutboxItem, outbound: Outbound
+    ) -> str:
+        """Where a stakeholder is now: an address is resolved again at delivery, so a message
+        queued before their chat changed (a new number on WhatsApp) still reaches them."""
+        if isinstance(outbound.to, ToStakeholder):
+            stakeholder = await session.get(Stakeholder, outbound.to.stakeholder_id)
+            if stakeholder is not None and stakeholder.channel == item.channel:
+                return stakeholder.chat_id
+        return item.chat_id
+
     async def _deliver_one(self, item_id: int, now: datetime) -> int | None:
         """1 sent, 0 skipped (someone else has it or it failed for good), None stop this chat."""
         async with self.sessions() as session:
@@ -170,7 +183,8 @@ class OutboxDispatcher:
                 # The thread could not be created: post in the group's main thread, labelled.
                 outbound = replace(outbound, text=f"[{desk_ticket.number}] {outbound.text}")
             try:
-                platform_id = await self.sender.send(item.chat_id, outbound, thread_id)
+                chat_id = await self._current_chat(session, item, outbound)
+                platform_id = await self.sender.send(chat_id, outbound, thread_id)
             except TemporaryDeliveryError as exc:
                 self.observer.delivery_failed(self.sender.channel, False)
                 item.attempts += 1
