@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.addressing import Delivery
 from bot.addresses import ToStakeholder
+from bot.addressing import Delivery
 from bot.engine import queue_outbound
 from bot.messages import Outbound
 from bot.runtime import Runtime
