@@ -134,3 +134,25 @@ def test_secrets_come_from_the_environment_or_dotenv(
     env_wins = Settings(_env_file=dotenv)  # type: ignore[call-arg]
     assert env_wins.telegram_bot_token is not None
     assert env_wins.telegram_bot_token.get_secret_value() == "43:FROM-ENV"
+
+
+def test_the_desk_names_its_channel_and_the_earlier_group_key_still_works(tmp_path: Path) -> None:
+    from tests.conftest import config_for_tests
+
+    documents = {"accepted_types": ["pdf"], "max_size_mb": 5}
+    current = load_config(
+        config_for_tests(
+            tmp_path, desk={"channel": "telegram", "group_id": -100123, "documents": documents}
+        )
+    )
+    earlier = load_config(
+        config_for_tests(tmp_path, desk={"telegram_group_id": -100123, "documents": documents})
+    )
+    assert (current.desk.channel, current.desk.group_id) == ("telegram", -100123)
+    assert (earlier.desk.channel, earlier.desk.group_id) == ("telegram", -100123)
+    with pytest.raises(ConfigError, match="desk.channel"):
+        load_config(config_for_tests(tmp_path, desk={"channel": "fax", "documents": documents}))
+    menu = load_config(SHIPPED).texts.command_menu
+    assert (
+        list(menu)[:2] == ["baru", "status"] and menu["pengaduan"] == "Saluran pengaduan layanan"
+    )

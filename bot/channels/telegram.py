@@ -441,8 +441,6 @@ class TelegramChannel:
             return
         if inbound.kind is InboundKind.FILE and inbound.file is not None:
             inbound = replace(inbound, file=await self._fetch(inbound, inbound.file))
-        chat = inbound.chat_id
-        await self.host.receive(inbound, typing=self._typing_in(chat))
         if update.callback_query is not None and isinstance(
             update.callback_query.message, Message
         ):
@@ -451,6 +449,7 @@ class TelegramChannel:
                 update.callback_query.message.edit_reply_markup(reply_markup=None),
                 "editMessageReplyMarkup",
             )
+        await self.host.receive(inbound, typing=self._typing_in(inbound.chat_id))
 
     async def _fetch(self, inbound: Inbound, incoming: IncomingFile) -> IncomingFile:
         """Download a file if its sender may send one and it is within the configured limits."""
