@@ -34,8 +34,11 @@ class AddressBook:
 
     @property
     def desk_group(self) -> str | None:
+        """The staff group, when staff are reached on the channel it belongs to."""
         group = self.config.desk.group_id
-        return str(group) if group is not None else None
+        if group is None or self.desk_channel != self.config.desk.channel:
+            return None
+        return str(group)
 
     async def resolve(self, session: AsyncSession, address: Address) -> list[Delivery]:
         """Nobody reachable gives an empty list (e.g. no staff account on the desk channel)."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 SEPARATOR = ":"
 # Telegram's callback_data holds 1–64 bytes; WhatsApp ids hold more, so Telegram's is the limit.
 MAX_BYTES = 64
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_ARGUMENT = re.compile(r"^[A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_ARGUMENT = re.compile(r"[A-Za-z0-9_.\-]*")
 
 
 class ButtonDataError(ValueError):
@@ -29,12 +29,12 @@ class Action:
     args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ButtonDataError(
                 f"action name {self.name!r} must be lower-case letters, digits, _"
             )
         for argument in self.args:
-            if not _ARGUMENT.match(argument):
+            if not _ARGUMENT.fullmatch(argument):
                 raise ButtonDataError(f"action argument {argument!r} has characters buttons drop")
         if len(self.encode().encode()) > MAX_BYTES:
             raise ButtonDataError(f"action {self.encode()!r} is longer than {MAX_BYTES} bytes")

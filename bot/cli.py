@@ -234,7 +234,6 @@ async def _with_runtime(
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.addressing import AddressBook
     from bot.channels.terminal import CHANNEL, TerminalChannel
     from bot.clock import ShiftedClock
     from bot.host import Host
@@ -251,9 +250,8 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_CONFIG
-    runtime = await build_runtime(settings, office=args.office, clock=clock)
-    # Only the terminal runs here, so staff messages are shown in it too.
-    runtime.engine.addresses = AddressBook(runtime.config, desk_channel=CHANNEL)
+    # Only the terminal runs here, so messages for staff are shown in it too.
+    runtime = await build_runtime(settings, office=args.office, clock=clock, desk_channel=CHANNEL)
     try:
         host = Host(runtime, [TerminalChannel(user_id=args.user)], scheduler_interval=5.0)
         return await host.run_until_signal()

@@ -53,10 +53,21 @@ def load_matcher(config: Config, directory: Path, cache_dir: Path | None = None)
 
 
 async def build_runtime(
-    settings: Settings, *, office: str | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    office: str | None = None,
+    clock: Clock | None = None,
+    desk_channel: str | None = None,
 ) -> Runtime:
-    """Raises ConfigError, KnowledgeError or DatabaseError with a message for the operator."""
+    """Raises ConfigError, KnowledgeError or DatabaseError with a message for the operator.
+
+    `desk_channel` puts the desk on another channel for this process (`csobot chat` shows it
+    in the terminal); a staff group belongs to its own channel, so it is left out then.
+    """
     config = load_config(settings.csobot_config, office)
+    if desk_channel is not None and desk_channel != config.desk.channel:
+        desk = config.desk.model_copy(update={"channel": desk_channel, "group_id": None})
+        config = config.model_copy(update={"desk": desk})
 
     def load() -> Matcher:
         cache = settings.csobot_data_dir / "cache"

@@ -208,3 +208,31 @@ async def test_on_the_terminal_staff_are_their_terminal_users(
         Delivery("terminal", "andi"),
         Delivery("terminal", "cici"),
     ]
+
+
+async def test_a_telegram_group_is_left_out_when_the_desk_moves_to_the_terminal(
+    tmp_path: Path, sessions: SessionFactory, data: Data
+) -> None:
+    """A `-100…` group id means nothing on the terminal: desk posts go to the officer instead."""
+    book = AddressBook(
+        config(tmp_path, channel="telegram", group_id=GROUP), desk_channel="terminal"
+    )
+    assert book.desk_group is None
+    assert await resolve(book, sessions, ToDesk(data.andi)) == [Delivery("terminal", "andi")]
+
+
+async def test_build_runtime_moves_the_desk_for_csobot_chat(tmp_path: Path) -> None:
+    from bot.runtime import build_runtime
+    from tests.conftest import make_settings
+
+    path = config_for_tests(
+        tmp_path, staff=STAFF, desk={"group_id": GROUP, "documents": DOCUMENTS}
+    )
+    runtime = await build_runtime(
+        make_settings(tmp_path, csobot_config=path), desk_channel="terminal"
+    )
+    try:
+        assert (runtime.config.desk.channel, runtime.config.desk.group_id) == ("terminal", None)
+        assert runtime.engine.addresses.desk_channel == "terminal"
+    finally:
+        await runtime.close()

@@ -88,13 +88,6 @@ def test_a_long_action_is_refused_by_its_byte_length() -> None:
         action("t", "x" * (MAX_BYTES - 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/buttons.py _NAME/_ARGUMENT end in `$`, which also matches before a trailing "
-        "newline, so 'take\\n' and '5\\n' pass validation (use \\Z or re.fullmatch)"
-    ),
-)
 def test_a_trailing_newline_is_a_character_buttons_cannot_carry() -> None:
     with pytest.raises(ButtonDataError):
         action("take", "5\n")

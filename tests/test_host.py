@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,16 @@ async def test_healthz_reports_a_database_that_cannot_be_opened(
     not_a_folder.write_text("a file where the database folder should be")
     broken = create_async_engine(f"sqlite+aiosqlite:///{not_a_folder / 'csobot.db'}")
     monkeypatch.setattr(runtime, "sessions", db.session_factory(broken))
+    before = set(threading.enumerate())
     try:
         response = await get(chat.host.web_app(), "/healthz")
     finally:
         await broken.dispose()
+        # aiosqlite stops the worker thread of a connection that failed to open by queueing a
+        # call whose result it posts back to this loop: let it finish while the loop runs.
+        for thread in set(threading.enumerate()) - before:
+            if "_connection_worker_thread" in thread.name:
+                await asyncio.to_thread(thread.join, 5)
     assert response.status_code == 503
     assert response.json() == {
         "status": "error",

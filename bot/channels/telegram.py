@@ -240,7 +240,13 @@ class TelegramSender:
 
     async def send(self, chat_id: str, outbound: Outbound, thread_id: str | None = None) -> str:
         try:
-            return await self._send(int(chat_id), outbound, int(thread_id) if thread_id else None)
+            chat, thread = int(chat_id), int(thread_id) if thread_id else None
+        except ValueError as exc:  # an id from another platform: nothing Telegram can reach
+            raise PermanentDeliveryError(
+                f"not a Telegram chat or thread: {chat_id}/{thread_id}"
+            ) from exc
+        try:
+            return await self._send(chat, outbound, thread)
         except RetryAfter as exc:
             raise TemporaryDeliveryError(str(exc), _seconds(exc.retry_after)) from exc
         except (Forbidden, BadRequest, InvalidToken) as exc:
