@@ -27,7 +27,9 @@ class DatabaseError(Exception):
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; for SQLite, creates the folder and sets the pragmas we rely on."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
+    # Statement parameters hold what stakeholders wrote and who they are (UU 27/2022): an
+    # error message or log line must never carry them.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":

@@ -257,6 +257,36 @@ class OutboxItem(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
 
 
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # could not be processed after every retry; kept for an operator
+
+
+class InboxUpdate(SQLModel, table=True):
+    """A platform update as received, stored before the platform is told we have it.
+
+    Processing reads from here, so a crash between receiving and handling loses nothing: the
+    row is still pending after a restart. `sender` orders and serialises one person's updates.
+    """
+
+    __tablename__ = "inbox_update"
+    __table_args__ = (Index("ix_inbox_pending", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    channel: str = Field(max_length=20)
+    sender: str = Field(max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=InboxStatus.PENDING, max_length=10)
+    attempts: int = 0
+    received_at: datetime = _utc_column()
+    next_attempt_at: datetime = _utc_column()
+    claimed_until: datetime | None = _utc_column(nullable=True)
+    processed_at: datetime | None = _utc_column(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
 class ProcessedUpdate(SQLModel, table=True):
     """Keys of inbound updates already handled, so a redelivered update is a no-op."""
 
