@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,7 +21,7 @@ from bot.addressing import AddressBook, Delivery
 from bot.clock import Clock
 from bot.config import Config
 from bot.knowledge_holder import KnowledgeHolder
-from bot.messages import Inbound, Outbound
+from bot.messages import Inbound, InboundKind, Outbound
 from bot.queries import stakeholders, tickets
 from bot.store.db import SessionFactory
 from bot.store.models import (
@@ -34,6 +35,8 @@ from bot.store.models import (
 from bot.turn import Turn
 
 log = logging.getLogger(__name__)
+
+SENDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:sender, 0))")
 
 Router = Callable[[Turn], Awaitable[None]]
 
@@ -114,6 +117,7 @@ class Engine:
 
     async def _handle(self, inbound: Inbound, typing: Callable[[], None]) -> Handled:
         async with self.sessions() as session:
+            await self._one_turn_at_a_time(session, inbound)
             if not await self._claim(session, inbound):
                 log.info("duplicate update %s ignored", inbound.update_key)
                 return Handled(inbound.channel, inbound.chat_id)
@@ -151,6 +155,16 @@ class Engine:
             data_dir=self.data_dir,
             web_base_url=self.web_base_url,
         )
+
+    async def _one_turn_at_a_time(self, session: AsyncSession, inbound: Inbound) -> None:
+        """Serialise one person's turns across processes (a double tap, a forwarded batch):
+        on PostgreSQL a transaction-scoped advisory lock per sender, released at commit. SQLite
+        has a single writer, which serialises turns already."""
+        bind = session.bind
+        if bind is None or bind.dialect.name != "postgresql" or inbound.kind is InboundKind.TIMER:
+            return
+        sender = f"{inbound.channel}:{inbound.user_id}"
+        await session.exec(SENDER_LOCK.bindparams(sender=sender))  # type: ignore[call-overload]
 
     async def _claim(self, session: AsyncSession, inbound: Inbound) -> bool:
         session.add(ProcessedUpdate(key=inbound.update_key, processed_at=self.clock.now()))

@@ -30,14 +30,18 @@ from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.config import Config
 from bot.engine import Handled
+from bot.inbox import Inbox
 from bot.messages import Inbound
 from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.store.models import InboxUpdate
 
 log = logging.getLogger(__name__)
+
+PARALLEL_TURNS = 8  # updates of different people handled at once by one process
 
 
 class Host:
@@ -50,6 +54,7 @@ class Host:
         *,
         scheduler_interval: float = 30.0,
         outbox_interval: float = 2.0,
+        inbox_interval: float = 1.0,
         run_scheduler: bool = True,
         dashboard: Starlette | None = None,
     ) -> None:
@@ -63,8 +68,16 @@ class Host:
             for channel in self.channels
         }
         self.scheduler = Scheduler(runtime.engine, runtime.sessions, runtime.clock, self.deliver)
+        self.inbox = Inbox(runtime.sessions, runtime.clock)
+        self._inbox_wake = {channel.name: asyncio.Event() for channel in self.channels}
+        # One delivery task per chat at a time: a chat that waits (429, a slow group) never
+        # holds up another chat or the processing of updates.
+        self._delivering: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._again: set[tuple[str, str]] = set()
+        self._processing = asyncio.Semaphore(PARALLEL_TURNS)
         self.scheduler_interval = scheduler_interval
         self.outbox_interval = outbox_interval
+        self.inbox_interval = inbox_interval
         self.run_scheduler = run_scheduler
         self.dashboard = dashboard
         self._stop = asyncio.Event()
@@ -92,6 +105,15 @@ class Host:
         self.metrics.observe_turn(inbound.channel, time.perf_counter() - started)
         await self.deliver(handled)
 
+    async def store_update(
+        self, channel: str, key: str, sender: str, payload: dict[str, Any]
+    ) -> bool:
+        stored = await self.inbox.store(channel, key, sender, payload)
+        wake = self._inbox_wake.get(channel)
+        if wake is not None:
+            wake.set()
+        return stored
+
     async def accepts_files(self, inbound: Inbound) -> bool:
         return await self.runtime.engine.accepts_files(inbound)
 
@@ -103,19 +125,84 @@ class Host:
 
     # ---- delivery ------------------------------------------------------------------------------
     async def deliver(self, handled: Handled) -> None:
-        """Send what a turn produced: unstored replies, then each touched chat's outbox in order.
-        A chat on a channel this process does not serve is left to a process that does."""
+        """Send what a turn produced: unstored replies at once (best effort), then each touched
+        chat's outbox in the background, in order per chat. A chat on a channel this process
+        does not serve is left to a process that does."""
         sender_dispatcher = self.dispatchers.get(handled.channel)
         if sender_dispatcher is not None and handled.unstored:
             await sender_dispatcher.send_unstored(handled.chat_id, handled.unstored)
         for channel, chat_id in handled.chats:
-            dispatcher = self.dispatchers.get(channel)
-            if dispatcher is not None:
-                await dispatcher.deliver_chat(chat_id)
+            if channel in self.dispatchers:
+                self._kick((channel, chat_id))
+
+    def _kick(self, chat: tuple[str, str]) -> None:
+        if chat in self._delivering:
+            self._again.add(chat)  # the running task goes round once more
+            return
+        self._delivering[chat] = asyncio.create_task(self._deliver_chat(chat))
+
+    async def _deliver_chat(self, chat: tuple[str, str]) -> None:
+        channel, chat_id = chat
+        try:
+            while True:
+                self._again.discard(chat)
+                await self.dispatchers[channel].deliver_chat(chat_id)
+                if chat not in self._again:
+                    return
+        except Exception:  # the outbox retry loop picks the chat up again
+            log.exception("delivery to %s:%s failed", channel, chat_id)
+        finally:
+            self._delivering.pop(chat, None)
+
+    async def drain(self) -> None:
+        """Wait until every delivery started so far has finished (or backed off)."""
+        while self._delivering:
+            await asyncio.gather(*list(self._delivering.values()), return_exceptions=True)
 
     async def deliver_due(self) -> int:
         """One sweep of every channel's outbox (what could not be delivered at once)."""
+        await self.drain()
         return sum([await dispatcher.deliver_due() for dispatcher in self.dispatchers.values()])
+
+    async def process_inbox(self, channel: Channel) -> int:
+        """Process what this channel's inbox holds now; returns how many updates were done.
+
+        Each claimed row is its sender's oldest, so rows of one claim belong to different people
+        and are handled side by side: one person's slow turn never holds up another's.
+        """
+        done = 0
+        while rows := await self.inbox.claim(channel.name):
+            outcomes = await asyncio.gather(*(self._process_row(channel, row) for row in rows))
+            done += sum(outcomes)
+        return done
+
+    async def _process_row(self, channel: Channel, row: InboxUpdate) -> bool:
+        assert row.id is not None
+        async with self._processing:
+            try:
+                await channel.process(row.payload)
+            except Exception as exc:  # noqa: BLE001 - not the update's fault (database down)
+                log.warning("processing %s failed, will retry: %s", row.key, type(exc).__name__)
+                await self.inbox.retry(row.id, f"{type(exc).__name__}: {exc}")
+                return False
+        await self.inbox.done(row.id)
+        return True
+
+    async def _inbox_loop(self, channel: Channel, interval: float) -> None:
+        wake = self._inbox_wake[channel.name]
+        while not self._stop.is_set():
+            wake.clear()
+            try:
+                await self.process_inbox(channel)
+            except Exception:  # the loop must outlive any single failure
+                log.exception("inbox sweep of %s failed", channel.name)
+            waiters = [
+                asyncio.ensure_future(self._stop.wait()),
+                asyncio.ensure_future(wake.wait()),
+            ]
+            await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
 
     # ---- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -131,6 +218,8 @@ class Host:
             self._loops.append(
                 asyncio.create_task(dispatcher.run(self._stop, self.outbox_interval))
             )
+        for channel in self.channels:
+            self._loops.append(asyncio.create_task(self._inbox_loop(channel, self.inbox_interval)))
         if self.run_scheduler:
             self._loops.append(
                 asyncio.create_task(self.scheduler.run(self._stop, self.scheduler_interval))
@@ -142,6 +231,7 @@ class Host:
         for loop in self._loops:
             await loop
         self._loops.clear()
+        await self.drain()
         for task in list(self._tasks):
             task.cancel()
         await self._stop_channels()

@@ -28,6 +28,8 @@ from bot.store.models import Message, OutboxItem, OutboxStatus, Stakeholder, Tic
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 30
+UNSTORED_ATTEMPTS = 3
+UNSTORED_MAX_WAIT = 5.0  # seconds
 MAX_BACKOFF_SECONDS = 300
 STALE_CLAIM = timedelta(minutes=5)  # a process that died mid-send releases its claim after this
 
@@ -78,16 +80,24 @@ class OutboxDispatcher:
         self.observer = observer or _Unobserved()
 
     async def send_unstored(self, chat_id: str, outbounds: tuple[Outbound, ...]) -> None:
-        """Replies kept nowhere (before consent): sent once, best effort."""
+        """Replies kept nowhere (before consent): there is no row to retry from, so a short
+        rate limit or network hiccup is waited out here, a few times, then given up."""
         for outbound in outbounds:
-            try:
-                await self.sender.send(chat_id, outbound)
-                self.observer.message_sent(self.sender.channel)
-            except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
-                self.observer.delivery_failed(
-                    self.sender.channel, isinstance(exc, PermanentDeliveryError)
-                )
-                log.warning("unstored reply not delivered: %s", exc)
+            for attempt in range(UNSTORED_ATTEMPTS):
+                try:
+                    await self.sender.send(chat_id, outbound)
+                    self.observer.message_sent(self.sender.channel)
+                    break
+                except TemporaryDeliveryError as exc:
+                    self.observer.delivery_failed(self.sender.channel, False)
+                    if attempt + 1 == UNSTORED_ATTEMPTS:
+                        log.warning("unstored reply not delivered: %s", exc)
+                        break
+                    await asyncio.sleep(min(exc.retry_after or 2**attempt, UNSTORED_MAX_WAIT))
+                except PermanentDeliveryError as exc:
+                    self.observer.delivery_failed(self.sender.channel, True)
+                    log.warning("unstored reply not delivered: %s", exc)
+                    break
 
     async def deliver_chat(self, chat_id: str) -> int:
         """Send everything due for one chat, oldest first; stop at the first temporary failure

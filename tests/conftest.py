@@ -115,6 +115,9 @@ class RecordingChannel:
     async def check(self) -> str | None:
         return None
 
+    async def process(self, payload: dict[str, Any]) -> None:
+        pass
+
 
 class FakeChat:
     """Talk to the real engine like a stakeholder would: send, press, share; read the replies."""
@@ -131,6 +134,7 @@ class FakeChat:
     async def _deliver(self, inbound: Inbound) -> list[Outbound]:
         before = len(self.sender.delivered)
         await self.host.receive(inbound)
+        await self.host.drain()
         self.replies = [outbound for _, outbound in self.sender.delivered[before:]]
         return self.replies
 

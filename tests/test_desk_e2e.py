@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.clock import FakeClock
 from bot.host import Host
 from bot.runtime import Runtime, build_runtime
-from bot.store.models import Attachment, Message, Ticket
+from bot.store.models import Attachment, Message, OutboxItem, Ticket
 from tests.conftest import config_for_tests, events, make_settings, rows, start_telegram
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_telegram_e2e import TOKEN, USER, identify, press, say
@@ -395,15 +395,31 @@ async def test_commands_of_non_staff_are_refused(desk: Runtime, bot_api: FakeBot
     assert not any("sudah beres" in text for text in bot_api.texts(USER))
 
 
-async def test_rate_limits_on_the_staff_group_delay_but_lose_nothing(
-    desk: Runtime, bot_api: FakeBotApi
+async def test_rate_limits_on_the_staff_group_delay_it_but_not_the_stakeholder(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
 ) -> None:
-    bot_api.fail("createForumTopic", 429, retry_after=1)
-    bot_api.fail("sendMessage", 429, retry_after=1)
-    thread = await handed_off_tup_ticket(bot_api)
-    await bot_api.wait_for(lambda: len(in_thread(bot_api, thread)) == 1)
-    assert len(bot_api.sent("createForumTopic")) == 1
-    assert [r.failed for r in bot_api.requests if r.method == "createForumTopic"] == [True, False]
+    runtime, host = await start(tmp_path, bot_api, clock)
+    try:
+        bot_api.fail("createForumTopic", 429, retry_after=20)
+        await identify(bot_api)
+        await say(bot_api, "bagaimana cara mengajukan tup?", 2)
+        # The stakeholder is told at once that a CSO will answer, while the group waits.
+        (handoff,) = await press(bot_api, "answer:1:no", 1)
+        assert "kami teruskan kepada petugas CSO" in handoff
+        assert [r.failed for r in bot_api.requests if r.method == "createForumTopic"] == [True]
+        assert bot_api.sent("sendMessage", GROUP) == []
+        clock.advance(seconds=21)
+        await host.deliver_due()
+        assert [r.failed for r in bot_api.requests if r.method == "createForumTopic"] == [
+            True,
+            False,
+        ]
+        assert len(in_thread(bot_api, 500)) == 1  # the card, in the topic, once
+        outbox = await rows(runtime, OutboxItem)
+        assert {item.status for item in outbox} == {"sent"}
+    finally:
+        await host.stop()
+        await runtime.close()
 
 
 async def test_without_a_staff_group_csos_work_in_private_chats(

@@ -73,6 +73,9 @@ class ProblemChannel:
             raise ConnectionResetError("peer went away")
         return self.problem
 
+    async def process(self, payload: dict[str, Any]) -> None:
+        pass
+
 
 # ---- /healthz ------------------------------------------------------------------------------
 

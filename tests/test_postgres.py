@@ -107,3 +107,44 @@ async def test_two_schedulers_on_postgresql_send_each_progress_message_once(
     progress = [m for m in await rows(postgres_runtime, Message) if "Kabar perkembangan" in m.text]
     assert len(progress) == 1
     assert isinstance(clock.now(), datetime)
+
+
+async def test_one_persons_simultaneous_updates_are_served_one_at_a_time(
+    postgres_runtime: Runtime,
+) -> None:
+    """A double tap or a forwarded batch: 10 questions at once make 10 tickets handled in turn
+    (each its own ticket, no error), and 5 simultaneous "Setuju" presses make one stakeholder."""
+    from bot.buttons import decode
+    from bot.messages import InboundKind
+    from bot.store.models import Stakeholder
+
+    newcomer = FakeChat(postgres_runtime, user_id="7777")
+    await newcomer.send("/start")
+    presses = [
+        newcomer._inbound(InboundKind.BUTTON, action=decode("consent:yes")) for _ in range(5)
+    ]
+    await asyncio.gather(*(newcomer.host.receive(p) for p in presses))
+    await newcomer.host.drain()
+    assert (
+        len([s for s in await rows(postgres_runtime, Stakeholder) if s.channel_user_id == "7777"])
+        == 1
+    )
+    assert "gangguan" not in " ".join(o.text for _, o in newcomer.sender.delivered)
+
+    chat = FakeChat(postgres_runtime)
+    await chat.identify()
+    questions = [
+        chat._inbound(InboundKind.TEXT, text=f"bagaimana prosedur mutasi pegawai nomor {n}")
+        for n in range(10)
+    ]
+    await asyncio.gather(*(chat.host.receive(q) for q in questions))
+    await chat.host.drain()
+    texts = " ".join(o.text for _, o in chat.sender.delivered)
+    assert "gangguan" not in texts
+    mine = [
+        t
+        for t in await rows(postgres_runtime, Ticket)
+        if t.question.startswith("bagaimana prosedur mutasi pegawai nomor")
+    ]
+    # The first question is with the CSO, so the others join it rather than open tickets.
+    assert len(mine) == 1

@@ -252,17 +252,11 @@ async def test_failing_courtesy_calls_and_a_slow_start_are_not_fatal(
         await stop_bot(runtime, channel)
 
 
-async def test_rate_limits_and_network_errors_delay_but_lose_nothing(
+async def test_rate_limits_and_network_errors_delay_only_that_chat_and_lose_nothing(
     bot: tuple[Runtime, Host], bot_api: FakeBotApi, clock: FakeClock
 ) -> None:
     runtime, channel = bot
     await identify(bot_api)
-    bot_api.fail("sendMessage", 429, retry_after=1)
-    ack, answer = await say(bot_api, "bagaimana cara mengajukan tup?", 2)
-    assert "KNS-20261123-0001" in ack and "Pengajuan Tambahan UP (TUP)" in answer
-
-    bot_api.fail("sendMessage", 502, times=1, description="Bad Gateway")
-    bot_api.push_callback(USER, "answer:1:yes")
 
     async def postponed() -> list[OutboxItem]:
         async with runtime.sessions() as session:
@@ -271,10 +265,30 @@ async def test_rate_limits_and_network_errors_delay_but_lose_nothing(
             )
             return list((await session.exec(query)).all())
 
-    for _ in range(500):
-        if await postponed():
-            break
-        await asyncio.sleep(0.02)
+    async def until_postponed() -> None:
+        for _ in range(500):
+            if await postponed():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("nothing was postponed")
+
+    # A 429 for this chat holds back this chat only: another stakeholder is served meanwhile.
+    before = len(bot_api.texts(USER))
+    bot_api.fail("sendMessage", 429, retry_after=40)
+    bot_api.push_text(USER, "bagaimana cara mengajukan tup?")
+    await until_postponed()
+    other = USER + 1
+    bot_api.push_text(other, "/start")
+    await bot_api.wait_for_messages(other, 2, timeout=5)
+    assert len(bot_api.texts(USER)) == before
+    clock.advance(seconds=41)
+    await channel.deliver_due()
+    ack, answer = bot_api.texts(USER)[before:]
+    assert "KNS-20261123-0001" in ack and "Pengajuan Tambahan UP (TUP)" in answer
+
+    bot_api.fail("sendMessage", 502, times=1, description="Bad Gateway")
+    bot_api.push_callback(USER, "answer:1:yes")
+    await until_postponed()
     assert len(await postponed()) == 1
     assert "Resolved" not in bot_api.texts(USER)[-1]
     clock.advance(seconds=5)

@@ -7,9 +7,12 @@ loops, other channels or the handlers: the host (bot/host.py) runs all of that.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute
 
 from bot.clock import Clock
@@ -61,6 +64,13 @@ class ChannelHost(Protocol):
         """Handle one event (one transaction) and deliver what it produced."""
         ...
 
+    async def store_update(
+        self, channel: str, key: str, sender: str, payload: dict[str, Any]
+    ) -> bool:
+        """Commit a raw platform update to the inbox before confirming it to the platform;
+        False for one stored before. Raises when it cannot be stored (do not confirm then)."""
+        ...
+
     async def accepts_files(self, inbound: Inbound) -> bool:
         """Whether a file from this sender may be downloaded (before receive)."""
         ...
@@ -70,6 +80,11 @@ class ChannelHost(Protocol):
         ...
 
     def request_stop(self) -> None: ...
+
+    async def drain(self) -> None:
+        """Wait until the deliveries started so far are done (a terminal prints before the
+        next prompt)."""
+        ...
 
 
 class Channel(Protocol):
@@ -92,3 +107,25 @@ class Channel(Protocol):
     async def check(self) -> str | None:
         """None when the platform is reachable, else why not (for /healthz)."""
         ...
+
+    async def process(self, payload: dict[str, Any]) -> None:
+        """Handle one update stored in the inbox (turn it into Inbound events for the host).
+        Raising means "try again later"; a handler's own bug is handled by the engine."""
+        ...
+
+
+async def read_json_body(request: Request, limit: int) -> Any:
+    """The request's JSON, or the response to give: 413 over `limit` bytes (read in chunks, so
+    a huge body is never held), 400 when it is not JSON."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return PlainTextResponse("too large", status_code=413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return PlainTextResponse("too large", status_code=413)
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return PlainTextResponse("not JSON", status_code=400)

@@ -3,11 +3,19 @@
 It runs against any Bot API server given by TELEGRAM_API_BASE_URL (official, an office's local
 server, the tests' fake). Only sending replies is essential; the command menu, chat actions,
 callback answers and keyboard clean-up are courtesies whose failure is logged and forgotten.
+
+A text over Telegram's limits (4,096 UTF-16 units for a message, 1,024 for a caption) is sent as
+several consecutive messages, cut by `bot.text_limits.split_text`; buttons go on the
+last part, whose id is the one returned. One outbound is still one outbox row, delivered at least
+once: if a later part fails with a temporary error, the whole outbound is retried and the parts
+already delivered arrive a second time. Remembering the parts sent would need storage per part;
+a repeated part of a rare, long message is the accepted price of keeping it simple.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import os
@@ -41,13 +49,14 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.ext import AIORateLimiter, Application
 
 from bot.buttons import decode
 from bot.channels.base import (
     ChannelHost,
     PermanentDeliveryError,
     TemporaryDeliveryError,
+    read_json_body,
 )
 from bot.files import file_type, problem, sanitise_name, store_incoming
 from bot.messages import (
@@ -59,6 +68,12 @@ from bot.messages import (
     parse_command,
 )
 from bot.settings import Settings
+from bot.text_limits import (
+    TELEGRAM_CAPTION_LIMIT,
+    TELEGRAM_TEXT_LIMIT,
+    split_text,
+    utf16_length,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +94,23 @@ UNSUPPORTED_MEDIA = (
     "story",
 )
 MAX_INITIALIZE_BACKOFF = 60.0
+
+
+MAX_WEBHOOK_BYTES = 1_000_000  # Telegram's updates are far smaller; anything bigger is not one
+
+
+def sender_of(payload: dict[str, Any]) -> str:
+    """Whose update this is, from the raw JSON: one person's updates are handled in order."""
+    for field in ("message", "edited_message", "callback_query"):
+        part = payload.get(field)
+        if isinstance(part, dict):
+            person = part.get("from")
+            if isinstance(person, dict) and "id" in person:
+                return f"user:{person['id']}"
+            chat = part.get("chat")
+            if isinstance(chat, dict) and "id" in chat:
+                return f"chat:{chat['id']}"
+    return f"update:{payload.get('update_id')}"
 
 
 class StartupError(Exception):
@@ -270,7 +302,7 @@ class TelegramSender:
             # Both sides on Telegram: copy the original, with its photo preview and caption.
             if outbound.text and outbound.desk_ticket_id is not None:
                 # In the desk thread, say whose file follows.
-                await bot.send_message(chat_id=chat, text=outbound.text, message_thread_id=thread)
+                await self._send_text(chat, outbound.text, thread)
             copied = await bot.copy_message(
                 chat_id=chat,
                 from_chat_id=int(file.source[1]),
@@ -282,29 +314,47 @@ class TelegramSender:
             path = self.data_dir / file.path if file.path else None
             if path is None or not path.is_file():
                 raise PermanentDeliveryError(f"file to send is missing: {file.path or file.name}")
+            caption: str | None = outbound.text
+            if utf16_length(outbound.text) > TELEGRAM_CAPTION_LIMIT:
+                # Too long for a caption: the text goes first as message(s), the file after it.
+                await self._send_text(chat, outbound.text, thread)
+                caption = None
             with path.open("rb") as handle:
                 sent = await bot.send_document(
                     chat_id=chat,
                     document=handle,
                     filename=file.name or path.name,
-                    caption=outbound.text[:1024],
+                    caption=caption,
                     message_thread_id=thread,
                 )
             return str(sent.message_id)
-        message = await bot.send_message(
-            chat_id=chat,
-            text=outbound.text,
-            reply_markup=reply_markup(outbound),
-            message_thread_id=thread,
-        )
+        message = await self._send_text(chat, outbound.text, thread, reply_markup(outbound))
         return str(message.message_id)
+
+    async def _send_text(
+        self, chat: int, text: str, thread: int | None, markup: Any = None
+    ) -> Message:
+        """`text` as one message, or as consecutive parts when it is over Telegram's limit; the
+        buttons (`markup`) go on the last part, which is returned."""
+        bot = self.application.bot
+        *first, last = split_text(text, TELEGRAM_TEXT_LIMIT) or [text]
+        for part in first:
+            await bot.send_message(chat_id=chat, text=part, message_thread_id=thread)
+        return await bot.send_message(
+            chat_id=chat, text=last, reply_markup=markup, message_thread_id=thread
+        )
 
 
 class TelegramChannel:
-    """Telegram as a channel of the host: polling, or a webhook route in the host's web app."""
+    """Telegram as a channel of the host: polling, or a webhook route in the host's web app.
+
+    Either way an update is committed to the host's inbox before Telegram is told we have it
+    (the next getUpdates offset, or the webhook's 200), and handled from there.
+    """
 
     name = CHANNEL
     initial_backoff = 1.0  # seconds before the first retry of an unreachable Bot API
+    poll_timeout = 30  # seconds of long polling
 
     def __init__(self, settings: Settings, *, webhook: bool = False) -> None:
         self.settings = settings
@@ -318,21 +368,21 @@ class TelegramChannel:
             raise StartupError(
                 "webhook mode needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET"
             )
-        builder = (
+        # No retries inside a send: a 429 goes back to the outbox, which holds back that chat
+        # only; the limiter still paces the bot as a whole and each group.
+        self.application = (
             Application.builder()
             .token(token.get_secret_value())
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=3))
+            .rate_limiter(AIORateLimiter(max_retries=0))
+            .updater(None)  # we fetch updates ourselves, so they are stored before confirmed
+            .build()
         )
-        if webhook:
-            builder = builder.updater(None)  # updates arrive through the /telegram route
-        self.application = builder.build()
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
         self.sender = TelegramSender(self.application, settings.csobot_data_dir)
         self._host: ChannelHost | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._polling: asyncio.Task[None] | None = None
 
     @property
     def host(self) -> ChannelHost:
@@ -347,24 +397,21 @@ class TelegramChannel:
             await self.application.shutdown()
             raise
         await self._set_commands()
-        await self.application.start()
         if self.webhook:
             await self._set_webhook_with_retry()
         else:
-            assert self.application.updater is not None
-            await self.application.updater.start_polling(
-                allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=-1,
-                timeout=timedelta(seconds=30),
+            await self._courtesy(
+                self.application.bot.delete_webhook(drop_pending_updates=False), "deleteWebhook"
             )
+            self._polling = asyncio.create_task(self._poll())
         mode = "webhook" if self.webhook else "polling"
         log.info("%s Telegram as @%s", mode, self.application.bot.username)
 
     async def stop(self) -> None:
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
+        if self._polling is not None:
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
         for task in list(self._tasks):
             task.cancel()
         await self.application.shutdown()
@@ -381,22 +428,72 @@ class TelegramChannel:
             return []
         return [Route("/telegram", self._receive_webhook, methods=["POST"])]
 
+    # ---- receiving -----------------------------------------------------------------------------
+    def update_key(self, update_id: int) -> str:
+        return f"{CHANNEL}:{self.application.bot.id}:{update_id}"
+
+    async def _poll(self) -> None:
+        """Long polling: the offset moves past an update only once it is stored."""
+        offset: int | None = None
+        delay = self.initial_backoff
+        while True:
+            try:
+                updates = await self.application.bot.get_updates(
+                    offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+            except TelegramError as exc:  # network trouble, 5xx, a webhook still set: wait
+                log.warning("getUpdates failed (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_INITIALIZE_BACKOFF)
+                continue
+            delay = self.initial_backoff
+            for update in updates:
+                await self._store_until_stored(update.to_dict())
+                offset = update.update_id + 1
+
+    async def _store_until_stored(self, payload: dict[str, Any]) -> None:
+        """A database outage holds polling here, so nothing unstored is ever confirmed."""
+        delay = self.initial_backoff
+        while True:
+            try:
+                await self._store(payload)
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure means "not stored yet"
+                log.error("update not stored (%s); retrying in %.0f s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_INITIALIZE_BACKOFF)
+
+    async def _store(self, payload: dict[str, Any]) -> bool:
+        key = self.update_key(int(payload["update_id"]))
+        return await self.host.store_update(CHANNEL, key, sender_of(payload), payload)
+
     async def _receive_webhook(self, request: Request) -> Response:
-        """Each update is handled before answering, so a failure (HTTP 500) makes Telegram deliver
-        it again; the idempotency key keeps it once."""
+        """200 only once the update is stored: until then Telegram delivers it again."""
         assert self.settings.telegram_webhook_secret is not None
         secret = self.settings.telegram_webhook_secret.get_secret_value()
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
             return PlainTextResponse("forbidden", status_code=403)
+        payload = await read_json_body(request, MAX_WEBHOOK_BYTES)
+        if isinstance(payload, Response):
+            return payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            return PlainTextResponse("not a Telegram update", status_code=400)
         try:
-            update = Update.de_json(await request.json(), self.application.bot)
-        except (ValueError, TypeError, KeyError):
-            return PlainTextResponse("bad update", status_code=400)
-        if update is None:
-            return PlainTextResponse("bad update", status_code=400)
-        await self.application.process_update(update)
+            Update.de_json(payload, self.application.bot)
+        except Exception:  # noqa: BLE001 - whatever PTB cannot read is not an update
+            return PlainTextResponse("not a Telegram update", status_code=400)
+        try:
+            await self._store(payload)
+        except Exception as exc:  # noqa: BLE001 - not stored: Telegram must deliver it again
+            log.error("webhook update not stored: %s", type(exc).__name__)
+            return PlainTextResponse("try again", status_code=503)
         return PlainTextResponse("ok")
+
+    async def process(self, payload: dict[str, Any]) -> None:
+        update = Update.de_json(payload, self.application.bot)
+        if update is not None:
+            await self._handle(update)
 
     async def _set_webhook_with_retry(self) -> None:
         """Every process sets the same webhook: idempotent, so no process is special."""
@@ -439,7 +536,7 @@ class TelegramChannel:
             "setMyCommands",
         )
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _handle(self, update: Update) -> None:
         inbound = to_inbound(update, self.application.bot.id)
         if update.callback_query is not None:
             await self._courtesy(update.callback_query.answer(), "answerCallbackQuery")
@@ -492,6 +589,3 @@ class TelegramChannel:
             await call
         except TelegramError as exc:
             log.warning("%s failed (not essential): %s", name, exc)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("error while handling an update", exc_info=context.error)

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 from starlette.routing import BaseRoute
 
@@ -151,6 +151,9 @@ class TerminalChannel:
     async def check(self) -> str | None:
         return None
 
+    async def process(self, payload: dict[str, Any]) -> None:
+        """Typed lines go to the host as they are read; nothing is kept in the inbox."""
+
     async def _read(self, host: ChannelHost) -> None:
         read_line: Callable[[], str] = self.input.readline
         try:
@@ -170,6 +173,7 @@ class TerminalChannel:
                     self._advance(host, inbound.args)
                     continue
                 await host.receive(inbound)
+                await host.drain()  # the reply is printed before the next line is read
         finally:
             host.request_stop()
 

@@ -2,7 +2,8 @@
 
 It queues updates for getUpdates, answers the methods csobot uses, records every request
 (method and decoded parameters) for assertions, and can be told to fail a method (HTTP 500,
-429 with retry_after, a network drop) to exercise retries.
+429 with retry_after, a network drop) to exercise retries. Like Telegram, it refuses (HTTP 400)
+a message text over 4,096 UTF-16 code units and a caption over 1,024.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from aiohttp import web
 BOT_ID = 7000001
 BOT_USERNAME = "csobot_test_bot"
 JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "scope", "entities"}
+TEXT_LIMIT = 4096  # Telegram's limits, in UTF-16 code units
+CAPTION_LIMIT = 1024
+CAPTIONED = {"sendDocument", "sendPhoto", "copyMessage"}
 
 
 @dataclass
@@ -334,10 +338,29 @@ class FakeBotApi:
                     f"Too Many Requests: retry after {body.get('retry_after', 1)}"
                 )
             return web.json_response(payload, status=status)
+        refusal = self._too_long(method, params)
+        if refusal is not None:
+            record.failed = True
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": refusal}, status=400
+            )
         result = await self._result(method, params)
         if method == "sendMessage":
             params["_result"] = result
         return web.json_response({"ok": True, "result": result})
+
+    @staticmethod
+    def _too_long(method: str, params: dict[str, Any]) -> str | None:
+        """Telegram's refusal of a text or caption over its limit (UTF-16 code units)."""
+
+        def units(value: Any) -> int:
+            return len(str(value or "").encode("utf-16-le", "surrogatepass")) // 2
+
+        if method == "sendMessage" and units(params.get("text")) > TEXT_LIMIT:
+            return "Bad Request: message is too long"
+        if method in CAPTIONED and units(params.get("caption")) > CAPTION_LIMIT:
+            return "Bad Request: message caption is too long"
+        return None
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":

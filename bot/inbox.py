@@ -1,0 +1,136 @@
+"""Updates stored before the platform is told we have them, and processed from the store.
+
+The platform's confirmation (Telegram's getUpdates offset, a webhook's 200) comes only after the
+raw update is committed here, so a crash anywhere loses nothing: what was stored is processed
+after the restart, and what was not stored is delivered again by the platform. Processing goes
+through the engine, whose idempotency key makes a second processing of the same update a no-op.
+
+One sender's updates are processed one at a time and in order, in every deployment: a row is
+eligible only when it is its sender's oldest pending row, and claiming it (FOR UPDATE SKIP LOCKED
+on PostgreSQL) keeps other processes off it. A processing failure that is not the update's fault
+(the database down) is retried with backoff; after MAX_ATTEMPTS the row is set aside as failed,
+kept for an operator, and the sender's later updates go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import exists
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import col, or_, select
+
+from bot.clock import Clock
+from bot.store.db import SessionFactory
+from bot.store.models import InboxStatus, InboxUpdate
+
+log = logging.getLogger(__name__)
+
+CLAIM_TIME = timedelta(minutes=2)
+MAX_ATTEMPTS = 20
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+class Inbox:
+    def __init__(self, sessions: SessionFactory, clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    async def store(self, channel: str, key: str, sender: str, payload: dict[str, Any]) -> bool:
+        """Commit one raw update; False when it was stored before (a redelivery). Raises when the
+        database cannot take it: the caller must then not confirm the update to the platform."""
+        now = self.clock.now()
+        row = InboxUpdate(
+            key=key[:200],
+            channel=channel,
+            sender=sender[:200],
+            payload=payload,
+            received_at=now,
+            next_attempt_at=now,
+        )
+        async with self.sessions() as session:
+            session.add(row)
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                return False
+        return True
+
+    async def claim(self, channel: str, limit: int = 50) -> list[InboxUpdate]:
+        """Pending rows of this channel, each its sender's oldest, claimed for this process."""
+        now = self.clock.now()
+        earlier = aliased(InboxUpdate)
+        older_pending = exists().where(
+            col(earlier.sender) == col(InboxUpdate.sender),
+            col(earlier.channel) == col(InboxUpdate.channel),
+            col(earlier.status) == InboxStatus.PENDING,
+            col(earlier.id) < col(InboxUpdate.id),
+        )
+        query = (
+            select(InboxUpdate)
+            .where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.status == InboxStatus.PENDING,
+                col(InboxUpdate.next_attempt_at) <= now,
+                or_(
+                    col(InboxUpdate.claimed_until).is_(None),
+                    col(InboxUpdate.claimed_until) < now,
+                ),
+                ~older_pending,
+            )
+            .order_by(col(InboxUpdate.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.sessions() as session:
+            rows = list((await session.exec(query)).all())
+            for row in rows:
+                row.claimed_until = now + CLAIM_TIME
+                session.add(row)
+            await session.commit()
+        return rows
+
+    async def done(self, row_id: int) -> None:
+        async with self.sessions() as session:
+            row = await session.get(InboxUpdate, row_id)
+            if row is not None:
+                row.status, row.processed_at, row.claimed_until = (
+                    InboxStatus.DONE,
+                    self.clock.now(),
+                    None,
+                )
+                row.attempts += 1
+                session.add(row)
+                await session.commit()
+
+    async def retry(self, row_id: int, error: str) -> None:
+        """Processing failed through no fault of the update: try again later, or set it aside."""
+        async with self.sessions() as session:
+            row = await session.get(InboxUpdate, row_id)
+            if row is None:
+                return
+            row.attempts += 1
+            row.claimed_until = None
+            row.last_error = error[:500]
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = InboxStatus.FAILED
+                log.error(
+                    "inbox update %s set aside after %d attempts: %s", row.key, row.attempts, error
+                )
+            else:
+                delay = min(timedelta(seconds=2**row.attempts), MAX_BACKOFF)
+                row.next_attempt_at = self.clock.now() + delay
+            session.add(row)
+            await session.commit()
+
+    async def pending(self, channel: str | None = None) -> int:
+        """How many updates wait to be processed (for metrics and tests)."""
+        query = select(InboxUpdate.id).where(InboxUpdate.status == InboxStatus.PENDING)
+        if channel is not None:
+            query = query.where(InboxUpdate.channel == channel)
+        async with self.sessions() as session:
+            return len((await session.exec(query)).all())
