@@ -36,6 +36,7 @@ from bot.turn import Turn
 
 log = logging.getLogger(__name__)
 
+TRUNCATED = " […dipotong]"
 SENDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:sender, 0))")
 
 Router = Callable[[Turn], Awaitable[None]]
@@ -195,7 +196,7 @@ class Engine:
                     direction=Direction.IN,
                     actor="stakeholder",
                     kind=inbound.kind.value,
-                    text=turn.inbound_label or inbound.text,
+                    text=self._kept(turn.inbound_label or inbound.text),
                     payload=inbound.payload(),
                     created_at=turn.now,
                 )
@@ -219,6 +220,11 @@ class Engine:
                 await queue_outbound(session, reply, delivery, stakeholder_id=owner, now=turn.now)
                 chats[(delivery.channel, delivery.chat_id)] = None
         return Handled(inbound.channel, inbound.chat_id, tuple(unstored), tuple(chats))
+
+    def _kept(self, text: str) -> str:
+        """A text over the service's limit is refused (router) and kept only up to the limit."""
+        limit = self.config.service.max_message_length
+        return text if len(text) <= limit else text[:limit] + TRUNCATED
 
     async def _owner(self, session: AsyncSession, turn: Turn, reply: Outbound) -> int | None:
         """The consented stakeholder whose transcript this reply belongs to, if any."""

@@ -10,6 +10,7 @@ from typing import Any
 from bot.addresses import Address, address_from_payload, address_payload
 from bot.buttons import Action, decode
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _COMMAND = re.compile(r"^/(\S+)\s*(.*)$", re.DOTALL)
 
 
@@ -68,6 +69,11 @@ class Inbound:
     thread_id: str | None = None  # a forum topic inside a group
     file: IncomingFile | None = None
 
+    def __post_init__(self) -> None:
+        # Whatever a platform delivers must be storable on both databases.
+        object.__setattr__(self, "text", storable(self.text))
+        object.__setattr__(self, "args", storable(self.args))
+
     def payload(self) -> dict[str, Any]:
         """What the transcript keeps besides the text."""
         fields = {
@@ -79,6 +85,15 @@ class Inbound:
             "file": self.file.name if self.file is not None else None,
         }
         return {key: value for key, value in fields.items() if value is not None}
+
+
+def storable(text: str) -> str:
+    """Text any database can keep: PostgreSQL refuses NUL characters, and a lone surrogate
+    (broken UTF-16 in a platform's JSON) cannot be encoded at all. NUL is kept visibly escaped
+    as \\x00; a lone surrogate becomes U+FFFD. Everything else is untouched."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def parse_command(line: str) -> tuple[str, str] | None:

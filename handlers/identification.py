@@ -7,6 +7,7 @@ profile is complete, so /batal in the middle of a change never damages the store
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from bot.buttons import action
@@ -29,7 +30,7 @@ FIELDS = {
 ROLE_BUTTON = "role"  # role:<role id>
 SKIPPED = ""  # a phone the stakeholder chose not to give
 
-_SATKER_CODE = re.compile(r"^\d{6}$")
+_SATKER_CODE = re.compile(r"[0-9]{6}")
 _NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .,'’-])*$")
 
 
@@ -85,8 +86,8 @@ async def handle(turn: Turn) -> None:
             return
         _store(turn, ROLE, role)
     elif step == SATKER_CODE:
-        code = text.replace(" ", "")
-        if not _SATKER_CODE.match(code):
+        code = ascii_digits(text).replace(" ", "")
+        if not _SATKER_CODE.fullmatch(code):
             turn.say("invalid_satker_code")
             return
         _store(turn, SATKER_CODE, code)
@@ -136,14 +137,24 @@ def _answer_contact(turn: Turn) -> None:
     resume(turn)
 
 
+def ascii_digits(text: str) -> str:
+    """Full-width and other Unicode digits (typed on some phone keyboards) as 0–9, so a code
+    or number is accepted exactly when its ASCII form is, and stored in that form."""
+    return unicodedata.normalize("NFKC", text)
+
+
 def normalise_phone(text: str) -> str | None:
     """Indonesian mobile/landline numbers as +62…; None when it cannot be a phone number."""
-    digits = re.sub(r"[\s().-]", "", text)
+    digits = re.sub(r"[\s().-]", "", ascii_digits(text))
     if digits.startswith("+"):
         digits = digits[1:]
     elif digits.startswith("0"):
         digits = "62" + digits[1:]
-    if not digits.isdigit() or not digits.startswith("62") or not 10 <= len(digits) <= 15:
+    if (
+        not (digits.isascii() and digits.isdigit())
+        or not digits.startswith("62")
+        or not 10 <= len(digits) <= 15
+    ):
         return None
     return "+" + digits
 

@@ -289,7 +289,7 @@ async def test_bad_input_gets_a_clear_reply_and_keeps_data(
     assert "terlalu panjang" in chat.text and "4.000" in chat.text
     assert await count(runtime, Ticket) == 0
     stored = [m.text for m in await rows(runtime, Message, Message.id)]
-    assert long_text in stored
+    assert long_text[:4000] + " […dipotong]" in stored  # kept up to the limit only
     await chat.send_raw(chat._inbound(InboundKind.EDITED, text="ralat"))
     assert "tidak kami proses" in chat.text
     stakeholder = await chat.stakeholder()
@@ -378,3 +378,41 @@ async def test_ticket_numbers_follow_the_office_local_date(
     clock.set(datetime(2026, 11, 23, 17, 30, tzinfo=UTC))
     await chat.send("bagaimana prosedur mutasi pegawai")  # 00:30 WIB on the 24th
     assert (await chat.ticket()).number == "KNS-20261124-0001"
+
+
+async def test_full_width_digits_are_read_as_digits_and_other_scripts_refused(
+    chat: FakeChat,
+) -> None:
+    await chat.send("/start")
+    await chat.press("Setuju")
+    await chat.send("Siti Rahmawati")
+    await chat.press("PPK")
+    await chat.send("١٢٣٤٥٦")  # Arabic-Indic digits: not a satker code
+    assert "kode satker" in chat.text.casefold() and "6 digit" in chat.text
+    await chat.send("１２３４５６")  # full-width digits from a phone keyboard
+    await chat.send("Satker Contoh")
+    await chat.send("０８１２３４５６７８９０")
+    stakeholder = await chat.stakeholder()
+    assert stakeholder is not None
+    assert (stakeholder.satker_code, stakeholder.phone) == ("123456", "+6281234567890")
+
+
+async def test_text_a_database_cannot_keep_is_stored_escaped_and_answered(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    await chat.identify()
+    await chat.send("cara mengajukan tup\x00 \ud800")
+    assert "KNS-" in chat.text  # answered like any question
+    stored = [m.text for m in await rows(runtime, Message, Message.id) if m.direction == "in"]
+    assert stored[-1] == "cara mengajukan tup\\x00 \ufffd"
+
+
+async def test_an_over_long_text_is_refused_and_kept_only_up_to_the_limit(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    await chat.identify()
+    limit = runtime.config.service.max_message_length
+    await chat.send("x" * (limit + 500))
+    assert "terlalu panjang" in chat.text.casefold()
+    (kept,) = [m.text for m in await rows(runtime, Message) if m.text.startswith("xxx")]
+    assert kept == "x" * limit + " […dipotong]"
