@@ -128,6 +128,10 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "desk_unknown_topic": frozenset({"topic"}),
     "desk_handed_to_bot": frozenset({"topic"}),
     "desk_reopened": frozenset({"officer"}),
+    "erasure_explain": frozenset({"open_tickets"}),
+    "erasure_open_tickets": frozenset({"tickets"}),
+    "erasure_expired": frozenset({"minutes"}),
+    "desk_erased": frozenset({"ticket"}),
     "desk_queue_header": frozenset({"count"}),
     "desk_queue_line": frozenset(
         {"age", "deadline", "id", "officer", "opened", "status", "summary", "ticket"}
@@ -390,6 +394,15 @@ class Texts(StrictModel):
     too_long: str
     unknown_command: str
     stale_button: str
+    erasure_explain: str
+    erasure_open_tickets: str
+    erasure_no_open_tickets: str
+    button_erasure_confirm: str
+    button_erasure_cancel: str
+    erasure_cancelled: str
+    erasure_expired: str
+    erasure_done: str
+    erasure_nothing_stored: str
     edited_ignored: str
     contact_unexpected: str
     ticket_already_closed: str
@@ -439,6 +452,7 @@ class Texts(StrictModel):
     desk_documents_complete: str
     desk_help: str
     desk_ticket_closed: str
+    desk_erased: str
     desk_not_resolved: str
     desk_taken: str
     desk_already_taken: str

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import unicodedata
 import uuid
+import zipfile
+from datetime import datetime
 from pathlib import Path
 
 from bot.config import DocumentsConfig
@@ -47,10 +50,52 @@ def problem(name: str, kind: str, size: int, rules: DocumentsConfig) -> str | No
     return None
 
 
-def store_incoming(data_dir: Path, content: bytes) -> tuple[str, str]:
-    """Keep downloaded bytes until a handler files them with their ticket; (path, sha256)."""
+def sniff(content: bytes) -> str | None:
+    """The type the bytes really are (by their signature), among the types we accept; None for
+    anything else. A name or MIME type is what the sender claims; this is what the file is."""
+    if content.startswith(b"%PDF-"):
+        return "pdf"
+    if content.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if content.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, ValueError):
+            return None
+        if "word/document.xml" in names:
+            return "docx"
+        if "xl/workbook.xml" in names:
+            return "xlsx"
+    return None
+
+
+def content_matches(kind: str, content: bytes) -> bool:
+    return sniff(content) == ("jpg" if kind == "jpeg" else kind)
+
+
+def _incoming_path(key: str) -> Path:
+    return INCOMING / hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def cached_incoming(data_dir: Path, key: str) -> tuple[str, str, int] | None:
+    """(path, sha256, size) of a file downloaded before under this platform key: a redelivered
+    or retried update does not download it again."""
+    relative = _incoming_path(key)
+    target = data_dir / relative
+    if not target.is_file():
+        return None
+    content = target.read_bytes()
+    return str(relative), hashlib.sha256(content).hexdigest(), len(content)
+
+
+def store_incoming(data_dir: Path, content: bytes, key: str | None = None) -> tuple[str, str]:
+    """Keep downloaded bytes until a handler files them with their ticket; (path, sha256).
+    With `key` (the platform's unique id of the file) the copy is found again by that key."""
     digest = hashlib.sha256(content).hexdigest()
-    relative = INCOMING / f"{uuid.uuid4().hex}-{digest[:16]}"
+    relative = _incoming_path(key) if key else INCOMING / f"{uuid.uuid4().hex}-{digest[:16]}"
     target = data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".part")
@@ -60,17 +105,41 @@ def store_incoming(data_dir: Path, content: bytes) -> tuple[str, str]:
 
 
 def file_into_ticket(data_dir: Path, stored: str, ticket_number: str, name: str) -> str:
-    """Move a stored download into the ticket's folder under a unique, sanitised name."""
+    """Copy a stored download into the ticket's folder under a unique, sanitised name.
+
+    Idempotent: a turn that is retried after failing finds its earlier copy (same name, same
+    bytes) and uses it, so no orphan copies pile up. The download itself stays in the incoming
+    folder until `purge_incoming` clears old ones.
+    """
     folder = data_dir / TICKETS / ticket_number
     folder.mkdir(parents=True, exist_ok=True)
+    source = data_dir / stored
+    content = source.read_bytes() if source.is_file() else b""
     base = sanitise_name(name)
     target = folder / base
     counter = 1
     while target.exists():
+        if target.read_bytes() == content:
+            return str(target.relative_to(data_dir))
         stem, suffix = os.path.splitext(base)
         target = folder / f"{stem}-{counter}{suffix}"
         counter += 1
-    source = data_dir / stored
-    if source.exists():
-        os.replace(source, target)
+    temporary = target.with_name(target.name + ".part")
+    temporary.write_bytes(content)
+    os.replace(temporary, target)
     return str(target.relative_to(data_dir))
+
+
+def purge_incoming(data_dir: Path, older_than: datetime) -> int:
+    """Delete downloads older than `older_than` (already filed with their ticket, or never
+    filed because the turn was refused); returns how many."""
+    folder = data_dir / INCOMING
+    if not folder.is_dir():
+        return 0
+    cutoff = older_than.timestamp()
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

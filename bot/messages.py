@@ -41,6 +41,7 @@ class IncomingFile:
     stored: str | None = None
     sha256: str | None = None
     error: str | None = None  # "type", "too_large", "download_failed", or None
+    unique_id: str | None = None  # the platform's stable id of the file (same file, same id)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 A stakeholder is removed, with every ticket, message, event, file, survey answer and job of
 theirs, when nothing of theirs has happened since the cut-off and none of their tickets is open
-(an open consultation is never cut short). Processed-update keys older than the cut-off go too.
+(an open consultation is never cut short). Processed-update keys older than the cut-off go too,
+and so do the transcripts supervisors exported for the removed tickets (they name the person).
 """
 
 from __future__ import annotations
@@ -32,14 +33,23 @@ from bot.store.models import (
     TicketStatus,
 )
 
+# Where /transkrip writes its exports (handlers/supervision.py EXPORTS), under the data directory.
+EXPORTS = Path("files") / "exports"
+
 
 @dataclass
 class Purge:
     stakeholders: int = 0
     tickets: int = 0
     messages: int = 0
-    files: int = 0
+    files: int = 0  # stored attachments and exported transcripts
     update_keys: int = 0
+
+
+def exported_transcripts(data_dir: Path, numbers: Iterable[str]) -> list[Path]:
+    """The exported transcripts (transkrip-<number>.html) of these tickets that exist on disk."""
+    found = (data_dir / EXPORTS / f"transkrip-{number}.html" for number in numbers)
+    return [path for path in found if path.is_file()]
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -84,15 +94,19 @@ async def purge(
     """Delete (or with dry_run only count) everything past the cut-off, in one transaction."""
     result = Purge()
     owners = await expired_stakeholders(session, cutoff)
-    tickets = (
-        _ids(
+    owned = (
+        list(
             (
-                await session.exec(select(Ticket.id).where(col(Ticket.stakeholder_id).in_(owners)))
+                await session.exec(
+                    select(Ticket.id, Ticket.number).where(col(Ticket.stakeholder_id).in_(owners))
+                )
             ).all()
         )
         if owners
         else []
     )
+    tickets = _ids(ticket_id for ticket_id, _ in owned)
+    exports = exported_transcripts(data_dir, (number for _, number in owned))
     messages = (
         _ids(
             (
@@ -126,7 +140,7 @@ async def purge(
         len(owners),
         len(tickets),
         len(messages),
-        len(files),
+        len(files) + len(exports),
         int(keys),
     )
     if dry_run:
@@ -154,4 +168,6 @@ async def purge(
     await session.commit()
     for item in files:  # after the commit: a failed transaction must not have lost the files
         (data_dir / item.path).unlink(missing_ok=True)
+    for path in exports:
+        path.unlink(missing_ok=True)
     return result

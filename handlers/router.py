@@ -26,6 +26,7 @@ from handlers import (
     consultation,
     desk,
     desk_commands,
+    erasure,
     identification,
     service_clock,
     staff,
@@ -40,12 +41,18 @@ COMMANDS: dict[str, CommandHandler] = {
     "bantuan": common.help_,
     "help": common.help_,
     "pengaduan": common.complaints,
+    "hapus_data": erasure.ask,
     "batal": common.cancel,
     "status": common.status,
     "profil": common.profile,
     "baru": common.new_question,
 }
-WITHOUT_CONSENT = {"bantuan": common.help_, "help": common.help_, "pengaduan": common.complaints}
+WITHOUT_CONSENT = {
+    "bantuan": common.help_,
+    "help": common.help_,
+    "pengaduan": common.complaints,
+    "hapus_data": erasure.nothing_stored,
+}
 
 
 async def route(turn: Turn) -> None:
@@ -113,6 +120,9 @@ async def _without_consent(turn: Turn) -> None:
 
 async def _command(turn: Turn) -> None:
     command = turn.inbound.command or ""
+    if command == "batal" and erasure.is_confirming(turn):
+        erasure.cancel(turn)  # /batal answers the waiting erasure question: nothing is erased
+        return
     handler = COMMANDS.get(command)
     if handler is None:
         turn.say("unknown_command", command=f"/{command}")
@@ -126,6 +136,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     answers.ANSWER: consultation.handle_button,
     consultation.TOPIC: consultation.handle_button,
     desk.DOCUMENTS_DONE: consultation.handle_documents_done,
+    erasure.ERASE: erasure.handle_button,
     survey.SKM: survey.handle_button,
 }
 
@@ -152,6 +163,8 @@ async def _text(turn: Turn) -> None:
             length=f"{len(turn.inbound.text):,}".replace(",", "."),
             max_length=f"{limit:,}".replace(",", "."),
         )
+        return
+    if turn.step == erasure.CONFIRM and await erasure.handle_text(turn):
         return
     if survey.in_survey(turn) and await survey.handle_comment(turn):
         return

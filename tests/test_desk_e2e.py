@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,17 @@ STAFF = [
     {"name": "Dedi Kasi Bank", "role": "kepala_seksi", "section": "bank", "telegram_id": DEDI},
     {"name": "Eka Supervisor", "role": "supervisor", "telegram_id": EKA},
 ]
+
+
+def _xlsx() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    return buffer.getvalue()
+
+
+XLSX = _xlsx()
 DOCUMENTS = {"accepted_types": ["pdf", "jpg", "png", "xlsx", "docx"], "max_size_mb": 1}
 
 
@@ -183,7 +196,7 @@ async def test_a_cso_reply_reaches_the_stakeholder_and_notes_stay_internal(
     bot_api.push_document(
         ANDI,
         "contoh surat.pdf",
-        b"%PDF contoh",
+        b"%PDF-1.4 contoh",
         chat_id=GROUP,
         thread_id=thread,
         caption="contoh suratnya",
@@ -196,14 +209,14 @@ async def test_a_cso_reply_reaches_the_stakeholder_and_notes_stay_internal(
     # Copied between Telegram chats, and also filed with the ticket for the transcript.
     assert [r.params["file_id"] for r in bot_api.sent("getFile")] == ["doc1"]
     (filed,) = [a for a in await rows(desk, Attachment) if a.direction == "out"]
-    assert (filed.ticket_id, filed.file_name, filed.size) == (stored.id, "contoh surat.pdf", 11)
+    assert (filed.ticket_id, filed.file_name, filed.size) == (stored.id, "contoh surat.pdf", 15)
 
 
 async def test_a_stakeholder_photo_reaches_the_topic_and_is_stored(
     desk: Runtime, bot_api: FakeBotApi, tmp_path: Path
 ) -> None:
     thread = await handed_off_tup_ticket(bot_api)
-    content = b"\\xff\\xd8 foto rekening koran"
+    content = b"\xff\xd8\xff\xe0 foto rekening koran"
     bot_api.push_photo(USER, content, caption="rekening koran")
     await bot_api.wait_for(lambda: bool(bot_api.sent("copyMessage")))
     (copy,) = bot_api.sent("copyMessage")
@@ -258,26 +271,29 @@ async def test_document_request_upload_and_all_sent(
     await bot_api.wait_for(lambda: recent(bot_api, "Diterima: surat permohonan.pdf (1 berkas"))
     bot_api.push_document(USER, "virus.exe", b"MZ", mime="application/octet-stream")
     await bot_api.wait_for(lambda: recent(bot_api, "tidak dapat kami terima"))
+    bot_api.push_document(USER, "virus.pdf", b"MZ\x90\x00 program")  # a name that lies
+    await bot_api.wait_for(lambda: recent(bot_api, "virus.pdf tidak dapat kami terima"))
     bot_api.push_document(USER, "besar.pdf", b"x", size=3 * 1024 * 1024)
     await bot_api.wait_for(lambda: recent(bot_api, "terlalu besar (3,0 MB; paling besar 1 MB)"))
     bot_api.fail("getFile", 500)
     bot_api.push_document(
         USER,
         "rincian.xlsx",
-        b"PK xlsx",
+        XLSX,
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     await bot_api.wait_for(lambda: recent(bot_api, "gagal kami terima"))
     bot_api.push_document(
         USER,
         "rincian.xlsx",
-        b"PK xlsx",
+        XLSX,
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     await bot_api.wait_for(lambda: recent(bot_api, "Diterima: rincian.xlsx (2 berkas"))
     assert [r.params["file_id"] for r in bot_api.sent("getFile")] == [
         "doc1",
-        "doc5",
+        "doc3",  # downloaded, then refused for what it is
+        "doc6",
     ]  # nothing fetched for the refused ones
 
     bot_api.push_text(USER, "sudah semua ya pak")

@@ -84,6 +84,7 @@ async def test_a_stakeholder_from_start_to_resolved(
         "status",
         "profil",
         "pengaduan",
+        "hapus_data",
         "batal",
         "bantuan",
         "start",

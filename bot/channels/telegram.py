@@ -58,7 +58,14 @@ from bot.channels.base import (
     TemporaryDeliveryError,
     read_json_body,
 )
-from bot.files import file_type, problem, sanitise_name, store_incoming
+from bot.files import (
+    cached_incoming,
+    content_matches,
+    file_type,
+    problem,
+    sanitise_name,
+    store_incoming,
+)
 from bot.messages import (
     Inbound,
     InboundKind,
@@ -202,13 +209,21 @@ def _incoming_file(message: Message) -> IncomingFile | None:
     if message.photo:
         photo = message.photo[-1]
         return IncomingFile(
-            photo.file_id, f"foto-{photo.file_unique_id}.jpg", "jpg", photo.file_size or 0
+            photo.file_id,
+            f"foto-{photo.file_unique_id}.jpg",
+            "jpg",
+            photo.file_size or 0,
+            unique_id=photo.file_unique_id,
         )
     document = message.document
     if document is not None:
         name = sanitise_name(document.file_name or f"berkas-{document.file_unique_id}")
         return IncomingFile(
-            document.file_id, name, file_type(name, document.mime_type), document.file_size or 0
+            document.file_id,
+            name,
+            file_type(name, document.mime_type),
+            document.file_size or 0,
+            unique_id=document.file_unique_id,
         )
     return None
 
@@ -562,15 +577,25 @@ class TelegramChannel:
         reason = problem(incoming.name, incoming.file_type, incoming.size, rules)
         if reason is not None:
             return replace(incoming, error=reason)
+        data_dir = self.settings.csobot_data_dir
+        key = f"{CHANNEL}:{incoming.unique_id or incoming.platform_id}"
+        cached = cached_incoming(data_dir, key)
+        if cached is not None:  # processed before (a retry): not downloaded again
+            stored, digest, size = cached
+            return replace(incoming, stored=stored, sha256=digest, size=size)
         try:
             telegram_file = await self.application.bot.get_file(incoming.platform_id)
+            if (telegram_file.file_size or 0) > rules.max_bytes:  # larger than announced
+                return replace(incoming, error="too_large", size=telegram_file.file_size or 0)
             content = bytes(await telegram_file.download_as_bytearray())
         except TelegramError as exc:
             log.warning("download of %s failed: %s", incoming.name, exc)
             return replace(incoming, error="download_failed")
         if len(content) > rules.max_bytes:
-            return replace(incoming, error="too_large")
-        stored, digest = store_incoming(self.settings.csobot_data_dir, content)
+            return replace(incoming, error="too_large", size=len(content))
+        if not content_matches(incoming.file_type, content):  # a name that lies about the file
+            return replace(incoming, error="type", size=len(content))
+        stored, digest = store_incoming(data_dir, content, key)
         return replace(incoming, stored=stored, sha256=digest, size=len(content))
 
     def _typing_in(self, chat_id: str) -> Callable[[], None]:
