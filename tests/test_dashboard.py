@@ -17,16 +17,17 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from bot.clock import FakeClock
 from bot.runtime import Runtime, build_runtime
-from bot.store.models import LoginToken, Stakeholder, Ticket
+from bot.store.models import LoginFailure, LoginToken, RevokedSession, Stakeholder, Ticket
 from bot.web import create_app, create_login_link, hash_password, serve
 from bot.web.app import Server
 from bot.web.auth import PasswordHash, PasswordHashError, Reader, SessionSigner, token_hash
-from bot.web.pages import COOKIE, safe_next
+from bot.web.pages import COOKIE, origin_of, safe_next
 from tests.conftest import FakeChat, config_for_tests, make_settings
 
 SECRET = "uji-rahasia-penandatangan-sesi-yang-cukup-panjang"
@@ -34,6 +35,8 @@ PASSWORD = "Kppn-Pekalongan-2026"
 # Few iterations keep the tests fast; the format is the one production uses.
 PASSWORD_HASH = hash_password(PASSWORD, iterations=1_000)
 BASE = "http://dasbor.test"
+# What a browser sends with the login form's POST from the dashboard's own login page.
+SAME_SITE = {"Origin": BASE}
 STAFF = [
     {"name": "Ratna Wulandari", "role": "supervisor", "telegram_id": 9001},
     {"name": "Budi Santoso", "role": "kepala_seksi", "section": "pencairan", "telegram_id": 9002},
@@ -285,18 +288,24 @@ async def test_password_login(client: httpx.AsyncClient) -> None:
     form = await client.get("/login")
     assert form.status_code == 200 and 'name="password"' in form.text
 
-    wrong = await client.post("/login", data={"username": "supervisor", "password": "salah"})
+    wrong = await client.post(
+        "/login", data={"username": "supervisor", "password": "salah"}, headers=SAME_SITE
+    )
     assert (
         wrong.status_code == 401
         and "kata sandi salah" in wrong.text
         and "set-cookie" not in wrong.headers
     )
-    other = await client.post("/login", data={"username": "admin", "password": PASSWORD})
+    other = await client.post(
+        "/login", data={"username": "admin", "password": PASSWORD}, headers=SAME_SITE
+    )
     assert other.status_code == 401 and "set-cookie" not in other.headers
     assert (await client.get("/")).status_code == 401
 
     right = await client.post(
-        "/login", data={"username": "supervisor", "password": PASSWORD, "next": "/laporan"}
+        "/login",
+        data={"username": "supervisor", "password": PASSWORD, "next": "/laporan"},
+        headers=SAME_SITE,
     )
     assert right.status_code == 303 and right.headers["location"] == "/laporan"
     assert (await client.get("/")).status_code == 200
@@ -318,6 +327,146 @@ async def test_without_a_password_hash_the_form_is_disabled(runtime: Runtime) ->
             COOKIE, SessionSigner(SECRET).sign(Reader("supervisor", "supervisor", expires))
         )
         assert (await client.get("/")).status_code == 403
+
+
+def client_at(app: Starlette, address: str) -> httpx.AsyncClient:
+    """A client whose requests come from `address`, as uvicorn would report it."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50_000))
+    return httpx.AsyncClient(transport=transport, base_url=BASE)
+
+
+async def try_password(
+    client: httpx.AsyncClient, password: str, username: str = "supervisor"
+) -> httpx.Response:
+    return await client.post(
+        "/login", data={"username": username, "password": password}, headers=SAME_SITE
+    )
+
+
+async def failures(runtime: Runtime) -> list[LoginFailure]:
+    async with runtime.sessions() as session:
+        return list((await session.exec(select(LoginFailure))).all())
+
+
+async def test_password_guessing_from_one_address_is_throttled(
+    app: Starlette, runtime: Runtime, clock: FakeClock
+) -> None:
+    async with client_at(app, "10.0.0.1") as guesser, client_at(app, "10.0.0.2") as colleague:
+        # Five user names, so that only the address has five failures.
+        for n in range(5):
+            clock.advance(seconds=10)
+            assert (await try_password(guesser, "salah", f"tamu{n}")).status_code == 401
+        refused = await try_password(guesser, PASSWORD)  # even the right password
+        assert refused.status_code == 429 and "set-cookie" not in refused.headers
+        assert "Terlalu banyak percobaan" in refused.text and "/masuk" in refused.text
+        # Free again when the oldest of the five leaves the 15 minutes, 40 seconds after it.
+        assert refused.headers["retry-after"] == str(15 * 60 - 40)
+        assert refused.headers["cache-control"] == "no-store"
+        assert len(await failures(runtime)) == 5  # refused attempts are not failures
+
+        # Another address is not affected, nor is the account the guesser never tried.
+        assert (await try_password(colleague, PASSWORD)).status_code == 303
+
+        # Retrying does not extend the wait: 10 minutes later, 4 min 20 s are left.
+        clock.advance(minutes=10)
+        later = await try_password(guesser, "salah", "tamu9")
+        assert later.status_code == 429 and later.headers["retry-after"] == str(5 * 60 - 40)
+        assert "Coba lagi dalam 5 menit" in later.text
+        clock.advance(minutes=6)  # 16 minutes after the failures
+        assert (await try_password(guesser, PASSWORD)).status_code == 303
+        # That attempt also pruned the failures that had left the window; the success cleared
+        # the address's own.
+        assert await failures(runtime) == []
+
+
+async def test_password_guessing_on_one_account_is_throttled_across_addresses(
+    app: Starlette, runtime: Runtime, clock: FakeClock
+) -> None:
+    async with (
+        client_at(app, "10.0.0.1") as first,
+        client_at(app, "10.0.0.2") as second,
+        client_at(app, "2001:db8::7") as third,
+    ):
+        for client in (first, second, first, second, first):
+            assert (await try_password(client, "salah", " Supervisor")).status_code == 401
+        stored = await failures(runtime)
+        assert {row.ip for row in stored} == {"10.0.0.1", "10.0.0.2"}
+        assert {row.account for row in stored} == {"supervisor"}
+
+        refused = await try_password(third, PASSWORD)
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) == 15 * 60
+        # Three failures on the first address: another account may still be tried from it.
+        assert (await try_password(first, "salah", "admin")).status_code == 401
+        # The throttle is in the database: a second process (another app) refuses as well.
+        other_process = create_app(runtime, secret=SECRET, password_hash=PASSWORD_HASH)
+        async with client_at(other_process, "10.0.0.9") as elsewhere:
+            assert (await try_password(elsewhere, PASSWORD)).status_code == 429
+
+        clock.advance(minutes=16)
+        assert (await try_password(third, PASSWORD)).status_code == 303
+
+
+async def test_a_successful_login_clears_the_failures(
+    app: Starlette, runtime: Runtime, clock: FakeClock
+) -> None:
+    async with client_at(app, "10.0.0.1") as client:
+        for _ in range(4):
+            assert (await try_password(client, "salah")).status_code == 401
+        assert (await try_password(client, PASSWORD)).status_code == 303
+        assert await failures(runtime) == []
+        for _ in range(5):
+            assert (await try_password(client, "salah")).status_code == 401
+        assert (await try_password(client, PASSWORD)).status_code == 429
+
+
+async def test_the_login_form_only_accepts_posts_from_the_dashboard_itself(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    form = await client.get("/login")
+    # Under no-referrer, browsers would send `Origin: null` with the form; same-origin keeps
+    # the address on the site and lets the Origin through.
+    assert form.headers["referrer-policy"] == "same-origin"
+    assert (await client.get("/")).headers["referrer-policy"] == "no-referrer"
+
+    data = {"username": "supervisor", "password": PASSWORD}
+    for headers in (
+        {"Origin": "https://penyerang.test"},
+        {"Origin": "http://dasbor.test.penyerang.test"},
+        {"Origin": "https://dasbor.test"},  # another scheme is another site
+        {"Origin": "null"},  # a sandboxed frame, a privacy redirect
+        {"Origin": "https://penyerang.test", "Referer": f"{BASE}/login"},
+        {"Referer": "https://penyerang.test/dasbor.test/login"},
+        {},  # neither header: not a browser's form post
+    ):
+        response = await client.post("/login", data=data, headers=headers)
+        assert response.status_code == 403, headers
+        assert "Permintaan ditolak" in response.text and "set-cookie" not in response.headers
+    assert await failures(runtime) == []  # another site cannot spend an account's attempts
+    assert (await client.get("/")).status_code == 401
+
+    referred = await client.post("/login", data=data, headers={"Referer": f"{BASE}/login"})
+    assert referred.status_code == 303
+    client.cookies.clear()
+    same = await client.post("/login", data=data, headers={"Origin": "http://DASBOR.test:80"})
+    assert same.status_code == 303 and (await client.get("/")).status_code == 200
+
+    # With CSOBOT_WEB_BASE_URL set (behind a proxy), that address is the dashboard's.
+    monkeypatch.setattr(runtime.settings, "csobot_web_base_url", "https://dasbor.kppn.test/")
+    client.cookies.clear()
+    assert (await client.post("/login", data=data, headers=SAME_SITE)).status_code == 403
+    proxied = await client.post(
+        "/login", data=data, headers={"Origin": "https://dasbor.kppn.test"}
+    )
+    assert proxied.status_code == 303
+
+
+def test_origins_are_compared_as_browsers_write_them() -> None:
+    assert origin_of("http://Dasbor.test:80/login?x=1") == "http://dasbor.test"
+    assert origin_of("https://dasbor.test:443") == "https://dasbor.test"
+    assert origin_of("https://dasbor.test:8443/") == "https://dasbor.test:8443"
+    assert origin_of("http://[::1]:8080/") == "http://[::1]:8080"
+    for value in ("null", "", "dasbor.test", "ftp://dasbor.test", "http://", "http://x:99999"):
+        assert origin_of(value) is None, value
 
 
 def test_password_hashes() -> None:
@@ -404,6 +553,59 @@ async def test_tampered_forged_and_expired_sessions_are_refused(
     clock.advance(minutes=1)
     for path in ("/", "/laporan", "/laporan.csv"):
         assert (await client.get(path)).status_code == 401, path
+
+
+async def test_a_session_ended_with_keluar_cannot_be_replayed(
+    client: httpx.AsyncClient, runtime: Runtime, app: Starlette, clock: FakeClock
+) -> None:
+    await log_in(client, runtime, "Budi Santoso")
+    value = client.cookies[COOKIE]
+    encoded, role, expires, mac = value.split(".")
+    # The same person's other session; a login in the same second would have the very same
+    # cookie, and end with it.
+    clock.advance(seconds=1)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE
+    ) as other_tab:
+        await log_in(other_tab, runtime, "Budi Santoso")
+        assert other_tab.cookies[COOKIE] != value
+
+        out = await client.get("/keluar")
+        assert out.status_code == 200 and "sudah keluar" in out.text
+        assert COOKIE not in client.cookies
+        # A copy of the cookie (an unlocked office computer, a proxy log) no longer opens
+        # anything, nor does the same MAC written differently.
+        for replayed in (value, f"{encoded}.{role}.0{expires}.{mac}"):
+            client.cookies.set(COOKIE, replayed)
+            for path in ("/", "/laporan.csv", "/tiket/KNS-20261123-0001"):
+                response = await client.get(path)
+                assert response.status_code == 401, (replayed, path)
+                assert "Silakan masuk" in response.text
+        # Refused in every process: the end of the session is in the database.
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(
+                app=create_app(runtime, secret=SECRET, password_hash=None)
+            ),
+            base_url=BASE,
+            cookies={COOKIE: value},
+        ) as elsewhere:
+            assert (await elsewhere.get("/")).status_code == 401
+        # Logging out again is harmless; the other session is untouched.
+        assert (await client.get("/keluar")).status_code == 200
+        assert (await other_tab.get("/")).status_code == 200
+
+        async with runtime.sessions() as session:
+            ended = (await session.exec(select(RevokedSession))).all()
+        assert [row.mac for row in ended] == [mac]
+        assert ended[0].expires_at == datetime.fromtimestamp(int(expires), UTC)
+        # Kept only while the cookie could be used: the next logout after expiry prunes it.
+        clock.advance(minutes=61)
+        await log_in(other_tab, runtime, "Budi Santoso")
+        newer = other_tab.cookies[COOKIE].split(".")[3]
+        assert (await other_tab.get("/keluar")).status_code == 200
+        async with runtime.sessions() as session:
+            left = (await session.exec(select(RevokedSession))).all()
+        assert [row.mac for row in left] == [newer]
 
 
 def test_logins_only_redirect_within_the_site() -> None:
@@ -548,6 +750,94 @@ async def test_report_page_and_csv(client: httpx.AsyncClient, runtime: Runtime) 
         assert response.status_code == 400 and "Permintaan tidak valid" in response.text, bad
 
 
+# The 30 tickets of ticket_rows spread over sections: handed to Pencairan (i % 3 == 0), to Bank
+# (i % 3 == 1), or never handed off (i % 3 == 2), then of the section owning their topic: both
+# topics are Pencairan's, except 2 and 5 (retur-sp2d, Bank's) and 8 (no topic yet).
+def section_for(i: int) -> str | None:
+    return ("pencairan", "bank", None)[i % 3]
+
+
+TOPIC_CHANGES = {2: "retur-sp2d", 5: "retur-sp2d", 8: None}
+
+
+def pencairan_sees(i: int) -> bool:
+    return section_for(i) == "pencairan" or (section_for(i) is None and i not in TOPIC_CHANGES)
+
+
+async def insert_tickets_of_sections(runtime: Runtime) -> list[dict[str, object]]:
+    rows = await insert_tickets(runtime)
+    async with runtime.sessions() as session:
+        for i, row in enumerate(rows):
+            values: dict[str, object] = {"section": section_for(i)}
+            if i in TOPIC_CHANGES:
+                values["topic_id"] = TOPIC_CHANGES[i]
+            await session.exec(
+                update(Ticket).where(col(Ticket.number) == row["number"]).values(**values)
+            )
+        await session.commit()
+    return rows
+
+
+async def test_a_kepala_seksi_reads_only_their_sections_tickets(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    rows = await insert_tickets_of_sections(runtime)
+    everything = [str(row["number"]) for row in rows]
+    visible = [number for i, number in enumerate(everything) if pencairan_sees(i)]
+    hidden = [number for number in everything if number not in visible]
+    assert len(visible) == 17 and len(hidden) == 13
+    await log_in(client, runtime, "Budi Santoso")
+
+    listing = await client.get("/")
+    assert numbers(listing.text) == visible and "17 tiket" in listing.text
+    assert "Hanya tiket Seksi Pencairan Dana" in listing.text
+    assert "(Kepala Seksi, Seksi Pencairan Dana)" in listing.text
+    assert numbers((await client.get("/?status=queued")).text) == [
+        n for i, n in enumerate(everything) if pencairan_sees(i) and i % 3 == 1
+    ]  # none: the queued ones (i % 3 == 1) are Bank's
+    for number in hidden:
+        assert numbers((await client.get(f"/?q={number}")).text) == [], number
+
+    # Another section's transcript, asked for by its address, is not there for them.
+    for number in (hidden[0], hidden[1].lower(), everything[2], everything[8]):
+        response = await client.get(f"/tiket/{number}")
+        assert response.status_code == 404, number
+        assert "Tiket tidak ditemukan" in response.text and "pertanyaan nomor" not in response.text
+    own = await client.get(f"/tiket/{visible[0]}")
+    assert own.status_code == 200 and f"pertanyaan nomor {visible[0]}" in own.text
+
+    # The figures are the section's: 22–23 November are tickets 0–9, of which 0, 3, 6 and 9
+    # are Pencairan's (all resolved); over the week, its 17.
+    response = await client.get("/laporan.csv?from=2026-11-22&to=2026-11-23")
+    figures = dict(csv.reader(io.StringIO(response.text)))
+    assert figures["tickets"] == "4" and figures["by_status.resolved"] == "4"
+    assert "by_status.queued" not in figures and figures["section"] == "pencairan"
+    assert (
+        response.headers["content-disposition"]
+        == 'attachment; filename="laporan-pekalongan-pencairan-2026-11-22-2026-11-23.csv"'
+    )
+    whole = dict(csv.reader(io.StringIO((await client.get("/laporan.csv")).text)))
+    assert whole["tickets"] == "17"
+    page = await client.get("/laporan")
+    assert page.status_code == 200 and "— Seksi Pencairan Dana" in page.text
+
+
+async def test_a_supervisor_reads_every_section(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    rows = await insert_tickets_of_sections(runtime)
+    everything = [str(row["number"]) for row in rows]
+    await log_in(client, runtime, "Ratna Wulandari")
+    listing = await client.get("/")
+    assert numbers(listing.text) == everything[:25] and "30 tiket" in listing.text
+    assert "Hanya tiket" not in listing.text
+    assert numbers((await client.get("/?page=2")).text) == everything[25:]
+    for i in (0, 1, 2, 8):
+        assert (await client.get(f"/tiket/{everything[i]}")).status_code == 200
+    figures = dict(csv.reader(io.StringIO((await client.get("/laporan.csv")).text)))
+    assert figures["tickets"] == "30" and "section" not in figures
+
+
 # ---------------------------------------------------------------- a real browser
 
 
@@ -627,6 +917,22 @@ async def test_in_a_real_browser(
                 and QUESTION not in refused
                 and "Siti Rahmawati" not in refused
             )
+
+            # The password form from the browser: its POST carries the page's Origin (the
+            # login page's referrer policy allows it), so it is accepted.
+            await other.click("a[href^='/login']")
+            await other.fill("input[name=password]", PASSWORD)
+            await other.click("button[type=submit]")
+            await other.wait_for_url(f"{base}/tiket/{ticket.number}")
+            assert QUESTION in await other.inner_text("body")
+            session = next(c for c in await stranger.cookies() if c["name"] == COOKIE)
+            # Keluar ends the session; the same cookie put back is refused.
+            await other.click("a[href='/keluar']")
+            assert "Anda sudah keluar" in await other.inner_text("h1")
+            assert not [c for c in await stranger.cookies() if c["name"] == COOKIE]
+            await stranger.add_cookies([{"name": COOKIE, "value": session["value"], "url": base}])
+            replayed = await other.goto(f"{base}/")
+            assert replayed is not None and replayed.status == 401
             await stranger.close()
             await context.close()
         finally:

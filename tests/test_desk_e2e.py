@@ -146,7 +146,10 @@ async def test_a_cso_reply_reaches_the_stakeholder_and_notes_stay_internal(
     before = len(bot_api.texts(USER))
     await staff_says(bot_api, ANDI, "/ambil", thread, lambda: len(bot_api.texts(USER)) > before)
     assert recent(bot_api, "sedang ditangani oleh petugas CSO Andi CSO")
-    assert any("Ditangani oleh Andi CSO" in t for t in in_thread(bot_api, thread))
+    # Each chat is delivered on its own: the topic's notice may follow a moment later.
+    await bot_api.wait_for(
+        lambda: any("Ditangani oleh Andi CSO" in t for t in in_thread(bot_api, thread))
+    )
     await staff_says(
         bot_api,
         BUDI,

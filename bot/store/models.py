@@ -303,3 +303,32 @@ class TicketCounter(SQLModel, table=True):
 
     scope: str = Field(primary_key=True, max_length=60)
     last: int = 0
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed password login on the dashboard, by client address and by user name.
+
+    In the database so that every process counts the same failures; rows older than the
+    throttle window (bot/web/throttle.py) are deleted as new attempts come in.
+    """
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        Index("ix_login_failure_ip", "ip", "at"),
+        Index("ix_login_failure_account", "account", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ip: str = Field(max_length=64)
+    account: str = Field(max_length=100)
+    at: datetime = _utc_column(index=True)
+
+
+class RevokedSession(SQLModel, table=True):
+    """A dashboard session ended with /keluar: its cookie's MAC, refused until the cookie expires
+    (then the row is deleted; an expired cookie is refused anyway)."""
+
+    __tablename__ = "revoked_session"
+
+    mac: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = _utc_column(index=True)

@@ -2,29 +2,33 @@
 
 Supervisors log in with a link the bot sends them in Telegram (`/masuk`) or, where an office
 prefers, with one shared password whose hash lives in the environment. Either way the browser
-then holds a cookie signed with HMAC-SHA256: no session table, no extra dependency, and a
-restart or a second process accepts the same cookie. Only the sha256 of a login token is stored,
-so a copy of the database gives nobody a way in.
+then holds a cookie signed with HMAC-SHA256: no table of open sessions, no extra dependency,
+and a restart or a second process accepts the same cookie. The one thing kept server-side is
+the end of a session: /keluar stores the cookie's MAC until the cookie would expire, and every
+page refuses a cookie whose MAC is stored, so a copied cookie is worthless after logout. Only
+the sha256 of a login token is stored, so a copy of the database gives nobody a way in.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from bot.config import Config
 from bot.login_tokens import issue_login_token, token_hash
 from bot.roles import READERS
-from bot.store.models import LoginToken
+from bot.store.models import LoginToken, RevokedSession
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -90,6 +94,10 @@ class Reader:
     name: str
     role: str
     expires_at: int  # epoch seconds
+    # Not in the cookie: the section a Kepala Seksi heads, from config.yaml at each request.
+    section: str | None = None
+    # The cookie's MAC, which identifies the session (for logout); empty for a new session.
+    mac: str = field(default="", compare=False, repr=False)
 
 
 class SessionSigner:
@@ -129,7 +137,7 @@ class SessionSigner:
             name = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
         except (binascii.Error, UnicodeDecodeError):
             return None
-        return Reader(name, role, expires)
+        return Reader(name, role, expires, mac=mac)
 
 
 def current_role(config: Config, reader: Reader, password_login: bool) -> str | None:
@@ -144,6 +152,27 @@ def current_role(config: Config, reader: Reader, password_login: bool) -> str | 
     if reader.name == PASSWORD_USER and reader.role == "supervisor" and password_login:
         return "supervisor"
     return None
+
+
+async def end_session(sessions: SessionFactory, reader: Reader, now: datetime) -> None:
+    """Refuse this session's cookie from now on (every process reads the same table), and forget
+    sessions that have expired by themselves since: their cookies are refused anyway."""
+    if not reader.mac:
+        return
+    async with sessions() as session:
+        await session.exec(delete(RevokedSession).where(col(RevokedSession.expires_at) <= now))
+        await session.commit()
+    expires = datetime.fromtimestamp(reader.expires_at, UTC)
+    with contextlib.suppress(IntegrityError):  # ended already: a second click, another process
+        async with sessions() as session:
+            session.add(RevokedSession(mac=reader.mac, expires_at=expires))
+            await session.commit()
+
+
+async def session_ended(sessions: SessionFactory, reader: Reader) -> bool:
+    """Whether the reader's session was ended with /keluar."""
+    async with sessions() as session:
+        return await session.get(RevokedSession, reader.mac) is not None
 
 
 async def redeem_login_token(sessions: SessionFactory, token: str, now: datetime) -> str | None:

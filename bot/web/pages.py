@@ -1,33 +1,45 @@
 """The dashboard's pages: who may see them, the query parameters they take, what they show.
 
 Every page but the health check and the login pages goes through `readers_only`, which reads the
-signed session cookie and the reader's current role in config.yaml. Transcript and report pages
-are the same HTML as `csobot transcript` and `csobot report` produce, with a navigation bar
-added, so what is read on screen is what is printed.
+signed session cookie, refuses it after /keluar, and takes the reader's current role (and a
+Kepala Seksi's section) from config.yaml. Pages read the database through `reading`, which shows
+a Kepala Seksi only their section's tickets (scope.py). Transcript and report pages are the same
+HTML as `csobot transcript` and `csobot report` produce, with a navigation bar added, so what is
+read on screen is what is printed.
+
+The password form is guarded twice: a POST must come from the dashboard's own pages (Origin, or
+Referer without it), and failures are throttled per address and per user name (throttle.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import functools
+import io
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from bot import report as reports
 from bot import transcript as transcripts
 from bot.config import ZONE_LABELS
+from bot.roles import SUPERVISOR
 from bot.runtime import Runtime
 from bot.search import TicketQuery, search_tickets
 from bot.store.models import Stakeholder, Ticket
@@ -38,8 +50,12 @@ from bot.web.auth import (
     Reader,
     SessionSigner,
     current_role,
+    end_session,
     redeem_login_token,
+    session_ended,
 )
+from bot.web.scope import reader_section, restricted_session, section_condition
+from bot.web.throttle import Throttled, account_key, attempt_succeeded, begin_attempt
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +95,21 @@ class Dashboard:
     def now(self) -> datetime:
         return self.runtime.clock.now()
 
+    def section_name(self, section: str | None) -> str:
+        return self.runtime.config.sections.get(section or "", section or "-")
+
+    def ticket_scope(self, reader: Reader) -> ColumnElement[bool] | None:
+        """None (every ticket) for a supervisor; for anyone else, their section's tickets."""
+        if reader.role == SUPERVISOR:
+            return None
+        knowledge = self.runtime.knowledge.matcher.knowledge
+        topics = [entry.id for entry in knowledge.entries if entry.section == reader.section]
+        return section_condition(reader.section, topics)
+
+    def reading(self, reader: Reader) -> AbstractAsyncContextManager[AsyncSession]:
+        """A database session that shows `reader` only the tickets they may see."""
+        return restricted_session(self.runtime.sessions, self.ticket_scope(reader))
+
 
 def _dashboard(request: Request) -> Dashboard:
     dashboard: Dashboard = request.app.state.dashboard
@@ -107,10 +138,11 @@ def with_nav(document: str, bar: Markup) -> str:
     return f"{head}{body}\n{bar}{rest}" if body else document
 
 
-def nav(reader: Reader, **context: Any) -> Markup:
+def nav(dashboard: Dashboard, reader: Reader, **context: Any) -> Markup:
+    section = dashboard.section_name(reader.section) if reader.section else None
     return Markup(
         TEMPLATES.get_template("nav.html").render(
-            reader=reader, role_labels=ROLE_LABELS, **context
+            reader=reader, role_labels=ROLE_LABELS, section=section, **context
         )
     )
 
@@ -138,17 +170,21 @@ def readers_only(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
     async def guarded(request: Request) -> Response:
         dashboard = _dashboard(request)
         reader = dashboard.signer.read(request.cookies.get(COOKIE), dashboard.now())
-        if reader is None:
+        if reader is None or await session_ended(dashboard.runtime.sessions, reader):
             return refuse_unauthenticated(request)
-        role = current_role(dashboard.runtime.config, reader, dashboard.password is not None)
+        config = dashboard.runtime.config
+        role = current_role(config, reader, dashboard.password is not None)
         if role not in READER_ROLES:
             return error_page(
                 request, 403, "Akses ditolak", "Akun Anda tidak berhak membuka dasbor supervisi."
             )
+        reader = replace(reader, role=role, section=reader_section(config, reader.name, role))
         try:
-            return await endpoint(request, replace(reader, role=role))
+            return await endpoint(request, reader)
         except BadRequest as exc:
-            return error_page(request, 400, "Permintaan tidak valid", str(exc), nav=nav(reader))
+            return error_page(
+                request, 400, "Permintaan tidak valid", str(exc), nav=nav(dashboard, reader)
+            )
 
     return guarded
 
@@ -174,6 +210,40 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return "/"
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, as browsers write it in Origin (lower case,
+    no default port); None for anything else, `null` included."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host:
+        return None
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if port is None or port == {"http": 80, "https": 443}[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def from_this_site(request: Request, base_url: str) -> bool:
+    """Whether a POST was sent by a page of this dashboard: its Origin header (or, without one,
+    its Referer) names the dashboard's address, CSOBOT_WEB_BASE_URL when set, else the address
+    the request was sent to. A request naming neither (`Origin: null` included) is refused:
+    browsers send Origin with every POST, and the login page lets it carry the address."""
+    expected = origin_of(base_url) if base_url.strip() else origin_of(str(request.base_url))
+    origin = request.headers.get("origin")
+    sent = origin if origin is not None else request.headers.get("referer")
+    return expected is not None and sent is not None and origin_of(sent) == expected
+
+
+def client_address(request: Request) -> str:
+    """The client's IP (uvicorn takes it from X-Forwarded-For when the proxy is trusted)."""
+    return request.client.host if request.client else "-"
 
 
 # ---------------------------------------------------------------- query parameters
@@ -252,35 +322,79 @@ async def login_link(request: Request) -> Response:
     return start_session(request, member.name, member.role, "/")
 
 
+def login_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
+    response = page(request, "login.html", status_code, title="Masuk", **context)
+    # The form's POST must carry this site's Origin (from_this_site); under the no-referrer
+    # policy of every other page browsers would send `Origin: null`. Same-origin still never
+    # lets an address of the dashboard leave the site.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
 async def login(request: Request) -> Response:
     """GET/POST /login: the password login, when CSOBOT_WEB_PASSWORD_HASH is set."""
     dashboard = _dashboard(request)
     target = safe_next(request.query_params.get("next"))
     if dashboard.password is None:
-        return page(request, "login.html", title="Masuk", disabled=True, next=target)
+        return login_page(request, disabled=True, next=target)
     if request.method == "GET":
-        return page(request, "login.html", title="Masuk", next=target)
+        return login_page(request, next=target)
+    if not from_this_site(request, dashboard.runtime.settings.csobot_web_base_url):
+        log.warning(
+            "dashboard login refused: sent from another site (origin %r, referer present: %s)",
+            request.headers.get("origin", "")[:100],
+            "referer" in request.headers,
+        )
+        return error_page(
+            request,
+            403,
+            "Permintaan ditolak",
+            "Formulir masuk hanya dapat dikirim dari halaman masuk dasbor ini sendiri. "
+            "Buka halaman masuk dasbor lalu coba lagi.",
+            login_next=target,
+        )
     async with request.form() as form:
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         target = safe_next(str(form.get("next", "/")))
+    sessions = dashboard.runtime.sessions
+    address, account = client_address(request), account_key(username)
+    throttled = await begin_attempt(sessions, address, account, dashboard.now())
+    if isinstance(throttled, Throttled):
+        log.warning("dashboard password login throttled for %s, user %r", address, username[:40])
+        minutes = math.ceil(throttled.retry_after / 60)
+        response = error_page(
+            request,
+            429,
+            "Terlalu banyak percobaan",
+            "Terlalu banyak percobaan masuk yang gagal dari alamat ini atau dengan nama pengguna "
+            f"ini. Coba lagi dalam {minutes} menit, atau mintalah tautan masuk sekali pakai "
+            "dengan perintah /masuk kepada bot di Telegram.",
+        )
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     # PBKDF2 is deliberately slow: keep it off the event loop.
     valid = await asyncio.to_thread(dashboard.password.matches, password)
     if not (username.strip() == PASSWORD_USER and valid):
-        log.warning("dashboard password login failed for user %r", username[:40])
-        return page(
+        log.warning("dashboard password login failed for %s, user %r", address, username[:40])
+        return login_page(
             request,
-            "login.html",
             401,
-            title="Masuk",
             next=target,
             username=username,
             failed="Nama pengguna atau kata sandi salah.",
         )
+    await attempt_succeeded(sessions, address, account)
     log.info("dashboard login by password")
     return start_session(request, PASSWORD_USER, "supervisor", target)
 
 
 async def logout(request: Request) -> Response:
+    """GET /keluar: the cookie is deleted, and refused from now on should a copy be replayed."""
+    dashboard = _dashboard(request)
+    reader = dashboard.signer.read(request.cookies.get(COOKIE), dashboard.now())
+    if reader is not None:
+        await end_session(dashboard.runtime.sessions, reader, dashboard.now())
+        log.info("dashboard logout: %s", reader.name)
     response = page(
         request,
         "error.html",
@@ -338,7 +452,7 @@ async def ticket_list(request: Request, reader: Reader) -> Response:
         office=office,
     )
     timezone = config.offices[office].timezone if office else config.current_office.timezone
-    async with dashboard.runtime.sessions() as session:
+    async with dashboard.reading(reader) as session:
         rows, total = await search_tickets(
             session, query, timezone, PAGE_SIZE, (number - 1) * PAGE_SIZE
         )
@@ -359,7 +473,8 @@ async def ticket_list(request: Request, reader: Reader) -> Response:
         request,
         "tickets.html",
         title="Daftar tiket",
-        nav=nav(reader),
+        nav=nav(dashboard, reader),
+        section=dashboard.section_name(reader.section) if reader.role != SUPERVISOR else None,
         rows=[
             ticket_row(ticket, stakeholder, zones.get(ticket.office, timezone), labels)
             for ticket, stakeholder in rows
@@ -381,22 +496,24 @@ async def ticket_transcript(request: Request, reader: Reader) -> Response:
     """GET /tiket/{number}: the printable transcript."""
     dashboard = _dashboard(request)
     number = request.path_params["number"]
-    async with dashboard.runtime.sessions() as session:
+    # Another section's ticket is not found for a Kepala Seksi: its number tells them nothing.
+    async with dashboard.reading(reader) as session:
         transcript = await transcripts.load_transcript(session, dashboard.runtime.config, number)
     if transcript is None:
         return error_page(
             request,
             404,
             "Tiket tidak ditemukan",
-            f"Tidak ada tiket dengan nomor {number}.",
-            nav=nav(reader),
+            f"Tidak ada tiket dengan nomor {number} yang dapat Anda buka.",
+            nav=nav(dashboard, reader),
         )
     document = transcripts.render_html(transcript, dashboard.runtime.config)
-    return HTMLResponse(with_nav(document, nav(reader)))
+    return HTMLResponse(with_nav(document, nav(dashboard, reader)))
 
 
-async def _report(request: Request) -> tuple[reports.Report, date]:
-    """The report the query asks for, and its last day (inclusive)."""
+async def _report(request: Request, reader: Reader) -> tuple[reports.Report, date]:
+    """The report the query asks for, and its last day (inclusive): of the reader's section's
+    tickets only for a Kepala Seksi, which its title says."""
     dashboard = _dashboard(request)
     config = dashboard.runtime.config
     params = request.query_params
@@ -414,8 +531,11 @@ async def _report(request: Request) -> tuple[reports.Report, date]:
     end = date_to + timedelta(days=1) if date_to else end
     if start >= end:
         raise BadRequest("Tanggal awal tidak boleh sesudah tanggal akhir.")
-    async with dashboard.runtime.sessions() as session:
+    async with dashboard.reading(reader) as session:
         report = await reports.build_report(session, config, office, start, end, now)
+    if reader.role != SUPERVISOR:
+        office_name = f"{report.office_name} — {dashboard.section_name(reader.section)}"
+        report = replace(report, office_name=office_name)
     return report, end - timedelta(days=1)
 
 
@@ -423,7 +543,7 @@ async def _report(request: Request) -> tuple[reports.Report, date]:
 async def report_page(request: Request, reader: Reader) -> Response:
     """GET /laporan: the service-level report with its charts."""
     dashboard = _dashboard(request)
-    report, last = await _report(request)
+    report, last = await _report(request, reader)
     # Charts are drawn with matplotlib: off the event loop, and one at a time (pyplot is global).
     async with dashboard.chart_lock:
         document = await asyncio.to_thread(reports.render_html, report, dashboard.runtime.config)
@@ -432,6 +552,7 @@ async def report_page(request: Request, reader: Reader) -> Response:
         with_nav(
             document,
             nav(
+                dashboard,
                 reader,
                 period=period,
                 offices=sorted(dashboard.runtime.config.offices),
@@ -443,11 +564,18 @@ async def report_page(request: Request, reader: Reader) -> Response:
 
 @readers_only
 async def report_csv(request: Request, reader: Reader) -> Response:
-    """GET /laporan.csv: the same figures as a spreadsheet download."""
-    report, last = await _report(request)
-    name = f"laporan-{report.office}-{report.start.isoformat()}-{last.isoformat()}.csv"
+    """GET /laporan.csv: the same figures as a spreadsheet download (for a Kepala Seksi, with a
+    last row `section` naming the section they cover, which the file name also carries)."""
+    report, last = await _report(request, reader)
+    text, scope = reports.render_csv(report), report.office
+    if reader.role != SUPERVISOR:
+        extra = io.StringIO()
+        csv.writer(extra).writerow(["section", reader.section or "-"])
+        section = re.sub(r"[^A-Za-z0-9_-]", "_", reader.section or "-")
+        text, scope = text + extra.getvalue(), f"{report.office}-{section}"
+    name = f"laporan-{scope}-{report.start.isoformat()}-{last.isoformat()}.csv"
     return Response(
-        reports.render_csv(report),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
