@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: chat run test lint bench browser clean
+.PHONY: chat run test lint bench faults browser clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -52,6 +52,10 @@ browser:
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.benchmarks.matcher
 	$(BIN)/python -m tests.benchmarks.scheduler
+
+## faults: kill the bot with SIGKILL at random moments under load; print what was lost or repeated
+faults: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.benchmarks.faults
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

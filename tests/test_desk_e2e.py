@@ -256,11 +256,11 @@ async def test_document_request_upload_and_all_sent(
         "➕ Rincian rencana penggunaan TUP",
         "📨 Kirim permintaan",
     ]
-    bot_api.push_callback(ANDI, menu[0][0]["callback_data"])
+    bot_api.push_group_callback(ANDI, menu[0][0]["callback_data"], GROUP)
     await bot_api.wait_for(lambda: any("(1 dipilih)" in t for t in in_thread(bot_api, thread)))
-    bot_api.push_callback(ANDI, menu[1][0]["callback_data"])
+    bot_api.push_group_callback(ANDI, menu[1][0]["callback_data"], GROUP)
     await bot_api.wait_for(lambda: any("(2 dipilih)" in t for t in in_thread(bot_api, thread)))
-    bot_api.push_callback(ANDI, menu[2][0]["callback_data"])
+    bot_api.push_group_callback(ANDI, menu[2][0]["callback_data"], GROUP)
     await bot_api.wait_for(lambda: recent(bot_api, "dokumen berikut"))
     assert recent(bot_api, "sedang ditangani oleh petugas CSO Andi CSO")  # taken on the way
     request = next(t for t in reversed(bot_api.texts(USER)) if "dokumen berikut" in t)

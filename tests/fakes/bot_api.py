@@ -208,9 +208,12 @@ class FakeBotApi:
             message["caption"] = caption
         return self.push({"message": message})
 
-    def push_callback(self, user: int, data: str, message_id: int | None = None) -> int:
-        """Press a button; by default on the newest message the bot sent this user with buttons."""
-        source = self._sent_message_with_button(user, data, message_id)
+    def push_callback(
+        self, user: int, data: str, message_id: int | None = None, chat: int | None = None
+    ) -> int:
+        """Press a button; by default on the newest message with it that the bot sent in the
+        user's chat (or in `chat`, a group)."""
+        source = self._sent_message_with_button(user, data, message_id, chat)
         return self.push(
             {
                 "callback_query": {
@@ -282,9 +285,9 @@ class FakeBotApi:
         }
 
     def _sent_message_with_button(
-        self, user: int, data: str, message_id: int | None
+        self, user: int, data: str, message_id: int | None, chat: int | None = None
     ) -> dict[str, Any]:
-        for request in reversed(self.sent("sendMessage")):
+        for request in reversed(self.sent("sendMessage", chat if chat is not None else user)):
             markup = request.params.get("reply_markup") or {}
             keyboard = markup.get("inline_keyboard")
             if not keyboard:
@@ -301,9 +304,9 @@ class FakeBotApi:
     def _bot(self) -> dict[str, Any]:
         return {"id": BOT_ID, "is_bot": True, "first_name": "csobot", "username": BOT_USERNAME}
 
-    def push_group_callback(self, user: int, data: str) -> int:
+    def push_group_callback(self, user: int, data: str, group: int) -> int:
         """Press a button the bot showed in a group (e.g. in a forum topic)."""
-        return self.push_callback(user, data)
+        return self.push_callback(user, data, chat=group)
 
     async def _download(self, request: web.Request) -> web.Response:
         self.requests.append(Request("download", {"path": request.match_info["path"]}))

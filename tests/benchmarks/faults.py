@@ -1,0 +1,81 @@
+"""`make faults`: stakeholders in bursts against `csobot run`, killed with SIGKILL at random
+moments (seeded) and restarted; prints what was lost or duplicated against a run without kills,
+on SQLite and, when CSOBOT_TEST_POSTGRES_URL is set, on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.store import db
+from tests.faults import Outcome, scenario
+
+USERS = int(os.environ.get("FAULTS_USERS", "8"))
+KILLS = int(os.environ.get("FAULTS_KILLS", "8"))
+SEEDS = [int(seed) for seed in os.environ.get("FAULTS_SEEDS", "1,2").split(",")]
+
+
+@asynccontextmanager
+async def postgres_databases(base_url: str) -> AsyncIterator[tuple[str, str]]:
+    base = make_url(base_url)
+    names = [f"csobot_faults_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    admin = db.create_engine(base.render_as_string(hide_password=False))
+    try:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            for name in names:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        urls = [base.set(database=name).render_as_string(hide_password=False) for name in names]
+        yield urls[0], urls[1]
+    finally:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            for name in names:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+def report(database: str, seed: int, outcome: Outcome, seconds: float) -> None:
+    print(
+        f"  {database:<10} seed {seed}: {outcome.users} stakeholders, {outcome.kills} kills, "
+        f"{outcome.expected} replies expected: lost {outcome.lost}, duplicated "
+        f"{outcome.duplicated} ({seconds:.0f} s)"
+    )
+    for line in outcome.details[:10]:
+        print(f"      {line}")
+
+
+async def main() -> int:
+    print(f"kill -9 faults ({USERS} stakeholders in bursts, {KILLS} kills per run)")
+    failed = False
+    for seed in SEEDS:
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.monotonic()
+            outcome = await scenario(Path(folder), users=USERS, kills=KILLS, seed=seed)
+            report("SQLite", seed, outcome, time.monotonic() - started)
+            failed |= bool(outcome.lost or outcome.duplicated)
+        postgres = os.environ.get("CSOBOT_TEST_POSTGRES_URL")
+        if postgres:
+            async with postgres_databases(postgres) as urls:
+                with tempfile.TemporaryDirectory() as folder:
+                    started = time.monotonic()
+                    outcome = await scenario(
+                        Path(folder), urls, users=USERS, kills=KILLS, seed=seed
+                    )
+                    report("PostgreSQL", seed, outcome, time.monotonic() - started)
+                    failed |= bool(outcome.lost or outcome.duplicated)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
