@@ -214,6 +214,9 @@ class Host:
                 await self._stop_channels()
                 raise
             self._started.append(channel)
+        if self.runtime.db_engine.dialect.name == "sqlite":  # one process: no one else's claims
+            for dispatcher in self.dispatchers.values():
+                await dispatcher.release_claims()
         for dispatcher in self.dispatchers.values():
             self._loops.append(
                 asyncio.create_task(dispatcher.run(self._stop, self.outbox_interval))

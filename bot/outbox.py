@@ -31,7 +31,10 @@ MAX_ATTEMPTS = 30
 UNSTORED_ATTEMPTS = 3
 UNSTORED_MAX_WAIT = 5.0  # seconds
 MAX_BACKOFF_SECONDS = 300
-STALE_CLAIM = timedelta(minutes=5)  # a process that died mid-send releases its claim after this
+# A process that died mid-send releases its claim after this. A send (timeouts, pacing) ends
+# well within it; a claim older than that belongs to a dead process. The message may then go
+# out twice: at most the one message per chat that was in flight when the process died.
+STALE_CLAIM = timedelta(seconds=60)
 
 
 def _is_due(now: datetime) -> ColumnElement[bool]:
@@ -78,6 +81,21 @@ class OutboxDispatcher:
         self.sender = sender
         self.clock = clock
         self.observer = observer or _Unobserved()
+
+    async def release_claims(self) -> int:
+        """At start of the only process (SQLite): claims left by a crash are taken back now
+        instead of after STALE_CLAIM, so the chat does not wait."""
+        async with self.sessions() as session:
+            result = await session.exec(
+                update(OutboxItem)
+                .where(
+                    col(OutboxItem.channel) == self.sender.channel,
+                    col(OutboxItem.status) == OutboxStatus.SENDING,
+                )
+                .values(status=OutboxStatus.PENDING, claimed_at=None)
+            )
+            await session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def send_unstored(self, chat_id: str, outbounds: tuple[Outbound, ...]) -> None:
         """Replies kept nowhere (before consent): there is no row to retry from, so a short
