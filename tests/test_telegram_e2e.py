@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot.clock import FakeClock
 from bot.host import Host
 from bot.runtime import Runtime, build_runtime
-from bot.store.models import Conversation, Message, OutboxItem, Stakeholder, Ticket
+from bot.store.models import (
+    Conversation,
+    InboxUpdate,
+    Message,
+    OutboxItem,
+    Stakeholder,
+    Ticket,
+)
 from tests.conftest import count, events, make_settings, rows, start_telegram
-from tests.fakes.bot_api import FakeBotApi
+from tests.fakes.bot_api import FakeBotApi, Request
 
 USER = 424242
 TOKEN = "123456:TEST-TOKEN"
@@ -298,3 +307,39 @@ async def test_rate_limits_and_network_errors_delay_only_that_chat_and_lose_noth
     assert "Resolved" in texts[-3] and texts[-1].startswith("(1/4)")  # in order, after the retry
     assert sum("Resolved" in text for text in texts) == 1
     assert {item.status for item in await rows(runtime, OutboxItem)} == {"sent"}
+
+
+async def test_polling_confirms_an_update_only_once_it_is_stored(
+    bot: tuple[Runtime, Host], bot_api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is down for a moment: the update stays unconfirmed (no getUpdates moves past
+    it) until it is stored, then it is handled once."""
+    runtime, host = bot
+    store = host.inbox.store
+    outage = [OperationalError("INSERT", {}, Exception("database is locked"))] * 3
+
+    async def database_down_for_a_while(*args: Any, **kwargs: Any) -> bool:
+        if outage:
+            bot_api.requests.append(Request("store-failed", {}))
+            raise outage.pop()
+        stored = await store(*args, **kwargs)
+        bot_api.requests.append(Request("stored", {}))
+        return stored
+
+    monkeypatch.setattr(host.inbox, "store", database_down_for_a_while)
+    update_id = bot_api.push_text(USER, "/start")
+    await bot_api.wait_for_messages(USER, 2)
+    await bot_api.wait_for(
+        lambda: any(
+            int(r.params.get("offset") or 0) == update_id + 1 for r in bot_api.sent("getUpdates")
+        )
+    )
+    methods = [r.method for r in bot_api.requests]
+    assert methods.count("store-failed") == 3 and methods.count("stored") == 1
+    confirmed = next(
+        i
+        for i, r in enumerate(bot_api.requests)
+        if r.method == "getUpdates" and int(r.params.get("offset") or 0) == update_id + 1
+    )
+    assert confirmed > methods.index("stored")
+    assert [row.status for row in await rows(runtime, InboxUpdate)] == ["done"]
