@@ -71,7 +71,7 @@ async def status(turn: Turn) -> None:
                 deadline=turn.deadline_text(ticket),
             )
         )
-    turn.reply("\n".join(lines), key="status")
+    turn.reply("\n\n".join(lines), key="status")  # a split keeps each ticket whole
 
 
 async def profile(turn: Turn) -> None:

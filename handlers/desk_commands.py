@@ -400,7 +400,7 @@ async def queue(turn: Turn, place: Place, argument: str) -> None:
                 summary=desk.summary(ticket),
             )
         )
-    turn.reply("\n".join(lines), key="desk_queue")
+    turn.reply("\n\n".join(lines), key="desk_queue")  # a split keeps each ticket whole
 
 
 async def help_(turn: Turn, place: Place, argument: str) -> None:

@@ -89,7 +89,7 @@ async def search(turn: Turn, argument: str) -> None:
             f"{stakeholder.full_name or '-'} ({stakeholder.satker_code or stakeholder.organisation or '-'}) · "
             f"{ticket.opened_at.astimezone(ZoneInfo(zone)):%d-%m-%Y}\n  {' '.join(ticket.question.split())[:80]}"
         )
-    turn.reply("\n".join(lines))
+    turn.reply("\n\n".join(lines), key="supervisor_search")
 
 
 async def report(turn: Turn, argument: str) -> None:
