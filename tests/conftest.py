@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -255,6 +257,29 @@ async def transcript(runtime: Runtime) -> list[tuple[str, str]]:
 
 def postgres_url() -> str | None:
     return os.environ.get("CSOBOT_TEST_POSTGRES_URL") or None
+
+
+@asynccontextmanager
+async def postgres_database(base_url: str) -> AsyncIterator[str]:
+    """A throwaway database on the server of `base_url`, dropped afterwards; yields its URL."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from bot.store import db
+
+    base = make_url(base_url)
+    name = f"csobot_test_{uuid.uuid4().hex[:12]}"
+    admin = db.create_engine(base.render_as_string(hide_password=False))
+    try:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 async def start_telegram(runtime: Runtime, *, webhook: bool = False) -> Host:

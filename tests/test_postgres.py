@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bot.clock import FakeClock
 from bot.runtime import Runtime, build_runtime
 from bot.store import db
 from bot.store.models import Ticket
-from tests.conftest import FakeChat, events, make_settings, postgres_url, rows
+from tests.conftest import FakeChat, events, make_settings, postgres_database, postgres_url, rows
 
 pytestmark = pytest.mark.skipif(
     postgres_url() is None,
@@ -26,22 +23,12 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 async def postgres_runtime(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:
-    base = make_url(postgres_url() or "")
-    name = f"csobot_test_{uuid.uuid4().hex[:12]}"
-    admin = db.create_engine(base.render_as_string(hide_password=False))
-    async with admin.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    runtime = await build_runtime(make_settings(tmp_path, database_url=url), clock=clock)
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
-        async with admin.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with postgres_database(postgres_url() or "") as url:
+        runtime = await build_runtime(make_settings(tmp_path, database_url=url), clock=clock)
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
 
 
 async def test_a_consultation_on_postgresql(postgres_runtime: Runtime) -> None:

@@ -9,40 +9,14 @@ import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-
-from bot.store import db
+from tests.conftest import postgres_database
 from tests.faults import Outcome, scenario
 
 USERS = int(os.environ.get("FAULTS_USERS", "8"))
 KILLS = int(os.environ.get("FAULTS_KILLS", "8"))
 SEEDS = [int(seed) for seed in os.environ.get("FAULTS_SEEDS", "1,2").split(",")]
-
-
-@asynccontextmanager
-async def postgres_databases(base_url: str) -> AsyncIterator[tuple[str, str]]:
-    base = make_url(base_url)
-    names = [f"csobot_faults_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    admin = db.create_engine(base.render_as_string(hide_password=False))
-    try:
-        async with admin.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            for name in names:
-                await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        urls = [base.set(database=name).render_as_string(hide_password=False) for name in names]
-        yield urls[0], urls[1]
-    finally:
-        async with admin.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            for name in names:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 def report(database: str, seed: int, outcome: Outcome, seconds: float) -> None:
@@ -66,7 +40,8 @@ async def main() -> int:
             failed |= bool(outcome.lost or outcome.duplicated)
         postgres = os.environ.get("CSOBOT_TEST_POSTGRES_URL")
         if postgres:
-            async with postgres_databases(postgres) as urls:
+            async with postgres_database(postgres) as one, postgres_database(postgres) as two:
+                urls = (one, two)
                 with tempfile.TemporaryDirectory() as folder:
                     started = time.monotonic()
                     outcome = await scenario(
