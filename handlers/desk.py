@@ -197,12 +197,18 @@ async def receive_file(turn: Turn, ticket: Ticket) -> None:
     if filed is None:
         turn.say_about(ticket, "document_download_failed", name=incoming.name)
         return
-    turn.inbound_label = f"[berkas] {incoming.name}"
+    turn.inbound_label = file_label(incoming.name, turn.inbound.text)
     relay_from_stakeholder(turn, ticket, filed.path)
     count = await tickets.received_attachments(turn.session, ticket.id or 0)
     turn.say_about(
         ticket, "document_received", name=incoming.name, count=count, ticket=ticket.number
     )
+
+
+def file_label(name: str, caption: str) -> str:
+    """How a file appears in the transcript: its name and the caption written with it."""
+    caption = " ".join(caption.split())
+    return f"[berkas] {name} — {caption}" if caption else f"[berkas] {name}"
 
 
 def says_documents_are_complete(text: str) -> bool:

@@ -96,7 +96,7 @@ async def _relay_to_stakeholder(turn: Turn, ticket: Ticket) -> None:
         if file is None and inbound.platform_message_id is not None:
             source = (inbound.channel, inbound.chat_id, inbound.platform_message_id)
             file = OutgoingFile(None, inbound.file.name, source)
-        caption = f"[berkas] {inbound.text}".strip()
+        caption = desk.file_label(inbound.file.name, inbound.text)
         desk.notify_stakeholder(turn, ticket, caption, actor=actor, file=file)
     else:
         text = turn.text("cso_message", text=inbound.text)

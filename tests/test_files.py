@@ -97,3 +97,30 @@ async def test_a_retried_update_does_not_download_its_file_again(
     finally:
         await host.stop()
         await runtime.close()
+
+
+async def test_captions_written_with_files_are_kept_in_the_transcript(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    from bot.transcript import load_transcript
+    from tests.test_desk_e2e import ANDI, GROUP
+
+    runtime, host = await start(tmp_path, bot_api, clock)
+    try:
+        thread = await handed_off_tup_ticket(bot_api)
+        bot_api.push_document(USER, "rekening.pdf", b"%PDF-1.4 r", caption="rekening koran Mei")
+        await bot_api.wait_for(lambda: recent(bot_api, "Diterima: rekening.pdf"))
+        bot_api.push_document(
+            ANDI, "contoh.pdf", b"%PDF-1.4 c", chat_id=GROUP, thread_id=thread, caption="contohnya"
+        )
+        await bot_api.wait_for(lambda: bool(bot_api.sent("copyMessage", USER)))
+        async with runtime.sessions() as session:
+            found = await load_transcript(session, runtime.config, "KNS-20261123-0001")
+        assert found is not None
+        texts = [entry.text for entry in found.entries]
+        assert "[berkas] rekening.pdf — rekening koran Mei" in texts
+        assert "[berkas] contoh.pdf — contohnya" in texts
+        assert {"rekening.pdf", "contoh.pdf"} <= set(texts)  # both files, with their details
+    finally:
+        await host.stop()
+        await runtime.close()
