@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.calendar_cli import register as register_calendar
-from bot.config import ConfigError, load_config
-from bot.knowledge import KnowledgeError, Matcher
+from bot.config import Config, ConfigError, load_config
+from bot.knowledge import KnowledgeBase, KnowledgeError, Matcher
 from bot.knowledge.evaluation import Labelled
 from bot.settings import Settings
 from bot.store import db
@@ -196,7 +196,11 @@ def _parser() -> argparse.ArgumentParser:
     transcript.set_defaults(handler=_transcript)
 
     report = commands.add_parser("report", help="service-level report")
-    report.add_argument("--office", help="office id (default: the one served)")
+    report.add_argument(
+        "--office",
+        help="office id, or `all` for every office together with a per-office table"
+        " (default: the one served)",
+    )
     report.add_argument(
         "--from",
         dest="date_from",
@@ -341,17 +345,32 @@ async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     if not tickets:
-        print("no tickets")
+        print(config.text("tickets_none"))
         return 0
-    print(f"{'ticket':<20} {'status':<19} {'opened':<17} {'topic':<26} question")
+    # Statuses as staff name them (config.yaml texts.staff_status_labels); topics by id, as
+    # /jawab takes them.
+    statuses = {t.id: config.texts.staff_status_labels.get(t.status, t.status) for t in tickets}
+    width = max(len(config.text("tickets_status")), *(len(label) for label in statuses.values()))
+    print(
+        f"{config.text('tickets_ticket'):<20} {config.text('tickets_status'):<{width}} "
+        f"{config.text('tickets_opened'):<17} {config.text('tickets_topic'):<26} "
+        f"{config.text('tickets_question')}"
+    )
     for ticket in tickets:
         opened = ticket.opened_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         question = " ".join(ticket.question.split())
         question = question if len(question) <= 60 else question[:59] + "…"
         print(
-            f"{ticket.number:<20} {ticket.status:<19} {opened:<17} {ticket.topic_id or '-':<26} {question}"
+            f"{ticket.number:<20} {statuses[ticket.id]:<{width}} {opened:<17} {ticket.topic_id or '-':<26} {question}"
         )
     return 0
+
+
+def _knowledge(settings: Settings, config: Config) -> KnowledgeBase:
+    """The entries alone (topic titles for staff texts), without building a matcher."""
+    from bot.knowledge import load_knowledge
+
+    return load_knowledge(settings.csobot_knowledge_dir, sections=config.sections)
 
 
 def _matcher(settings: Settings) -> Matcher:
@@ -448,7 +467,9 @@ async def _transcript(settings: Settings, args: argparse.Namespace) -> int:
     engine = await _database(settings)
     try:
         async with db.session_factory(engine)() as session:
-            transcript = await load_transcript(session, config, args.ticket)
+            transcript = await load_transcript(
+                session, config, args.ticket, _knowledge(settings, config)
+            )
     finally:
         await engine.dispose()
     if transcript is None:
@@ -465,18 +486,29 @@ async def _transcript(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _report(settings: Settings, args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
-    from bot.report import build_report, default_period, render_csv, render_html, render_json
+    from bot.report import (
+        ALL_OFFICES,
+        build_report,
+        default_period,
+        render_csv,
+        render_html,
+        render_json,
+    )
 
     config = load_config(settings.csobot_config)
     office = args.office or config.office
-    if office not in config.offices:
+    if office in ("all", ALL_OFFICES) and office not in config.offices:
+        office = ALL_OFFICES
+    elif office not in config.offices:
         print(
-            f"csobot: unknown office {office!r}; offices are {sorted(config.offices)}",
+            f"csobot: unknown office {office!r}; offices are {sorted(config.offices)} or all",
             file=sys.stderr,
         )
         return EXIT_CONFIG
     now = SystemClock().now()
-    today = now.astimezone(ZoneInfo(config.offices[office].timezone)).date()
+    # The default period in the office's own dates; for all offices, the served office's.
+    zone = config.offices.get(office, config.current_office).timezone
+    today = now.astimezone(ZoneInfo(zone)).date()
     start, end = default_period(today)
     start = args.date_from or start
     end = args.date_to + timedelta(days=1) if args.date_to else end
@@ -492,7 +524,7 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     renderers = {
         "json": lambda: render_json(report),
         "csv": lambda: render_csv(report),
-        "html": lambda: render_html(report, config),
+        "html": lambda: render_html(report, config, _knowledge(settings, config)),
     }
     _emit(renderers[args.format](), args.output)
     return 0

@@ -136,6 +136,20 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "desk_queue_line": frozenset(
         {"age", "deadline", "id", "officer", "opened", "status", "summary", "ticket"}
     ),
+    # Staff-facing labels of transcripts, reports and `csobot tickets` (bot/labels.py).
+    "actor_stakeholder": frozenset({"name"}),
+    "actor_cso": frozenset({"name"}),
+    "topic_out_of_scope": frozenset({"title"}),
+    # Any of these; each translation may use only those its reason code has (Texts checks).
+    "event_reasons": frozenset({"reason", "score", "topic"}),
+    "transcript_title": frozenset({"ticket"}),
+    "transcript_heading": frozenset({"ticket"}),
+    "transcript_event": frozenset({"change", "reason", "who"}),
+    "report_title": frozenset({"office"}),
+    "report_heading": frozenset({"office"}),
+    "report_period": frozenset({"end", "generated", "start"}),
+    "report_tickets_value": frozenset({"resolved", "tickets"}),
+    "report_skm_value": frozenset({"answers", "grade", "index", "quality"}),
 }
 
 
@@ -347,7 +361,7 @@ class MatcherConfig(StrictModel):
 
 
 class Texts(StrictModel):
-    """Everything the bot says to stakeholders; the office may reword any of it."""
+    """Everything the bot says to stakeholders and staff; the office may reword any of it."""
 
     welcome: str
     privacy_notice: str
@@ -477,6 +491,58 @@ class Texts(StrictModel):
     desk_queue_line: str
     status_labels: dict[str, str]
     command_menu: dict[str, str]  # command → description, in the platform's menu, in order
+    # What staff read (transcripts, reports, dashboard, desk, `csobot tickets`): bot/labels.py.
+    staff_status_labels: dict[str, str]  # status → label for staff, same statuses as status_labels
+    event_reasons: dict[str, str]  # stored English reason code (a pattern) → label for staff
+    actor_stakeholder: str
+    actor_unnamed: str
+    actor_cso: str
+    actor_bot: str
+    status_new: str
+    topic_none: str
+    topic_out_of_scope: str
+    transcript_title: str
+    transcript_heading: str
+    transcript_office: str
+    transcript_stakeholder: str
+    transcript_satker: str
+    transcript_status: str
+    transcript_topic: str
+    transcript_opened: str
+    transcript_deadline: str
+    transcript_resolved: str
+    transcript_question: str
+    transcript_course: str
+    transcript_event: str
+    transcript_file: str
+    transcript_internal: str
+    report_title: str
+    report_heading: str
+    report_period: str
+    report_tickets: str
+    report_tickets_value: str
+    report_resolved_by: str
+    report_served: str
+    report_resolved_in_time: str
+    report_escalations: str
+    report_breaches: str
+    report_first_answer: str
+    report_resolution: str
+    report_skm: str
+    report_skm_value: str
+    report_by_status: str
+    report_by_topic: str
+    report_by_channel: str
+    report_busiest_hours: str
+    report_count: str
+    report_status_chart: str
+    report_hours_chart: str
+    tickets_ticket: str
+    tickets_status: str
+    tickets_opened: str
+    tickets_topic: str
+    tickets_question: str
+    tickets_none: str
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> Texts:
@@ -496,6 +562,32 @@ class Texts(StrictModel):
                         f"{name}: unknown placeholder(s) {sorted(unknown)}; "
                         f"allowed: {sorted(allowed)}"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _staff_labels(self) -> Texts:
+        if set(self.staff_status_labels) != set(self.status_labels):
+            raise ValueError(
+                "staff_status_labels: must name the same statuses as status_labels: "
+                f"{sorted(self.status_labels)}"
+            )
+        known = TEXT_PLACEHOLDERS["event_reasons"]
+        for code, text in self.event_reasons.items():
+            fields = placeholders_in(code)
+            named = [f for _, f, _, _ in string.Formatter().parse(code) if f is not None]
+            if len(named) != len(fields):
+                raise ValueError(f"event_reasons: {code!r}: a placeholder used twice")
+            if fields - known:
+                raise ValueError(
+                    f"event_reasons: {code!r}: unknown placeholder(s) {sorted(fields - known)}; "
+                    f"allowed: {sorted(known)}"
+                )
+            unknown = placeholders_in(text) - fields - OFFICE_PLACEHOLDERS
+            if unknown:
+                raise ValueError(
+                    f"event_reasons: {code!r}: unknown placeholder(s) {sorted(unknown)}; "
+                    f"allowed: {sorted(fields | OFFICE_PLACEHOLDERS)}"
+                )
         return self
 
 

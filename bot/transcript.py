@@ -4,6 +4,9 @@ Everything that happened on a ticket, in order and in the office's local time: e
 either direction (the stakeholder, the bot, each CSO by name), files, internal notes (marked), and
 every status change with who made it and why. Staff-only desk posts (cards, relayed copies) are
 left out: they repeat what the transcript already shows.
+
+Statuses, reasons, actors, topics and headings are shown in the office's words (config.yaml
+texts, bot/labels.py); the stored codes stay in the JSONL export (`actor`, `code`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -19,6 +23,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Config, format_local
+from bot.knowledge.model import KnowledgeBase
+from bot.labels import StaffLabels, actor_kind
 from bot.store.models import Attachment, Message, Stakeholder, Ticket, TicketEvent
 
 TEMPLATES = Environment(
@@ -37,6 +43,9 @@ class Entry:
     text: str
     internal: bool = False
     detail: str = ""
+    role: str = ""  # stakeholder | cso | bot | other: who `who` is, for styling
+    actor: str = ""  # as stored: stakeholder, bot, cso:<name>
+    code: str = ""  # an event's reason as stored (`detail` is it in the office's words)
 
 
 @dataclass(frozen=True)
@@ -46,20 +55,18 @@ class Transcript:
     office_name: str
     timezone: str
     entries: tuple[Entry, ...]
+    status: str = ""  # the ticket's status as staff read it
+    topic: str = ""  # its topic by title, or "tanpa topik"
 
     def local(self, moment: datetime | None) -> str:
         return format_local(moment, self.timezone) if moment else "-"
 
 
-def speaker(actor: str, stakeholder: Stakeholder) -> str:
-    if actor == "stakeholder":
-        return f"{stakeholder.full_name or 'Stakeholder'} (stakeholder)"
-    if actor.startswith("cso:"):
-        return f"{actor[4:]} (CSO)"
-    return "csobot" if actor == "bot" else actor
-
-
-async def load_transcript(session: AsyncSession, config: Config, number: str) -> Transcript | None:
+async def load_transcript(
+    session: AsyncSession, config: Config, number: str, knowledge: KnowledgeBase | None = None
+) -> Transcript | None:
+    """The ticket's transcript; topics are shown by their titles in `knowledge` (else by id)."""
+    names = StaffLabels(config, knowledge)
     ticket = (
         await session.exec(select(Ticket).where(Ticket.number == number.strip().upper()))
     ).first()
@@ -67,6 +74,11 @@ async def load_transcript(session: AsyncSession, config: Config, number: str) ->
         return None
     stakeholder = await session.get(Stakeholder, ticket.stakeholder_id)
     assert stakeholder is not None
+
+    def entry(at: datetime, kind: str, actor: str, text: str, **more: Any) -> Entry:
+        who = names.actor(actor, stakeholder.full_name)
+        return Entry(at, kind, who, text, role=actor_kind(actor), actor=actor, **more)
+
     entries: list[tuple[datetime, int, Entry]] = []
     messages = (
         await session.exec(
@@ -77,7 +89,6 @@ async def load_transcript(session: AsyncSession, config: Config, number: str) ->
         if message.kind == "desk":
             continue
         kind = "note" if message.kind == "note" else "message"
-        who = speaker(message.actor, stakeholder)
         rank = (
             0 if message.direction == "in" else 3
         )  # at one instant: what was said, what it caused, replies
@@ -85,7 +96,13 @@ async def load_transcript(session: AsyncSession, config: Config, number: str) ->
             (
                 message.created_at,
                 rank,
-                Entry(message.created_at, kind, who, message.text, message.internal),
+                entry(
+                    message.created_at,
+                    kind,
+                    message.actor,
+                    message.text,
+                    internal=message.internal,
+                ),
             )
         )
     files = (
@@ -99,12 +116,12 @@ async def load_transcript(session: AsyncSession, config: Config, number: str) ->
         detail = f"{item.file_type.upper()}, {item.size:,} byte, sha256 {item.sha256[:16]}…, {item.path}".replace(
             ",", ".", 1
         )
-        who = speaker("stakeholder" if item.direction == "in" else "bot", stakeholder)
+        actor = "stakeholder" if item.direction == "in" else "bot"
         entries.append(
             (
                 item.created_at,
                 2,
-                Entry(item.created_at, "file", who, item.file_name, detail=detail),
+                entry(item.created_at, "file", actor, item.file_name, detail=detail),
             )
         )
     changes = (
@@ -115,42 +132,56 @@ async def load_transcript(session: AsyncSession, config: Config, number: str) ->
         )
     ).all()
     for event in changes:
-        labels = config.texts.status_labels
-        move = f"{labels.get(event.from_status or '', event.from_status or 'baru')} → {labels.get(event.to_status, event.to_status)}"
+        move = f"{names.status(event.from_status)} → {names.status(event.to_status)}"
         entries.append(
             (
                 event.at,
                 1,
-                Entry(
-                    event.at, "event", speaker(event.actor, stakeholder), move, detail=event.reason
+                entry(
+                    event.at,
+                    "event",
+                    event.actor,
+                    move,
+                    detail=names.reason(event.reason),
+                    code=event.reason,
                 ),
             )
         )
-    ordered = tuple(entry for _, _, entry in sorted(entries, key=lambda item: (item[0], item[1])))
+    ordered = tuple(item for _, _, item in sorted(entries, key=lambda item: (item[0], item[1])))
     office = config.offices.get(ticket.office, config.current_office)
-    return Transcript(ticket, stakeholder, office.name, office.timezone, ordered)
+    return Transcript(
+        ticket,
+        stakeholder,
+        office.name,
+        office.timezone,
+        ordered,
+        status=names.status(ticket.status),
+        topic=names.topic(ticket.topic_id),
+    )
 
 
 def render_markdown(transcript: Transcript, config: Config) -> str:
     t, s = transcript.ticket, transcript.stakeholder
     role = config.role(s.role)
+    text = config.text
     lines = [
-        f"# Transkrip {t.number} — {transcript.office_name}",
+        f"# {text('transcript_heading', ticket=t.number)} — {transcript.office_name}",
         "",
-        f"- Stakeholder: {s.full_name or '-'} ({role.label if role else '-'}), {s.satker_code or ''} {s.organisation or ''}".rstrip(),
-        f"- Status: {config.texts.status_labels.get(t.status, t.status)}; topik: {t.topic_id or '-'}",
-        f"- Dibuka: {transcript.local(t.opened_at)}; batas solusi: {transcript.local(t.deadline_at)}; selesai: {transcript.local(t.resolved_at)}",
+        f"- {text('transcript_stakeholder')}: {s.full_name or '-'} ({role.label if role else '-'}), {s.satker_code or ''} {s.organisation or ''}".rstrip(),
+        f"- {text('transcript_status')}: {transcript.status}; {text('transcript_topic')}: {transcript.topic}",
+        f"- {text('transcript_opened')}: {transcript.local(t.opened_at)}; {text('transcript_deadline')}: {transcript.local(t.deadline_at)}; {text('transcript_resolved')}: {transcript.local(t.resolved_at)}",
         "",
     ]
     zone = ZoneInfo(transcript.timezone)
     for entry in transcript.entries:
         when = entry.at.astimezone(zone).strftime("%d-%m-%Y %H.%M.%S")
         if entry.kind == "event":
-            lines.append(f"**{when}** · _status_ {entry.text} ({entry.who}: {entry.detail})")
+            event = text("transcript_event", change=entry.text, who=entry.who, reason=entry.detail)
+            lines.append(f"**{when}** · {event}")
         elif entry.kind == "file":
             lines.append(f"**{when}** · {entry.who} · 📎 {entry.text} ({entry.detail})")
         else:
-            tag = " · **[INTERNAL]**" if entry.internal else ""
+            tag = f" · **[{text('transcript_internal')}]**" if entry.internal else ""
             body = entry.text.replace("\n", "\n> ")
             lines.append(f"**{when}** · {entry.who}{tag}\n> {body}")
         lines.append("")
@@ -174,8 +205,7 @@ def render_html(transcript: Transcript, config: Config) -> str:
     return TEMPLATES.get_template("transcript.html").render(
         t=transcript,
         role=role.label if role else "-",
-        status=config.texts.status_labels.get(transcript.ticket.status, transcript.ticket.status),
-        labels=config.texts.status_labels,
+        text=config.text,
         when=lambda moment: moment.astimezone(zone).strftime("%d-%m-%Y %H.%M.%S"),
     )
 

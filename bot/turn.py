@@ -164,7 +164,12 @@ class Turn:
         return format_local(deadline, self.config.current_office.timezone)
 
     def status_label(self, ticket: Ticket) -> str:
+        """The status as the stakeholder reads it (addressed to them: "Bapak/Ibu")."""
         return self.config.texts.status_labels.get(ticket.status, ticket.status)
+
+    def staff_status_label(self, ticket: Ticket) -> str:
+        """The status as staff read it: desk cards, /antrian, reminders, breach notices, /cari."""
+        return self.config.texts.staff_status_labels.get(ticket.status, ticket.status)
 
     @property
     def step(self) -> str:

@@ -268,7 +268,7 @@ def ticket_card(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> str:
     return turn.text(
         "desk_card",
         ticket=ticket.number,
-        status=turn.status_label(ticket),
+        status=turn.staff_status_label(ticket),
         name=stakeholder.full_name or "-",
         role=role.label if role is not None else "-",
         satker=" ".join(filter(None, [stakeholder.satker_code, stakeholder.organisation])) or "-",

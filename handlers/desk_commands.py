@@ -392,7 +392,7 @@ async def queue(turn: Turn, place: Place, argument: str) -> None:
                 "desk_queue_line",
                 id=ticket.id,
                 ticket=ticket.number,
-                status=turn.status_label(ticket),
+                status=turn.staff_status_label(ticket),
                 opened=ticket.opened_at.astimezone(zone).strftime("%d-%m %H.%M"),
                 age=f"{hours // 24} hr {hours % 24} j" if hours >= 24 else f"{hours} j",
                 deadline=turn.deadline_text(ticket),

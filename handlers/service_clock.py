@@ -85,7 +85,7 @@ async def handle_timer(turn: Turn) -> None:
             "desk_deadline_reminder",
             ticket=ticket.number,
             deadline=_deadline(turn, ticket),
-            status=turn.status_label(ticket),
+            status=turn.staff_status_label(ticket),
             officer=ticket.assignee or "-",
         )
     elif job.kind == JobKind.AUTO_ESCALATE and ticket.status != TicketStatus.ESCALATED:
@@ -132,7 +132,7 @@ def _breach(turn: Turn, ticket: Ticket) -> None:
     values = {
         "ticket": ticket.number,
         "deadline": _deadline(turn, ticket),
-        "status": turn.status_label(ticket),
+        "status": turn.staff_status_label(ticket),
         "officer": ticket.assignee or "-",
         "link": ticket.desk_thread_link or "",
     }

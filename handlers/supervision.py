@@ -42,7 +42,7 @@ async def transcript(turn: Turn, argument: str) -> None:
     if not argument:
         turn.say("supervisor_usage_transcript")
         return
-    found = await load_transcript(turn.session, turn.config, argument)
+    found = await load_transcript(turn.session, turn.config, argument, turn.matcher.knowledge)
     if found is None:
         turn.say("desk_unknown_ticket", ticket=argument)
         return
@@ -85,7 +85,7 @@ async def search(turn: Turn, argument: str) -> None:
     lines = [turn.text("supervisor_search_header", total=total, shown=len(rows))]
     for ticket, stakeholder in rows:
         lines.append(
-            f"• {ticket.number} · {turn.status_label(ticket)} · "
+            f"• {ticket.number} · {turn.staff_status_label(ticket)} · "
             f"{stakeholder.full_name or '-'} ({stakeholder.satker_code or stakeholder.organisation or '-'}) · "
             f"{ticket.opened_at.astimezone(ZoneInfo(zone)):%d-%m-%Y}\n  {' '.join(ticket.question.split())[:80]}"
         )
@@ -122,7 +122,7 @@ async def send_report(turn: Turn, start: date, end: date, *, to_supervisors: boo
     path = _export(
         turn,
         f"laporan-{turn.config.office}-{start}-{end - timedelta(days=1)}.html",
-        report_html(built, turn.config),
+        report_html(built, turn.config, turn.matcher.knowledge),
     )
     summary = turn.text(
         "supervisor_report",
@@ -130,8 +130,10 @@ async def send_report(turn: Turn, start: date, end: date, *, to_supervisors: boo
         start=start.strftime("%d-%m-%Y"),
         end=(end - timedelta(days=1)).strftime("%d-%m-%Y"),
         tickets=built.tickets,
-        served=_pct(figures["served_within_20_minutes_share"]),
-        resolved=_pct(figures["resolved_within_3_working_days_share"]),
+        served=_pct(figures["served_within_20_minutes_share"])
+        + f" ({built.served_on_time}/{built.service_denominator})",
+        resolved=_pct(figures["resolved_within_3_working_days_share"])
+        + f" ({built.resolved_on_time}/{built.resolution_denominator})",
         breaches=built.breaches,
         skm=f"{built.skm[0]:.2f} ({built.skm[1]})" if built.skm else "-",
     )

@@ -65,10 +65,11 @@ def test_a_scripted_terminal_conversation(tmp_path: Path) -> None:
     queue = run(tmp_path, "tickets", "--status", "queued")
     assert queue.returncode == 0, queue.stderr
     lines = queue.stdout.splitlines()
-    assert lines[0].split()[:3] == ["ticket", "status", "opened"]
-    assert len(lines) == 2 and "queued" in lines[1] and "mutasi pegawai" in lines[1]
+    assert lines[0].split() == ["tiket", "status", "dibuka", "topik", "pertanyaan"]
+    assert len(lines) == 2 and "antre CSO" in lines[1] and "mutasi pegawai" in lines[1]
+    assert "queued" not in lines[1]  # staff read the status by its name, not its code
     everything = run(tmp_path, "tickets", "--all")
-    assert "resolved" in everything.stdout and "tup-pengajuan" in everything.stdout
+    assert "selesai (Resolved)" in everything.stdout and "tup-pengajuan" in everything.stdout
 
     again = run(tmp_path, "chat", stdin="/profil\n")
     assert "Nama: Siti Rahmawati" in again.stdout  # remembered across runs

@@ -686,7 +686,8 @@ async def test_the_transcript_page(
         f"Transkrip konsultasi {ticket.number}",
         QUESTION,
         "Siti Rahmawati",
-        "dalam antrean petugas CSO",
+        "antre CSO",  # the status as staff name it
+        "Pengajuan Tambahan UP (TUP)",  # the topic by its title, not tup-pengajuan
         'href="/keluar"',
     ):
         assert expected in page.text, expected
@@ -899,9 +900,9 @@ async def test_in_a_real_browser(
             await page.wait_for_url(f"{base}/tiket/{ticket.number}")
             text = await page.inner_text("body")
             assert f"Transkrip konsultasi {ticket.number}" in text
-            assert QUESTION in text and "Siti Rahmawati (stakeholder)" in text
-            assert "status baru → sedang dicarikan jawaban" in text
-            assert "dalam antrean petugas CSO" in text
+            assert QUESTION in text and "Siti Rahmawati (pengguna layanan)" in text
+            assert "status baru → dicarikan jawaban oleh bot" in text
+            assert "antre CSO" in text
             screenshot = await page.screenshot()
             (tmp_path / "transkrip.png").write_bytes(screenshot)
             assert len(screenshot) > 10_000
@@ -935,5 +936,179 @@ async def test_in_a_real_browser(
             assert replayed is not None and replayed.status == 401
             await stranger.close()
             await context.close()
+        finally:
+            await browser.close()
+
+
+# ---------------------------------------------------------------- on a phone
+
+VIEWPORT_META = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+# A question with a word longer than a phone is wide and no place to break it (a pasted link):
+# it must wrap anyway, not widen the page.
+LONG_WORD = "https://spanint.kemenkeu.go.id/" + "BerkasPengajuanTupSatker654321" * 4
+
+
+async def test_every_page_fits_a_phone_and_runs_no_script(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    ticket = await consultation(runtime, clock)
+    await insert_tickets(runtime)
+    pages: list[httpx.Response] = [
+        await client.get("/login"),
+        await client.get("/"),  # 401: not logged in yet
+        await client.get("/masuk/bukan-tautan"),
+        await client.get("/tidak-ada"),
+        await client.post("/laporan"),
+    ]
+    pages.append(await log_in(client, runtime))
+    for path in (
+        "/",
+        "/?page=2",
+        "/?status=resolved&q=dewi",
+        "/?page=9",
+        "/?from=kemarin",
+        f"/tiket/{ticket.number}",
+        "/tiket/KNS-20000101-0001",
+        "/laporan",
+        "/laporan?from=2026-11-23&to=2026-11-01",
+        "/keluar",
+    ):
+        pages.append(await client.get(path))
+    html = [r for r in pages if r.headers.get("content-type", "").startswith("text/html")]
+    assert len(html) == len(pages) - 1  # every page but the redirect of the login link
+    for response in html:
+        where = f"{response.request.method} {response.request.url.path}: {response.status_code}"
+        assert response.text.count(VIEWPORT_META) == 1, where
+        assert "<script" not in response.text.lower(), where
+        assert "script-src" not in response.headers["content-security-policy"], where
+
+
+# Every link, button and form field a thumb has to hit, except links inside a sentence.
+SMALL_TAP_TARGETS = """() => [...document.querySelectorAll(
+    "a, button, select, input:not([type=hidden])")]
+  .filter((e) => e.offsetParent !== null && !e.closest("p"))
+  .map((e) => [e.outerHTML.slice(0, 80), e.getBoundingClientRect()])
+  .filter(([, box]) => box.height < 44 || box.width < 44)
+  .map(([html, box]) => `${html} ${Math.round(box.width)}x${Math.round(box.height)}`)"""
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium package is not installed (apt-get install chromium)",
+)
+async def test_on_a_phone(
+    app: Starlette, runtime: Runtime, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A Kepala Seksi reads every page on a 390-px-wide phone: nothing scrolls sideways, the
+    ticket list turns into cards, the filters stack, the charts shrink, every tap target is at
+    least 44 px and the text at least 16 px; paper still gets the printable page."""
+    from playwright.async_api import Page, async_playwright
+
+    ticket = await consultation(runtime, clock)
+    await insert_tickets(runtime)
+    async with runtime.sessions() as session:
+        await session.exec(
+            update(Ticket)
+            .where(col(Ticket.number) == ticket.number)
+            .values(question=f"{QUESTION} {LONG_WORD}")
+        )
+        await session.commit()
+    phone = {"width": 390, "height": 844}
+
+    async def fits(page: Page, name: str, *visible: str) -> None:
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= phone["width"], (name, width)
+        for selector in visible:
+            assert await page.locator(selector).first.is_visible(), (name, selector)
+        assert await page.evaluate(SMALL_TAP_TARGETS) == [], name
+        font = await page.evaluate("getComputedStyle(document.body).fontSize")
+        assert float(font.removesuffix("px")) >= 16, (name, font)
+        path = tmp_path / f"telepon-{name}.png"
+        await page.screenshot(path=str(path), full_page=True)
+        assert path.exists() and path.stat().st_size > 10_000, name
+        assert png_size(path.read_bytes())[0] == 3 * phone["width"], name
+
+    async with running(app) as base, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(
+                viewport=phone,  # type: ignore[arg-type]
+                device_scale_factor=3,
+                is_mobile=True,
+                has_touch=True,
+            )
+            page = await context.new_page()
+            await page.goto(f"{base}/login")
+            await fits(page, "masuk", "h1", "input[name=password]", "button[type=submit]")
+
+            await page.goto(await create_login_link(runtime, "Budi Santoso", base))
+            assert page.url == f"{base}/"
+            await fits(
+                page,
+                "daftar",
+                "h1",
+                "form.filters input[name=q]",
+                "form.filters button[type=submit]",
+                f"a[href='/tiket/{ticket.number}']",
+                "a[rel=next]",
+                "a[href='/keluar']",
+            )
+            # The filters stack: one under another, each as wide as the form.
+            boxes = await page.eval_on_selector_all(
+                "form.filters label",
+                "(labels) => labels.map((l) => [l.getBoundingClientRect().left,"
+                " l.getBoundingClientRect().top, l.getBoundingClientRect().width])",
+            )
+            assert len(boxes) >= 5 and len({round(left) for left, _, _ in boxes}) == 1
+            assert [top for _, top, _ in boxes] == sorted({top for _, top, _ in boxes})
+            assert min(width for _, _, width in boxes) > phone["width"] / 2
+            # Each ticket is a card with its own labels, and the long question wraps.
+            card = page.locator(f"tr:has(a[href='/tiket/{ticket.number}'])")
+            labels = await card.locator("td").evaluate_all(
+                "(cells) => cells.map((c) => getComputedStyle(c, '::before').content)"
+            )
+            headings = await page.locator("table.tickets th").all_text_contents()
+            assert labels == [f'"{heading}"' for heading in headings] and "Pertanyaan" in headings
+            assert not await page.locator("table.tickets th").first.is_visible()
+            assert (await card.bounding_box() or {"width": 1e9})["width"] <= phone["width"]
+
+            await page.click("a[rel=next]")
+            await page.wait_for_url(f"{base}/?page=2")
+            await fits(page, "daftar-2", "h1", "a[rel=prev]")
+
+            await page.goto(f"{base}/tiket/{ticket.number}")
+            await fits(page, "transkrip", "h1", "nav", "table.meta", ".entry", "pre")
+            assert LONG_WORD in await page.inner_text("body")
+
+            await page.goto(f"{base}/laporan")
+            await fits(page, "laporan", "h1", "nav form input[name=from]", "table.meta")
+            charts = await page.eval_on_selector_all(
+                "img",
+                "(images) => images.map((i) => [i.naturalWidth, i.getBoundingClientRect().right])",
+            )
+            assert len(charts) == 2
+            for natural, right in charts:
+                assert natural > phone["width"] and 0 < right <= phone["width"]
+
+            # Printing from the phone still gives the printable report: no navigation, 11 pt.
+            await page.emulate_media(media="print")
+            assert not await page.locator("nav").is_visible()
+            printed = await page.evaluate("getComputedStyle(document.body).fontSize")
+            assert float(printed.removesuffix("px")) == pytest.approx(11 * 4 / 3, abs=0.01)
+            await context.close()
+
+            # A small tablet keeps the table, which scrolls in its own box rather than the page.
+            tablet = await browser.new_context(viewport={"width": 700, "height": 1000})
+            page = await tablet.new_page()
+            await page.goto(await create_login_link(runtime, "Budi Santoso", base))
+            assert await page.locator("table.tickets th").first.is_visible()
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 700
+            box = await page.eval_on_selector(
+                ".table-scroll", "(box) => [box.clientWidth, box.scrollWidth]"
+            )
+            assert box[0] <= 700 and box[1] > box[0]
+            await tablet.close()
         finally:
             await browser.close()

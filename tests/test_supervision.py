@@ -93,33 +93,17 @@ async def test_a_transcript_shows_everything_once_in_order(tmp_path: Path) -> No
         assert transcript is not None
         texts = [(e.kind, e.who, e.text) for e in transcript.entries]
         expected_in_order = [
-            ("message", "Siti Rahmawati (stakeholder)", "bagaimana cara mengajukan tup?"),
-            ("event", "Siti Rahmawati (stakeholder)", "baru → sedang dicarikan jawaban"),
-            (
-                "event",
-                "csobot",
-                "sedang dicarikan jawaban → menunggu konfirmasi Bapak/Ibu atas jawaban",
-            ),
-            ("message", "Siti Rahmawati (stakeholder)", "Belum"),
-            (
-                "event",
-                "Andi CSO (CSO)",
-                "dalam antrean petugas CSO → sedang ditangani petugas CSO",
-            ),
+            ("message", "Siti Rahmawati (pengguna layanan)", "bagaimana cara mengajukan tup?"),
+            ("event", "Siti Rahmawati (pengguna layanan)", "baru → dicarikan jawaban oleh bot"),
+            ("event", "csobot", "dicarikan jawaban oleh bot → dijawab bot, menunggu konfirmasi"),
+            ("message", "Siti Rahmawati (pengguna layanan)", "Belum"),
+            ("event", "Andi CSO (CSO)", "antre CSO → ditangani CSO"),
             ("note", "Andi CSO (CSO)", "cek sisa UP"),
-            (
-                "event",
-                "Andi CSO (CSO)",
-                "sedang ditangani petugas CSO → menunggu dokumen pendukung dari Bapak/Ibu",
-            ),
-            ("file", "Siti Rahmawati (stakeholder)", "surat.pdf"),
-            ("message", "Siti Rahmawati (stakeholder)", "sudah semua"),
-            (
-                "event",
-                "Andi CSO (CSO)",
-                "sedang ditangani petugas CSO → dieskalasi kepada Kepala Seksi",
-            ),
-            ("event", "Andi CSO (CSO)", "dieskalasi kepada Kepala Seksi → Resolved"),
+            ("event", "Andi CSO (CSO)", "ditangani CSO → menunggu dokumen"),
+            ("file", "Siti Rahmawati (pengguna layanan)", "surat.pdf"),
+            ("message", "Siti Rahmawati (pengguna layanan)", "sudah semua"),
+            ("event", "Andi CSO (CSO)", "ditangani CSO → dieskalasi ke Kepala Seksi"),
+            ("event", "Andi CSO (CSO)", "dieskalasi ke Kepala Seksi → selesai (Resolved)"),
         ]
         positions = [texts.index(item) for item in expected_in_order]
         assert positions == sorted(positions)
@@ -140,7 +124,7 @@ async def test_a_transcript_shows_everything_once_in_order(tmp_path: Path) -> No
         assert note.internal
 
         markdown = render_markdown(transcript, runtime.config)
-        assert "**[INTERNAL]**" in markdown and "23-11-2026 09.0" in markdown  # local time
+        assert "**[CATATAN INTERNAL]**" in markdown and "23-11-2026 09.0" in markdown  # local time
         lines = [json.loads(line) for line in render_jsonl(transcript).splitlines()]
         assert len(lines) == len(transcript.entries) and lines[0]["at"].endswith("+07:00")
         html = render_html(transcript, runtime.config)
@@ -276,6 +260,10 @@ async def test_report_figures_match_a_hand_count(tmp_path: Path) -> None:
             await add_ticket(session, 4, monday + timedelta(hours=3))
             # 5: opened the week before: outside the period.
             await add_ticket(session, 5, monday - timedelta(days=3))
+            # 6: queued at Fri 11:55, its 20 minutes not over at 12:00 and its deadline far: in
+            # neither share yet. (Before KEP-57's figures took only tickets that are due, the
+            # 20-minute share was of all tickets, and this one made it 2 of 5, 40.0 %.)
+            await add_ticket(session, 6, monday + timedelta(days=4, hours=2, minutes=55))
             # Survey: U3 4 and 2 (avg 3), U6 3 (avg 3) → index 75.00, grade C.
             for ticket, element, score in ((t1, "U3", 4), (t2, "U3", 2), (t1, "U6", 3)):
                 session.add(
@@ -293,16 +281,28 @@ async def test_report_figures_match_a_hand_count(tmp_path: Path) -> None:
                 now.astimezone(UTC),
             )
         figures = report.figures()
-        assert figures["tickets"] == 4 and figures["resolved"] == 3
+        assert figures["tickets"] == 5 and figures["resolved"] == 3
         assert (
             figures["resolved_by_bot_share"] == 33.3 and figures["resolved_by_cso_share"] == 66.7
         )  # 1 of 3, 2 of 3
+        # 20 minutes: 1 (0 min) and 3 (10 min) on time, 2 (30 min) late, 4 waiting past its
+        # 20 minutes; 6 not yet due → 2 of 4.
+        assert figures["served_within_20_minutes_share"] == 50.0
         assert (
-            figures["served_within_20_minutes_share"] == 50.0
-        )  # tickets 1 (0 min) and 3 (10 min) of 4
+            figures["served_on_time"],
+            figures["served_late"],
+            figures["waiting_past_20_minutes"],
+            figures["service_denominator"],
+        ) == (2, 1, 1, 4)
+        # 3 working days: 1 and 2 on time, 3 late, 4 open past its deadline; 6 open within it.
+        assert figures["resolved_within_3_working_days_share"] == 50.0
         assert (
-            figures["resolved_within_3_working_days_share"] == 50.0
-        )  # 1 and 2 of the 4 that are due
+            figures["resolved_on_time"],
+            figures["resolved_late"],
+            figures["open_past_deadline"],
+            figures["resolution_denominator"],
+            figures["open_within_deadline"],
+        ) == (2, 1, 1, 4, 1)
         assert figures["escalations"] == 1 and figures["breaches"] == 2
         assert (
             figures["first_answer_minutes_median"] == 10.0
@@ -312,8 +312,9 @@ async def test_report_figures_match_a_hand_count(tmp_path: Path) -> None:
             figures["resolution_hours_median"] == 48.0 and figures["resolution_hours_p90"] == 94.0
         )  # 0.083, 48, 94
         assert (figures["skm_index"], figures["skm_grade"]) == (75.0, "C")
-        assert figures["by_channel"] == {"telegram": 3, "terminal": 1}
-        assert figures["busiest_hours"] == {"09": 1, "10": 1, "11": 1, "12": 1}
+        assert figures["by_channel"] == {"telegram": 4, "terminal": 1}
+        assert figures["busiest_hours"] == {"09": 1, "10": 1, "11": 2, "12": 1}
+        assert figures["skm_element_average"] == {"U3": 3.0, "U6": 3.0}
         assert "served_within_20_minutes_share,50.0" in render_csv(report)
         html = report_html(report, runtime.config)
         assert html.count("data:image/png;base64,") == 2 and "75.00 — mutu C" in html

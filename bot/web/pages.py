@@ -39,6 +39,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from bot import report as reports
 from bot import transcript as transcripts
 from bot.config import ZONE_LABELS
+from bot.labels import StaffLabels
 from bot.roles import SUPERVISOR
 from bot.runtime import Runtime
 from bot.search import TicketQuery, search_tickets
@@ -407,9 +408,10 @@ async def logout(request: Request) -> Response:
 
 
 def ticket_row(
-    ticket: Ticket, stakeholder: Stakeholder, timezone: str, labels: dict[str, str]
+    ticket: Ticket, stakeholder: Stakeholder, timezone: str, names: StaffLabels
 ) -> dict[str, str]:
-    """One line of the ticket list, in the ticket's office time."""
+    """One line of the ticket list, in the ticket's office time; status and topic as staff
+    name them."""
     question = ticket.question if len(ticket.question) <= 90 else ticket.question[:89] + "…"
     satker = " ".join(filter(None, [stakeholder.satker_code, stakeholder.organisation]))
     return {
@@ -419,8 +421,8 @@ def ticket_row(
         "deadline": local_time(ticket.deadline_at, timezone),
         "stakeholder": stakeholder.full_name or "-",
         "satker": satker or "-",
-        "status": labels.get(ticket.status, ticket.status),
-        "topic": ticket.topic_id or "-",
+        "status": names.status(ticket.status),
+        "topic": names.topic(ticket.topic_id),
         "question": question,
     }
 
@@ -431,7 +433,7 @@ async def ticket_list(request: Request, reader: Reader) -> Response:
     dashboard = _dashboard(request)
     config = dashboard.runtime.config
     params = request.query_params
-    labels = config.texts.status_labels
+    labels = config.texts.staff_status_labels
     status = params.get("status") or None
     if status is not None and status not in labels:
         raise BadRequest(f"Status tidak dikenal: {status!r}.")
@@ -466,8 +468,9 @@ async def ticket_list(request: Request, reader: Reader) -> Response:
         return "/?" + urlencode({**kept, "page": target})
 
     knowledge = dashboard.runtime.knowledge.matcher.knowledge
+    names = StaffLabels(config, knowledge)
     topics = [(entry.id, entry.title) for entry in knowledge.entries]
-    topics += [(topic.id, f"Di luar layanan: {topic.title}") for topic in knowledge.out_of_scope]
+    topics += [(topic.id, names.topic(topic.id)) for topic in knowledge.out_of_scope]
     zones = {key: office_config.timezone for key, office_config in config.offices.items()}
     return page(
         request,
@@ -476,7 +479,7 @@ async def ticket_list(request: Request, reader: Reader) -> Response:
         nav=nav(dashboard, reader),
         section=dashboard.section_name(reader.section) if reader.role != SUPERVISOR else None,
         rows=[
-            ticket_row(ticket, stakeholder, zones.get(ticket.office, timezone), labels)
+            ticket_row(ticket, stakeholder, zones.get(ticket.office, timezone), names)
             for ticket, stakeholder in rows
         ],
         total=total,
@@ -498,7 +501,12 @@ async def ticket_transcript(request: Request, reader: Reader) -> Response:
     number = request.path_params["number"]
     # Another section's ticket is not found for a Kepala Seksi: its number tells them nothing.
     async with dashboard.reading(reader) as session:
-        transcript = await transcripts.load_transcript(session, dashboard.runtime.config, number)
+        transcript = await transcripts.load_transcript(
+            session,
+            dashboard.runtime.config,
+            number,
+            dashboard.runtime.knowledge.matcher.knowledge,
+        )
     if transcript is None:
         return error_page(
             request,
@@ -511,18 +519,36 @@ async def ticket_transcript(request: Request, reader: Reader) -> Response:
     return HTMLResponse(with_nav(document, nav(dashboard, reader)))
 
 
+# `?kantor=semua`: every office together, with a table per office (supervisors only).
+ALL_OFFICES = "semua"
+
+
+def report_office(dashboard: Dashboard, reader: Reader, value: str | None) -> str:
+    """The office of a report: an office id, or reports.ALL_OFFICES for `semua`, which only a
+    supervisor may ask for (a Kepala Seksi reads their section, in one office at a time);
+    default the office served."""
+    config = dashboard.runtime.config
+    if value == ALL_OFFICES and value not in config.offices:
+        if reader.role != SUPERVISOR:
+            raise BadRequest("Laporan semua kantor hanya dapat dibuka oleh supervisor.")
+        return reports.ALL_OFFICES
+    office = parse_office(dashboard, value, config.office)
+    assert office is not None
+    return office
+
+
 async def _report(request: Request, reader: Reader) -> tuple[reports.Report, date]:
     """The report the query asks for, and its last day (inclusive): of the reader's section's
-    tickets only for a Kepala Seksi, which its title says."""
+    tickets only for a Kepala Seksi, which its title says. The office is `kantor` (or `office`,
+    which the navigation's form sends)."""
     dashboard = _dashboard(request)
     config = dashboard.runtime.config
     params = request.query_params
-    office = parse_office(dashboard, params.get("office"), config.office)
-    assert office is not None
+    office = report_office(dashboard, reader, params.get("kantor") or params.get("office"))
     now = dashboard.now()
-    start, end = reports.default_period(
-        now.astimezone(ZoneInfo(config.offices[office].timezone)).date()
-    )
+    # The default period in the office's own dates; for all offices, the served office's.
+    zone = config.offices.get(office, config.current_office).timezone
+    start, end = reports.default_period(now.astimezone(ZoneInfo(zone)).date())
     date_from, date_to = (
         parse_date(params.get("from"), "awal"),
         parse_date(params.get("to"), "akhir"),
@@ -546,8 +572,17 @@ async def report_page(request: Request, reader: Reader) -> Response:
     report, last = await _report(request, reader)
     # Charts are drawn with matplotlib: off the event loop, and one at a time (pyplot is global).
     async with dashboard.chart_lock:
-        document = await asyncio.to_thread(reports.render_html, report, dashboard.runtime.config)
-    period = {"from": report.start.isoformat(), "to": last.isoformat(), "office": report.office}
+        document = await asyncio.to_thread(
+            reports.render_html,
+            report,
+            dashboard.runtime.config,
+            dashboard.runtime.knowledge.matcher.knowledge,
+        )
+    office = ALL_OFFICES if report.office == reports.ALL_OFFICES else report.office
+    period = {"from": report.start.isoformat(), "to": last.isoformat(), "office": office}
+    offices = sorted(dashboard.runtime.config.offices)
+    if reader.role == SUPERVISOR:
+        offices.append(ALL_OFFICES)
     return HTMLResponse(
         with_nav(
             document,
@@ -555,7 +590,7 @@ async def report_page(request: Request, reader: Reader) -> Response:
                 dashboard,
                 reader,
                 period=period,
-                offices=sorted(dashboard.runtime.config.offices),
+                offices=offices,
                 csv_url="/laporan.csv?" + urlencode(period),
             ),
         )
@@ -567,7 +602,8 @@ async def report_csv(request: Request, reader: Reader) -> Response:
     """GET /laporan.csv: the same figures as a spreadsheet download (for a Kepala Seksi, with a
     last row `section` naming the section they cover, which the file name also carries)."""
     report, last = await _report(request, reader)
-    text, scope = reports.render_csv(report), report.office
+    scope = ALL_OFFICES if report.office == reports.ALL_OFFICES else report.office
+    text = reports.render_csv(report)
     if reader.role != SUPERVISOR:
         extra = io.StringIO()
         csv.writer(extra).writerow(["section", reader.section or "-"])
