@@ -116,6 +116,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "desk_documents_complete": frozenset({"count"}),
     "desk_taken": frozenset({"officer"}),
     "desk_already_taken": frozenset({"officer"}),
+    "desk_not_with_cso": frozenset({"ticket", "status"}),
     "desk_unknown_ticket": frozenset({"ticket"}),
     "desk_need_text": frozenset({"command"}),
     "desk_documents_menu": frozenset({"topic"}),
@@ -466,6 +467,7 @@ class Texts(StrictModel):
     desk_documents_complete: str
     desk_help: str
     desk_ticket_closed: str
+    desk_not_with_cso: str
     desk_erased: str
     desk_not_resolved: str
     desk_taken: str

@@ -110,8 +110,18 @@ async def _need_ticket(turn: Turn, place: Place) -> Ticket | None:
 
 
 async def _open_for(turn: Turn, place: Place, ticket: Ticket) -> bool:
+    """Whether staff may act on the ticket now: it is with the CSOs and not a colleague's."""
     if ticket.status == TicketStatus.RESOLVED:
         desk_reply(turn, place, "desk_ticket_closed")
+        return False
+    if ticket.status not in HANDED_OFF:  # the bot still has it (asked, answered)
+        desk_reply(
+            turn,
+            place,
+            "desk_not_with_cso",
+            ticket=ticket.number,
+            status=turn.staff_status_label(ticket),
+        )
         return False
     officer = desk.officer(turn)
     staff = turn.staff
@@ -146,8 +156,7 @@ async def take(turn: Turn, place: Place, argument: str) -> None:
     if ticket is None:
         desk_reply(turn, place, "desk_not_in_ticket")
         return
-    if ticket.status == TicketStatus.RESOLVED:
-        desk_reply(turn, place, "desk_ticket_closed")
+    if not await _open_for(turn, place, ticket):
         return
     if not desk.take_if_free(turn, ticket, announce=True):
         desk_reply(turn, place, "desk_already_taken", officer=ticket.assignee or "-")

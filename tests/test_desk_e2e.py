@@ -546,3 +546,21 @@ async def test_a_supervisor_receives_a_transcript_file_in_telegram(
     bot_api.push_text(ANDI, "/transkrip KNS-20261123-0001")  # a CSO may not
     await bot_api.wait_for(lambda: bool(bot_api.sent("sendMessage", ANDI)))
     assert len(transcripts()) == 1
+
+
+async def test_staff_cannot_work_a_ticket_the_bot_still_holds(
+    desk: Runtime, bot_api: FakeBotApi
+) -> None:
+    """A ticket the bot answered waits for the stakeholder: /ambil is refused with
+    a clear message (not an internal error), and nothing changes (the property tests in
+    tests/test_properties.py also drive /dokumen, /eskalasi and /jawab there)."""
+    await identify(bot_api)
+    await say(bot_api, "bagaimana cara mengajukan tup?", 2)
+    for command in ("/ambil 1", "/ambil KNS-20261123-0001"):
+        before = len(bot_api.texts(ANDI))
+        bot_api.push_text(ANDI, command)
+        await bot_api.wait_for(lambda: len(bot_api.texts(ANDI)) > before)
+        assert "belum di antrean CSO" in bot_api.texts(ANDI)[-1]
+    stored = await ticket(desk)
+    assert (stored.status, stored.assignee) == ("answered", None)
+    assert all("gangguan" not in text for text in bot_api.texts(ANDI))
