@@ -559,7 +559,7 @@ async def test_staff_cannot_work_a_ticket_the_bot_still_holds(
     for command in ("/ambil 1", "/ambil KNS-20261123-0001"):
         before = len(bot_api.texts(ANDI))
         bot_api.push_text(ANDI, command)
-        await bot_api.wait_for(lambda: len(bot_api.texts(ANDI)) > before)
+        await bot_api.wait_for(lambda count=before: len(bot_api.texts(ANDI)) > count)
         assert "belum di antrean CSO" in bot_api.texts(ANDI)[-1]
     stored = await ticket(desk)
     assert (stored.status, stored.assignee) == ("answered", None)
