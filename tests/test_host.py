@@ -16,10 +16,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import create_async_engine
-from starlette.routing import BaseRoute
 
 from bot.addressing import AddressBook
-from bot.channels.base import ChannelHost
 from bot.channels.terminal import TerminalChannel
 from bot.clock import FakeClock
 from bot.files import store_incoming
@@ -30,7 +28,7 @@ from bot.store import db
 from bot.store.models import Attachment, Ticket
 from tests.conftest import (
     FakeChat,
-    RecordingSender,
+    RecordingChannel,
     config_for_tests,
     make_settings,
     rows,
@@ -50,31 +48,18 @@ async def get(app: Any, path: str) -> httpx.Response:
         return await client.get(path)
 
 
-class ProblemChannel:
+class ProblemChannel(RecordingChannel):
     """A channel whose platform cannot be reached: check() says why, or fails outright."""
 
     def __init__(self, name: str, problem: str | None = None, error: bool = False) -> None:
-        self.name = name
-        self.sender = RecordingSender(name)
+        super().__init__(name)
         self.problem = problem
         self.error = error
-
-    async def start(self, host: ChannelHost) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def routes(self) -> list[BaseRoute]:
-        return []
 
     async def check(self) -> str | None:
         if self.error:
             raise ConnectionResetError("peer went away")
         return self.problem
-
-    async def process(self, payload: dict[str, Any]) -> None:
-        pass
 
 
 # ---- /healthz ------------------------------------------------------------------------------

@@ -24,16 +24,8 @@ SECRET = "rahasia-webhook-123"
 async def test_updates_arrive_through_the_webhook(
     tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        telegram_bot_token="123456:HOOK",
-        telegram_api_base_url=bot_api.base_url,
-        telegram_webhook_url="https://cso.example.go.id/telegram",
-        telegram_webhook_secret=SECRET,
-    )
-    runtime = await build_runtime(settings, clock=clock)
     bot_api.fail("setWebhook", 502)  # the Bot API is briefly unavailable at start
-    channel = await start_telegram(runtime, webhook=True)
+    runtime, channel = await webhook_bot(tmp_path, bot_api, clock)
     try:
         (hook,) = bot_api.sent("setWebhook")
         assert (hook.params["url"], hook.params["secret_token"]) == (
