@@ -535,17 +535,22 @@ async def _retention_purge(settings: Settings, args: argparse.Namespace) -> int:
     from bot.retention import months_before, purge
 
     config = load_config(settings.csobot_config)
-    cutoff = months_before(SystemClock().now(), config.service.retention_months)
+    now = SystemClock().now()
+    cutoff = months_before(now, config.service.retention_months)
     engine = await _database(settings)
     try:
         async with db.session_factory(engine)() as session:
-            result = await purge(session, settings.csobot_data_dir, cutoff, dry_run=args.dry_run)
+            result = await purge(
+                session, settings.csobot_data_dir, cutoff, dry_run=args.dry_run, now=now
+            )
     finally:
         await engine.dispose()
     verb = "would delete" if args.dry_run else "deleted"
     print(
         f"{verb} (inactive since before {cutoff:%Y-%m-%d}): {result.stakeholders} stakeholders, "
-        f"{result.tickets} tickets, {result.messages} messages, {result.files} files, {result.update_keys} update keys"
+        f"{result.tickets} tickets, {result.messages} messages, {result.files} files, "
+        f"{result.update_keys} update keys; processed raw updates older than 7 days: "
+        f"{result.raw_updates}, old downloads: {result.downloads}"
     )
     return 0
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.files import purge_incoming
 from bot.store.models import (
     Attachment,
     Conversation,
+    InboxStatus,
+    InboxUpdate,
     Message,
     OutboxItem,
     ProcessedUpdate,
@@ -44,6 +47,8 @@ class Purge:
     messages: int = 0
     files: int = 0  # stored attachments and exported transcripts
     update_keys: int = 0
+    raw_updates: int = 0  # processed platform updates (they hold what people wrote)
+    downloads: int = 0  # files left in the incoming folder
 
 
 def exported_transcripts(data_dir: Path, numbers: Iterable[str]) -> list[Path]:
@@ -88,11 +93,25 @@ async def expired_stakeholders(session: AsyncSession, cutoff: datetime) -> list[
     return _ids((await session.exec(query)).all())
 
 
+RAW_UPDATES_KEPT = timedelta(days=7)  # long past any platform's redelivery
+
+
 async def purge(
-    session: AsyncSession, data_dir: Path, cutoff: datetime, *, dry_run: bool = False
+    session: AsyncSession,
+    data_dir: Path,
+    cutoff: datetime,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
 ) -> Purge:
-    """Delete (or with dry_run only count) everything past the cut-off, in one transaction."""
+    """Delete (or with dry_run only count) everything past the cut-off, in one transaction.
+
+    With `now`, processed raw updates and leftover downloads older than RAW_UPDATES_KEPT go too:
+    they are copies of what is kept elsewhere (the transcript, the ticket's files), and they
+    hold what people wrote. Updates set aside as failed stay for an operator.
+    """
     result = Purge()
+    raw_cutoff = now - RAW_UPDATES_KEPT if now is not None else None
     owners = await expired_stakeholders(session, cutoff)
     owned = (
         list(
@@ -143,6 +162,17 @@ async def purge(
         len(files) + len(exports),
         int(keys),
     )
+    if raw_cutoff is not None:
+        result.raw_updates = int(
+            (
+                await session.exec(
+                    select(func.count())
+                    .select_from(InboxUpdate)
+                    .where(InboxUpdate.status == InboxStatus.DONE)
+                    .where(col(InboxUpdate.processed_at) < raw_cutoff)
+                )
+            ).one()
+        )
     if dry_run:
         return result
     if tickets:
@@ -165,7 +195,15 @@ async def purge(
         )
         await session.exec(delete(Stakeholder).where(col(Stakeholder.id).in_(owners)))
     await session.exec(delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < cutoff))
+    if raw_cutoff is not None:
+        await session.exec(
+            delete(InboxUpdate)
+            .where(col(InboxUpdate.status) == InboxStatus.DONE)
+            .where(col(InboxUpdate.processed_at) < raw_cutoff)
+        )
     await session.commit()
+    if raw_cutoff is not None:
+        result.downloads = purge_incoming(data_dir, raw_cutoff)
     for item in files:  # after the commit: a failed transaction must not have lost the files
         (data_dir / item.path).unlink(missing_ok=True)
     for path in exports:

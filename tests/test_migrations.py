@@ -48,3 +48,25 @@ async def test_upgrading_a_populated_first_version_database(tmp_path: Path) -> N
         assert tuple(message) == ("pertanyaan", 0)
     finally:
         await engine.dispose()
+
+
+async def test_the_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+    """Alembic's autogenerate finds nothing to add: a model changed without its migration
+    (or the reverse) fails here, not on an office's database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import bot.store.models  # noqa: F401 - the tables must be in SQLModel.metadata
+    from bot.store import db
+
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'compare.db'}")
+    try:
+        await db.upgrade(engine)
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), SQLModel.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []

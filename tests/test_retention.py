@@ -77,3 +77,44 @@ async def test_purge_removes_only_inactive_stakeholders_without_open_tickets(
         assert "Setuju" in [b.label for r in old.replies for b in r.buttons]
     finally:
         await runtime.close()
+
+
+async def test_processed_raw_updates_and_old_downloads_are_kept_one_week(tmp_path: Path) -> None:
+    import os
+    from datetime import timedelta
+
+    from bot.inbox import Inbox
+    from bot.store.models import InboxUpdate
+
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    clock = FakeClock(now - timedelta(days=10))
+    runtime = await build_runtime(make_settings(tmp_path), clock=clock)
+    try:
+        inbox = Inbox(runtime.sessions, clock)
+        for key in ("old-done", "old-failed"):
+            await inbox.store("telegram", key, f"user:{key}", {"message": {"text": "Budi 0812"}})
+        (done, failed) = await inbox.claim("telegram")
+        assert done.id is not None and failed.id is not None
+        await inbox.done(done.id)
+        for _ in range(20):  # set aside after every retry
+            await inbox.retry(failed.id, "OperationalError")
+        clock.set(now)
+        await inbox.store("telegram", "recent", "user:2", {"message": {"text": "baru"}})
+        recent = (await inbox.claim("telegram"))[0]
+        assert recent.id is not None
+        await inbox.done(recent.id)
+        data = tmp_path / "data"
+        old, _ = store_incoming(data, b"%PDF-1.4 lama", key="telegram:old")
+        new, _ = store_incoming(data, b"%PDF-1.4 baru", key="telegram:new")
+        ten_days = (now - timedelta(days=10)).timestamp()
+        os.utime(data / old, (ten_days, ten_days))
+        async with runtime.sessions() as session:
+            counted = await purge(session, data, months_before(now, 24), dry_run=True, now=now)
+            assert counted.raw_updates == 1
+            result = await purge(session, data, months_before(now, 24), now=now)
+        assert (result.raw_updates, result.downloads) == (1, 1)
+        left = {(row.key, row.status) for row in await rows(runtime, InboxUpdate)}
+        assert left == {("old-failed", "failed"), ("recent", "done")}
+        assert not (data / old).exists() and (data / new).exists()
+    finally:
+        await runtime.close()

@@ -271,7 +271,10 @@ class InboxUpdate(SQLModel, table=True):
     """
 
     __tablename__ = "inbox_update"
-    __table_args__ = (Index("ix_inbox_pending", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_inbox_pending", "status", "next_attempt_at"),
+        Index("ix_inbox_sender", "channel", "sender", "status", "id"),  # one sender's order
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)

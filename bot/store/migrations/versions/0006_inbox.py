@@ -37,8 +37,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("key"),
     )
     op.create_index("ix_inbox_pending", "inbox_update", ["status", "next_attempt_at"])
+    op.create_index("ix_inbox_sender", "inbox_update", ["channel", "sender", "status", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inbox_sender", table_name="inbox_update")
     op.drop_index("ix_inbox_pending", table_name="inbox_update")
     op.drop_table("inbox_update")
