@@ -28,7 +28,15 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.store.db import SessionFactory
-from bot.store.models import Message, OutboxItem, OutboxStatus, Ticket, TicketStatus
+from bot.store.models import (
+    InboxStatus,
+    InboxUpdate,
+    Message,
+    OutboxItem,
+    OutboxStatus,
+    Ticket,
+    TicketStatus,
+)
 
 # A turn is a database transaction plus matching: about a millisecond on a quiet SQLite file,
 # seconds when the database is contended or remote.
@@ -100,6 +108,13 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self._inbox = Gauge(
+            "csobot_inbox_updates",
+            "Received platform updates by state: pending (stored, not yet handled) and failed "
+            "(set aside after every retry, waiting for an operator), by channel.",
+            ["channel", "state"],
+            registry=self.registry,
+        )
         self._sla_breaches = Gauge(
             "csobot_sla_breaches",
             "Open tickets whose deadline has passed.",
@@ -152,8 +167,14 @@ class Metrics:
                 col(Ticket.deadline_at) < now,
             )
         )
+        inbox_query = (
+            select(InboxUpdate.channel, InboxUpdate.status, func.count(col(InboxUpdate.id)))
+            .where(col(InboxUpdate.status).in_([InboxStatus.PENDING, InboxStatus.FAILED]))
+            .group_by(col(InboxUpdate.channel), col(InboxUpdate.status))
+        )
         async with sessions() as session:
             outbox = list((await session.exec(outbox_query)).all())
+            inbox = list((await session.exec(inbox_query)).all())
             tickets = list((await session.exec(tickets_query)).all())
             breaches = (await session.exec(breaches_query)).one()
 
@@ -173,6 +194,13 @@ class Metrics:
             self._open_tickets.labels(status=status).set(0)
         for status, count in tickets:
             self._open_tickets.labels(status=status).set(count)
+
+        self._inbox.clear()
+        for channel in self._outbox_channels | {row[0] for row in inbox}:
+            for kept in (InboxStatus.PENDING, InboxStatus.FAILED):
+                self._inbox.labels(channel=channel, state=kept.value).set(0)
+        for channel, status, count in inbox:
+            self._inbox.labels(channel=channel, state=status).set(count)
 
         self._sla_breaches.set(breaches)
 

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlmodel import col
 
+from bot.clock import FakeClock
 from bot.metrics import Metrics
 from bot.store import db
 from bot.store.db import SessionFactory
@@ -291,3 +292,27 @@ async def test_open_ticket_series_of_an_unknown_status_goes_when_emptied(
     open_tickets = series(samples(metrics), "csobot_open_tickets")
     assert (("status", "on_hold"),) not in open_tickets
     assert set(open_tickets.values()) == {0}
+
+
+async def test_inbox_updates_waiting_and_set_aside_by_channel(sessions: SessionFactory) -> None:
+    from bot.inbox import Inbox
+
+    inbox = Inbox(sessions, FakeClock(NOW))
+    for n in range(3):
+        await inbox.store("telegram", f"t{n}", f"user:{n}", {"update_id": n})
+    await inbox.store("whatsapp", "w0", "user:w", {"entry": []})
+    claimed = await inbox.claim("telegram")
+    first, second = claimed[0], claimed[1]
+    assert first.id is not None and second.id is not None
+    await inbox.done(first.id)
+    for _ in range(20):
+        await inbox.retry(second.id, "OperationalError")
+    metrics = Metrics()
+    await metrics.refresh(sessions, NOW)
+    found = samples(metrics)
+    assert series(found, "csobot_inbox_updates") == {
+        (("channel", "telegram"), ("state", "pending")): 1.0,
+        (("channel", "telegram"), ("state", "failed")): 1.0,
+        (("channel", "whatsapp"), ("state", "pending")): 1.0,
+        (("channel", "whatsapp"), ("state", "failed")): 0.0,
+    }

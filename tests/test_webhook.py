@@ -67,6 +67,7 @@ async def test_updates_arrive_through_the_webhook(
             metrics = (await client.get("/metrics")).text
             # The redelivery was recognised at the inbox and never handled again.
             assert 'csobot_updates_total{channel="telegram"} 1.0' in metrics
+            assert "# TYPE csobot_inbox_updates gauge" in metrics
             assert [row.key for row in await rows(runtime, InboxUpdate)] == [
                 f"telegram:{BOT_ID}:{update['update_id']}"
             ]
