@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.addresses import Address, ToDesk, ToStaff, ToStaffRole, ToStakeholder
 from bot.config import Config, StaffMember
+from bot.queries.erasure import is_erased
 from bot.store.models import Stakeholder, Ticket
 
 
@@ -44,8 +45,8 @@ class AddressBook:
         """Nobody reachable gives an empty list (e.g. no staff account on the desk channel)."""
         if isinstance(address, ToStakeholder):
             stakeholder = await session.get(Stakeholder, address.stakeholder_id)
-            if stakeholder is None:
-                return []
+            if stakeholder is None or is_erased(stakeholder.chat_id):
+                return []  # gone, or erased their data (/hapus_data): nobody to write to
             return [Delivery(stakeholder.channel, stakeholder.chat_id)]
         if isinstance(address, ToDesk):
             if self.desk_group is not None:

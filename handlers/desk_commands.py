@@ -156,6 +156,8 @@ async def take(turn: Turn, place: Place, argument: str) -> None:
     if ticket is None:
         desk_reply(turn, place, "desk_not_in_ticket")
         return
+    if ticket.status == TicketStatus.RESOLVED and not place.in_thread:
+        await _remember(turn, ticket)  # so that /buka can reopen it from this private chat
     if not await _open_for(turn, place, ticket):
         return
     if not desk.take_if_free(turn, ticket, announce=True):

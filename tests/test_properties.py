@@ -7,7 +7,8 @@ staff (desk.channel terminal, no group: staff work in their private chats). Inva
 
 1. Nothing fails inside: no reply carries the internal-error apology and nothing under the
    `bot` logger logs an ERROR.
-2. Every ticket's event history is a path through bot.tickets.TRANSITIONS starting from None,
+2. Every ticket's event history is a path through bot.tickets.TRANSITIONS starting from None
+   (plus the one documented exception: asked → resolved when the owner erases their data),
    and the ticket is in the status its last event reached (resolved_at set iff resolved).
 3. Nobody receives another's message: deliveries on "test" go to the stakeholders' own chats,
    never carry staff-only texts, and every ticket they name (button data, ticket number)
@@ -17,6 +18,11 @@ staff (desk.channel terminal, no group: staff work in their private chats). Inva
    not erased, and each of those has exactly one conversation row.
 5. Liveness of the outbox and the service clock: after a turn and a delivery sweep nothing is
    left pending, and pending jobs exist only for tickets a CSO has.
+
+Examples are derandomized (no example database), so CI runs the same ones every time; a few
+hand-written scenarios (@example) take every run deep into the SOP. A failure prints the steps
+so far and what broke; Hypothesis then shrinks it to a minimal scenario (which can take
+minutes: every example builds a runtime). Bugs these tests found are fixed; each keeps its own test.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -222,10 +227,12 @@ class Say:
 
 @dataclass(frozen=True)
 class Press:
-    """Press one of the buttons the bot showed this stakeholder lately (index modulo their count)."""
+    """Press a button the bot showed this stakeholder: on the latest message with buttons
+    (age 0) or an older, maybe stale one; `index` modulo the number of its buttons."""
 
     user: str
     index: int
+    age: int = 0
 
 
 @dataclass(frozen=True)
@@ -289,6 +296,7 @@ class StaffWorks:
 class StaffPress:
     who: str
     index: int
+    age: int = 0
 
 
 @dataclass(frozen=True)
@@ -332,7 +340,7 @@ BY_KIND: dict[str, st.SearchStrategy[Step]] = {
             st.text(alphabet=ALPHABET, max_size=12),
         ),
     ),
-    "press": st.builds(Press, users, st.integers(0, 7)),
+    "press": st.builds(Press, users, st.integers(0, 7), st.sampled_from((0, 0, 0, 1, 2))),
     "forge": st.builds(PressData, users, st.sampled_from(FORGED)),
     "odd": st.one_of(
         st.builds(Media, users),
@@ -352,14 +360,14 @@ BY_KIND: dict[str, st.SearchStrategy[Step]] = {
         StaffWorks, staff_members, st.sampled_from((1, 1, 2, 3, 4)), st.sampled_from(DESK_WORK)
     ),
     "staff_odd": st.one_of(
-        st.builds(StaffPress, staff_members, st.integers(0, 5)),
+        st.builds(StaffPress, staff_members, st.integers(0, 5), st.sampled_from((0, 1))),
         st.builds(StaffFile, staff_members),
     ),
     "wait": st.builds(Wait, st.sampled_from(WAITS)),
 }
 # How often each kind comes up: pressing what the bot offered and staff at work drive the
 # tickets through the SOP; the rest probes the edges.
-KINDS = ["ask"] * 3 + ["press"] * 5 + ["say"] * 2 + ["take"] * 2 + ["work"] * 2 + ["staff"]
+KINDS = ["ask"] * 3 + ["press"] * 5 + ["say"] * 2 + ["take"] + ["work"] * 3 + ["staff"]
 KINDS += ["forge", "odd", "identify", "staff_odd", "wait"]
 steps: st.SearchStrategy[Step] = st.sampled_from(KINDS).flatmap(BY_KIND.__getitem__)
 Scenario = tuple[list[str], list[Step]]
@@ -507,6 +515,8 @@ def delivery_problems(rows: Snapshot, seen: Observed) -> list[str]:
             for b in outbound.buttons
             if b.action is not None and b.action.name in TICKET_BUTTONS
         ]
+        if outbound.ticket_id is not None:  # only replies sent unstored keep it
+            named.append(outbound.ticket_id)
         if "ticket" in outbound.values:
             named.append(number_to_id.get(outbound.values["ticket"], -1))
         for ticket_id in named:
@@ -628,10 +638,12 @@ class World:
         assert isinstance(self.runtime.clock, FakeClock)
         return self.runtime.clock
 
-    def offered(self, chat_id: str, delivered: list[tuple[str, Outbound]]) -> list[Button]:
-        """The buttons of the last three messages with buttons this chat received."""
-        latest = [o for c, o in reversed(delivered) if c == chat_id and o.buttons][:3]
-        return [button for outbound in latest for button in outbound.buttons]
+    def offered(
+        self, chat_id: str, delivered: list[tuple[str, Outbound]], age: int
+    ) -> tuple[Button, ...]:
+        """The buttons of the age-th latest message with buttons this chat received."""
+        with_buttons = [o for c, o in reversed(delivered) if c == chat_id and o.buttons]
+        return with_buttons[min(age, len(with_buttons) - 1)].buttons if with_buttons else ()
 
     def inbound(self, user: str, channel: str, kind: InboundKind, **fields: Any) -> Inbound:
         self.updates += 1
@@ -682,7 +694,7 @@ class World:
         if isinstance(step, Say):
             await self.chats[step.user].send(step.text)
         elif isinstance(step, Press):
-            offered = self.offered(step.user, self.test.sender.delivered)
+            offered = self.offered(step.user, self.test.sender.delivered, step.age)
             if offered:
                 await self.press(self.chats[step.user], offered[step.index % len(offered)])
         elif isinstance(step, PressData):
@@ -707,7 +719,7 @@ class World:
         elif isinstance(step, StaffSays):
             await self.staff[step.who].send(step.text)
         elif isinstance(step, StaffPress):
-            offered = self.offered(step.who, self.terminal.sender.delivered)
+            offered = self.offered(step.who, self.terminal.sender.delivered, step.age)
             if offered:
                 await self.press(self.staff[step.who], offered[step.index % len(offered)])
         elif isinstance(step, StaffFile):
@@ -758,15 +770,78 @@ async def play(directory: Path, scenario: Scenario) -> None:
 
 
 ASK_TUP = Say("2001", "bagaimana cara mengajukan tup?")  # answered by the bot at once
-
-
-@settings(
+HANDED_OFF_QUESTION = Say("2001", "mohon info tunjangan kinerja pegawai bulan ini belum cair")
+# Walks the SOP deep, where random steps seldom get in 25 examples: every invariant is
+# checked along these too.
+DOCUMENTS_AND_SURVEY: Scenario = (
+    ["2001"],
+    [
+        HANDED_OFF_QUESTION,
+        StaffWorks("andi", 1, "/dokumen surat permohonan; rekening koran"),
+        SendFile("2001", "too_large"),
+        Say("2001", "sudah semua"),
+        StaffSays("andi", "Baik Bu, kami cek dulu."),
+        StaffSays("andi", "/selesai Jawaban: surat permohonan ditujukan ke Kepala KPPN."),
+        *(Press("2001", score) for score in (3, 2, 0, 1)),  # the four SKM elements
+        Say("2001", "pelayanannya cepat, terima kasih"),
+    ],
+)
+ESCALATION_AND_CLOCK: Scenario = (
+    ["2001", "2002"],
+    [
+        HANDED_OFF_QUESTION,
+        Say("2002", "bagaimana cara mengajukan tup?"),
+        Press("2002", 1),  # Belum
+        StaffWorks("budi", 2, "/eskalasi mohon arahan"),
+        Wait(60 * 24 * 3),
+        StaffWorks("budi", 2, "/selesai Jawaban: surat permohonan ditujukan ke Kepala KPPN."),
+        Press("2002", 4),  # skip the survey
+    ],
+)
+ERASURE_AND_BACK: Scenario = (
+    ["2001"],
+    [
+        HANDED_OFF_QUESTION,
+        StaffSays("andi", "/ambil 1"),
+        Say("2001", "/hapus_data"),
+        Press("2001", 0),  # Ya, hapus data saya
+        Identify("2001", "pihak_ketiga"),
+        ASK_TUP,
+        Press("2001", 0),  # Ya, terjawab
+        PressData("2001", "skm:1:U3:4"),  # the erased ticket's survey
+        Press("2001", 4),
+        StaffSays("andi", "Baik Bu, kami cek dulu."),
+    ],
+)
+HANDED_BACK: Scenario = (
+    ["2001"],
+    [
+        ASK_TUP,
+        Press("2001", 1),
+        StaffWorks("andi", 1, "/jawab tup-pengajuan"),
+        Press("2001", 1),
+        StaffSays("budi", "/ambil 1"),
+        StaffSays("andi", "/antrian"),
+        Say("2001", "/status"),
+        Say("2001", "/profil"),
+        Press("2001", 0),  # Ubah data diri
+        Say("2001", "/batal"),
+    ],
+)
+PROPERTY = settings(
     max_examples=25,
     deadline=None,
     derandomize=True,  # the same examples on every run and machine
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@PROPERTY
+@example(scenario=DOCUMENTS_AND_SURVEY)
+@example(scenario=ESCALATION_AND_CLOCK)
+@example(scenario=ERASURE_AND_BACK)
+@example(scenario=HANDED_BACK)
 # Found by this property (fixed in cad6259): desk commands on a ticket the bot still held
 # (asked, answered) tried a forbidden status move, and the CSO got the internal-error apology.
 @example(scenario=(["2001"], [ASK_TUP, StaffWorks("andi", 1, DESK_WORK[1])]))
@@ -789,6 +864,55 @@ def test_random_conversations_keep_the_invariants(
     tmp_path_factory: pytest.TempPathFactory, scenario: Scenario
 ) -> None:
     asyncio.run(play(tmp_path_factory.mktemp("prop"), scenario))
+
+
+ERASED_WITH_A_CSO: list[Step] = [
+    HANDED_OFF_QUESTION,
+    StaffSays("andi", "/ambil 1"),  # andi's private chat now works on ticket 1
+    Say("2001", "/hapus_data"),
+    Say("2001", "ya"),
+]
+after_erasure = st.lists(
+    st.one_of(
+        st.builds(StaffSays, staff_members, st.sampled_from(STAFF_TEXTS)),
+        BY_KIND["work"],
+        BY_KIND["say"],
+        BY_KIND["wait"],
+    ),
+    max_size=8,
+)
+
+
+@settings(PROPERTY, max_examples=10)
+@example(after=[StaffSays("andi", "/buka")])
+@given(after_erasure)
+def test_nothing_is_sent_to_a_stakeholder_who_erased_their_data(
+    tmp_path_factory: pytest.TempPathFactory, after: list[Step]
+) -> None:
+    """Whatever staff, the stakeholder's account and the clock do after the erasure of a
+    ticket a CSO is working on, every invariant holds (nothing goes to the erased chat)."""
+    scenario: Scenario = (["2001"], [*ERASED_WITH_A_CSO, *after])
+    asyncio.run(play(tmp_path_factory.mktemp("erased"), scenario))
+
+
+async def test_a_cso_without_a_staff_group_can_reopen_a_resolved_ticket(tmp_path: Path) -> None:
+    config = config_for_tests(tmp_path, staff=STAFF, desk=DESK)
+    runtime = await build_runtime(
+        make_settings(tmp_path, csobot_config=config), clock=FakeClock(MONDAY_MORNING)
+    )
+    try:
+        world = World(runtime)
+        await world.identify("2001", "ppk")
+        await world.run(HANDED_OFF_QUESTION)
+        await world.run(StaffWorks("andi", 1, "/selesai sudah"))
+        await world.run(StaffSays("andi", "/ambil 1"))
+        assert "/buka" in world.terminal.sender.delivered[-1][1].text  # the hint …
+        await world.run(StaffSays("andi", "/buka"))
+        async with runtime.sessions() as session:
+            ticket = (await session.exec(select(Ticket))).one()
+        assert ticket.status == TicketStatus.QUEUED  # … leads somewhere
+    finally:
+        await runtime.close()
 
 
 # ---- the checker itself --------------------------------------------------------------------
@@ -836,8 +960,8 @@ def test_the_history_checker_accepts_real_paths() -> None:
     assert history_problems("T", "queued", path) == []
 
 
-async def test_the_invariant_checker_fails_on_a_planted_bad_history(tmp_path: Path) -> None:
-    """A real runtime, a real answered ticket, then a forged event and a forged delivery."""
+async def test_the_invariant_checker_fails_on_planted_damage(tmp_path: Path) -> None:
+    """A real runtime and a real answered ticket, then one planted violation per invariant."""
     config = config_for_tests(tmp_path, staff=STAFF, desk=DESK)
     runtime = await build_runtime(
         make_settings(tmp_path, csobot_config=config), clock=FakeClock(MONDAY_MORNING)
@@ -846,29 +970,47 @@ async def test_the_invariant_checker_fails_on_a_planted_bad_history(tmp_path: Pa
         world = World(runtime)
         await world.identify("2001", "ppk")
         await world.identify("2002", "pihak_ketiga")
-        await world.run(Say("2001", "bagaimana cara mengajukan tup?"))
+        await world.run(ASK_TUP)
         assert await check_invariants(runtime, world.seen) == []
+        now = runtime.clock.now()
         async with runtime.sessions() as session:
             ticket = (await session.exec(select(Ticket))).one()
-            assert ticket.id is not None and ticket.status == "answered"
-            session.add(
-                TicketEvent(
-                    ticket_id=ticket.id,
-                    at=datetime.now(MONDAY_MORNING.tzinfo),
-                    actor="test",
-                    from_status="answered",
-                    to_status="escalated",
-                    reason="planted",
-                )
+            siti = (await session.exec(select(Stakeholder).order_by(col(Stakeholder.id)))).first()
+            assert ticket.id is not None and ticket.status == "answered" and siti is not None
+            event = TicketEvent(
+                ticket_id=ticket.id,
+                at=now,
+                actor="test",
+                from_status="answered",
+                to_status="escalated",
+                reason="planted",
             )
+            misdirected = Message(
+                stakeholder_id=siti.id,
+                ticket_id=ticket.id,
+                channel="test",
+                chat_id="2002",
+                direction="out",
+                actor="bot",
+                kind="text",
+                text="jawaban",
+                created_at=now,
+            )
+            session.add_all([event, misdirected])
             await session.commit()
         stolen = Outbound("jawaban", (Button("Ya", Action("answer", (str(ticket.id), "yes"))),))
-        world.test.sender.delivered.append(("2002", stolen))
-        problems = await check_invariants(runtime, world.seen)
-        assert any("answered→escalated is not an allowed move" in p for p in problems), problems
-        assert any("status answered but its last event reached escalated" in p for p in problems)
-        assert any(
-            "to 2002" in p and f"names ticket {ticket.id} of chat 2001" in p for p in problems
+        apology = Outbound(runtime.config.text("internal_error"))
+        world.test.sender.delivered.extend([("2002", stolen), ("2001", apology)])
+        world.seen.errors.append(
+            logging.LogRecord("bot.engine", logging.ERROR, __file__, 1, "planted", None, None)
         )
+
+        problems = "\n".join(await check_invariants(runtime, world.seen))
+        assert "ERROR logged by bot.engine: planted" in problems  # 1
+        assert "the internal-error apology was sent to 2001" in problems
+        assert "answered→escalated is not an allowed move" in problems  # 2
+        assert "status answered but its last event reached escalated" in problems
+        assert f"to 2002 (None: 'jawaban'): names ticket {ticket.id} of chat 2001" in problems  # 3
+        assert "(out test:2002): belongs to test:2001" in problems
     finally:
         await runtime.close()

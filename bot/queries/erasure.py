@@ -39,9 +39,17 @@ ERASED = "[dihapus]"
 CANCELLED_DELIVERY = "not delivered: the stakeholder's data was erased"
 
 
+ANONYMOUS_PREFIX = "dihapus:"
+
+
 def anonymous_id(stakeholder_id: int) -> str:
     """What replaces the channel account and chat id: unique, and no platform id looks like it."""
-    return f"dihapus:{stakeholder_id}"
+    return f"{ANONYMOUS_PREFIX}{stakeholder_id}"
+
+
+def is_erased(chat_id: str) -> bool:
+    """Whether a stakeholder's chat is the marker left by /hapus_data: nobody to write to."""
+    return chat_id.startswith(ANONYMOUS_PREFIX)
 
 
 @dataclass
