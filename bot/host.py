@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -38,6 +39,7 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store.models import InboxUpdate
+from bot.sweeps import sweep_until
 
 log = logging.getLogger(__name__)
 
@@ -188,22 +190,6 @@ class Host:
         await self.inbox.done(row.id)
         return True
 
-    async def _inbox_loop(self, channel: Channel, interval: float) -> None:
-        wake = self._inbox_wake[channel.name]
-        while not self._stop.is_set():
-            wake.clear()
-            try:
-                await self.process_inbox(channel)
-            except Exception:  # the loop must outlive any single failure
-                log.exception("inbox sweep of %s failed", channel.name)
-            waiters = [
-                asyncio.ensure_future(self._stop.wait()),
-                asyncio.ensure_future(wake.wait()),
-            ]
-            await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-
     # ---- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the channels, then the loops; a channel failing to start stops those started."""
@@ -222,7 +208,18 @@ class Host:
                 asyncio.create_task(dispatcher.run(self._stop, self.outbox_interval))
             )
         for channel in self.channels:
-            self._loops.append(asyncio.create_task(self._inbox_loop(channel, self.inbox_interval)))
+            inbox_sweep = functools.partial(self.process_inbox, channel)
+            self._loops.append(
+                asyncio.create_task(
+                    sweep_until(
+                        self._stop,
+                        inbox_sweep,
+                        self.inbox_interval,
+                        f"inbox {channel.name}",
+                        self._inbox_wake[channel.name],
+                    )
+                )
+            )
         if self.run_scheduler:
             self._loops.append(
                 asyncio.create_task(self.scheduler.run(self._stop, self.scheduler_interval))

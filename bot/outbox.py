@@ -8,7 +8,6 @@ message; a network failure leaves it pending for a later attempt; a permanent re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from bot.clock import Clock
 from bot.messages import Outbound, ThreadAction
 from bot.store.db import SessionFactory
 from bot.store.models import Message, OutboxItem, OutboxStatus, Stakeholder, Ticket
+from bot.sweeps import sweep_until
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +160,7 @@ class OutboxDispatcher:
 
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
         """Retry loop for whatever could not be delivered at once."""
-        while not stop.is_set():
-            try:
-                await self.deliver_due()
-            except Exception:  # the loop must outlive any single failure
-                log.exception("outbox sweep failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+        await sweep_until(stop, self.deliver_due, interval, f"outbox {self.sender.channel}")
 
     async def _current_chat(
         self, session: AsyncSession, item: OutboxItem, outbound: Outbound

@@ -26,6 +26,7 @@ from bot.engine import Engine, Handled
 from bot.messages import Inbound, InboundKind
 from bot.store.db import SessionFactory
 from bot.store.models import ProcessedUpdate, ScheduledJob
+from bot.sweeps import sweep_until
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +157,4 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event, interval: float = 30.0) -> None:
         """The loop: due jobs every `interval` seconds (or when woken) until stopped."""
-        while not stop.is_set():
-            try:
-                await self.run_due()
-            except Exception:  # the loop must outlive any single failure
-                log.exception("scheduler sweep failed")
-            self._wake.clear()
-            waiters = [
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(self._wake.wait()),
-            ]
-            await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
+        await sweep_until(stop, self.run_due, interval, "scheduler", self._wake)
