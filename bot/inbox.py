@@ -126,11 +126,3 @@ class Inbox:
                 row.next_attempt_at = self.clock.now() + delay
             session.add(row)
             await session.commit()
-
-    async def pending(self, channel: str | None = None) -> int:
-        """How many updates wait to be processed (for metrics and tests)."""
-        query = select(InboxUpdate.id).where(InboxUpdate.status == InboxStatus.PENDING)
-        if channel is not None:
-            query = query.where(InboxUpdate.channel == channel)
-        async with self.sessions() as session:
-            return len((await session.exec(query)).all())

@@ -124,9 +124,14 @@ class StartupError(Exception):
     """The Bot API refuses us for good (e.g. a wrong token): retrying cannot help."""
 
 
+def update_key(bot_id: int, update_id: int) -> str:
+    """The update's key in the inbox and the engine: unique per bot, stable on redelivery."""
+    return f"{CHANNEL}:{bot_id}:{update_id}"
+
+
 def to_inbound(update: Update, bot_id: int) -> Inbound | None:
     """Translate one update; None for updates the SOP has nothing to do with."""
-    key = f"{CHANNEL}:{bot_id}:{update.update_id}"
+    key = update_key(bot_id, update.update_id)
     if update.callback_query is not None:
         query = update.callback_query
         message = query.message
@@ -444,9 +449,6 @@ class TelegramChannel:
         return [Route("/telegram", self._receive_webhook, methods=["POST"])]
 
     # ---- receiving -----------------------------------------------------------------------------
-    def update_key(self, update_id: int) -> str:
-        return f"{CHANNEL}:{self.application.bot.id}:{update_id}"
-
     async def _poll(self) -> None:
         """Long polling: the offset moves past an update only once it is stored."""
         offset: int | None = None
@@ -479,7 +481,7 @@ class TelegramChannel:
                 delay = min(delay * 2, MAX_INITIALIZE_BACKOFF)
 
     async def _store(self, payload: dict[str, Any]) -> bool:
-        key = self.update_key(int(payload["update_id"]))
+        key = update_key(self.application.bot.id, int(payload["update_id"]))
         return await self.host.store_update(CHANNEL, key, sender_of(payload), payload)
 
     async def _receive_webhook(self, request: Request) -> Response:
