@@ -10,6 +10,7 @@ to an action whose arguments the handler checks like any other input.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 SEPARATOR = ":"
@@ -64,3 +65,20 @@ def decode(data: str | None) -> Action | None:
         return Action(name, tuple(args))
     except ButtonDataError:
         return None
+
+
+_NUMBER = re.compile(r"^\(?(\d{1,2})[.)]?$")
+
+
+def typed_choice(text: str, labels: Sequence[str]) -> int | None:
+    """The option a typed reply means: its number as shown ("2", "2.", "(2)") or its label in
+    any case; None when it means none of them."""
+    typed = " ".join(text.split())
+    number = _NUMBER.match(typed)
+    if number is not None:
+        index = int(number.group(1)) - 1
+        return index if 0 <= index < len(labels) else None
+    wanted = typed.casefold().strip(" .!")
+    return next(
+        (i for i, label in enumerate(labels) if label.casefold().strip(" .!") == wanted), None
+    )

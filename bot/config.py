@@ -55,6 +55,10 @@ OFFICE_PLACEHOLDERS = frozenset(
 # The placeholders a particular text may use on top of the office ones: the contract between
 # the handlers (which fill them) and the office (which edits the wording).
 TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "ask_phone_confirm": frozenset({"phone"}),
+    "desk_delivery_failed": frozenset({"ticket", "reason", "excerpt"}),
+    "desk_window_open": frozenset({"until"}),
+    "numbered_choice": frozenset({"options"}),
     "ask_organisation": frozenset({"organisation_label"}),
     "invalid_organisation": frozenset({"organisation_label"}),
     "identified": frozenset({"name"}),
@@ -96,6 +100,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "reopened_notice": frozenset({"ticket"}),
     "desk_card": frozenset(
         {
+            "channel",
             "deadline",
             "name",
             "opened",
@@ -378,6 +383,18 @@ class Texts(StrictModel):
     ask_organisation: str
     invalid_organisation: str
     ask_phone: str
+    ask_phone_confirm: str  # the channel told us the number (WhatsApp): confirm it
+    button_phone_confirm: str
+    button_phone_other: str
+    ask_phone_typed: str
+    ask_notifications_opt_in: str
+    button_opt_in_yes: str
+    button_opt_in_no: str
+    opt_in_saved: str
+    button_change_notifications: str
+    choose_prompt: str  # after a text too long to carry buttons, the buttons come with this
+    list_button: str  # opens a list of choices (WhatsApp: at most 20 characters)
+    numbered_choice: str  # choices a channel cannot show as buttons, typed as a number
     button_share_phone: str
     button_skip: str
     invalid_phone: str
@@ -492,6 +509,11 @@ class Texts(StrictModel):
     desk_queue_header: str
     desk_queue_line: str
     status_labels: dict[str, str]
+    delivery_status_labels: dict[str, str]  # sent/delivered/read/failed, in transcripts
+    channel_names: dict[str, str]  # channel → its name for staff (desk card, reports)
+    desk_window_open: str
+    desk_window_closed: str
+    desk_delivery_failed: str
     command_menu: dict[str, str]  # command → description, in the platform's menu, in order
     # What staff read (transcripts, reports, dashboard, desk, `csobot tickets`): bot/labels.py.
     staff_status_labels: dict[str, str]  # status → label for staff, same statuses as status_labels
@@ -598,6 +620,69 @@ def placeholders_in(text: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
 
 
+class TemplateConfig(StrictModel):
+    """A pre-approved WhatsApp utility template: its name and language as approved in WhatsApp
+    Manager, and which message values fill its body's {{1}}, {{2}}… in order (office
+    placeholders such as office_name are available too). A template with `quick_reply` only
+    announces a message, which is held until the stakeholder answers (the button does); one
+    without replaces the message entirely."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(default="id", min_length=2, max_length=10)
+    parameters: list[str] = Field(default_factory=list)
+    quick_reply: str | None = Field(default=None, min_length=1, max_length=20)
+    messages: list[str] = Field(default_factory=list)  # message keys (texts) it stands in for
+
+
+class WhatsAppConfig(StrictModel):
+    """What an office changes about WhatsApp; the credentials are settings (environment)."""
+
+    window_hours: float = Field(default=24, gt=0, le=24)  # Meta: 24 hours after their message
+    ask_notifications_opt_in: bool = True  # templates outside the window need the person's yes
+    templates: list[TemplateConfig] = Field(default_factory=list)
+    # Announces any other message held while the window is closed (needs a quick_reply).
+    waiting_template: str | None = None
+    texts: dict[str, str] = Field(default_factory=dict)  # text name → its WhatsApp wording
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WhatsAppConfig:
+        names = [template.name for template in self.templates]
+        if len(names) != len(set(names)):
+            raise ValueError("templates: a template name is listed twice")
+        if self.waiting_template is not None:
+            waiting = self.template(self.waiting_template)
+            if waiting is None or waiting.quick_reply is None:
+                raise ValueError(
+                    "waiting_template: must name one of the templates, with a quick_reply"
+                )
+        keys = [key for template in self.templates for key in template.messages]
+        if len(keys) != len(set(keys)):
+            raise ValueError("templates: a message key is given to two templates")
+        unknown = set(self.texts) - set(Texts.model_fields)
+        if unknown:
+            raise ValueError(f"texts: unknown text name(s) {sorted(unknown)}")
+        for name, text in self.texts.items():
+            allowed = OFFICE_PLACEHOLDERS | TEXT_PLACEHOLDERS.get(name, frozenset())
+            extra = placeholders_in(text) - allowed
+            if extra:
+                raise ValueError(
+                    f"texts.{name}: unknown placeholder(s) {sorted(extra)}; "
+                    f"allowed: {sorted(allowed)}"
+                )
+        return self
+
+    def template(self, name: str) -> TemplateConfig | None:
+        return next((t for t in self.templates if t.name == name), None)
+
+    def template_for(self, message_key: str | None) -> TemplateConfig | None:
+        """The template a message with this key goes out as (or is announced by) when the
+        window is closed; the waiting template for any other message."""
+        chosen = next((t for t in self.templates if message_key in t.messages), None)
+        if chosen is None and self.waiting_template is not None:
+            chosen = self.template(self.waiting_template)
+        return chosen
+
+
 class Config(StrictModel):
     """The whole config.yaml."""
 
@@ -614,6 +699,7 @@ class Config(StrictModel):
     service: ServiceConfig
     matcher: MatcherConfig
     texts: Texts
+    whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -670,10 +756,16 @@ class Config(StrictModel):
             "retention_months": self.service.retention_months,
         }
 
-    def text(self, name: str, /, **values: Any) -> str:
-        """A stakeholder text with its placeholders filled."""
-        template = getattr(self.texts, name)
+    def text(self, name: str, /, *, channel: str | None = None, **values: Any) -> str:
+        """A stakeholder text with its placeholders filled, in its wording for `channel` when
+        the office gave one (e.g. the WhatsApp privacy notice, which says the number is kept)."""
+        template = self.channel_texts(channel).get(name)
+        if template is None:
+            template = getattr(self.texts, name)
         return str(template).format(**self.office_values(), **values)
+
+    def channel_texts(self, channel: str | None) -> dict[str, str]:
+        return self.whatsapp.texts if channel == "whatsapp" else {}
 
     def with_office(self, office_id: str) -> Config:
         """The same configuration serving another of its offices."""

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.addressing import AddressBook, Delivery
+from bot.buttons import decode, typed_choice
 from bot.clock import Clock
 from bot.config import Config
 from bot.knowledge_holder import KnowledgeHolder
@@ -31,6 +32,7 @@ from bot.store.models import (
     OutboxItem,
     OutboxStatus,
     ProcessedUpdate,
+    Ticket,
 )
 from bot.turn import Turn
 
@@ -123,6 +125,7 @@ class Engine:
                 log.info("duplicate update %s ignored", inbound.update_key)
                 return Handled(inbound.channel, inbound.chat_id)
             turn = await self._turn(session, inbound, typing=typing)
+            turn.inbound = await self._typed_choice(session, turn)
             await self.router(turn)
             handled = await self._persist(session, turn)
             await session.commit()
@@ -157,6 +160,68 @@ class Engine:
             web_base_url=self.web_base_url,
         )
 
+    async def _typed_choice(self, session: AsyncSession, turn: Turn) -> Inbound:
+        """Typing an option's number or label is pressing it, on every channel: a WhatsApp
+        list shown as numbered text, a button someone would rather type."""
+        inbound, stakeholder = turn.inbound, turn.stakeholder
+        if (
+            inbound.kind is not InboundKind.TEXT
+            or not inbound.is_private
+            or stakeholder is None
+            or stakeholder.id is None
+            or turn.staff is not None
+        ):
+            return inbound
+        choices = await stakeholders.last_choices(session, stakeholder.id, inbound.channel)
+        index = typed_choice(inbound.text, [str(choice.get("label", "")) for choice in choices])
+        if index is None:
+            return inbound
+        chosen = choices[index]
+        label = str(chosen.get("label", ""))
+        pressed = decode(chosen.get("data"))
+        if pressed is None:  # a choice that sends its label (Telegram's reply keyboard)
+            return replace(inbound, text=label)
+        return replace(inbound, kind=InboundKind.BUTTON, action=pressed, text=label)
+
+    async def change_identity(
+        self,
+        channel: str,
+        old_user_id: str,
+        new_user_id: str,
+        new_chat_id: str,
+        phones: tuple[str, str] | None,
+    ) -> tuple[str, str] | None:
+        """The same stakeholder under a new platform id; returns the chat to deliver to now."""
+        async with self.sessions() as session:
+            moved = await stakeholders.change_identity(
+                session, channel, old_user_id, new_user_id, new_chat_id, phones, self.clock.now()
+            )
+            await session.commit()
+        return (channel, new_chat_id) if moved is not None else None
+
+    async def queue_about(
+        self, ticket_id: int, build: Callable[[Ticket], Outbound]
+    ) -> list[tuple[str, str]]:
+        """Queue a message about a ticket outside any turn (the outbox telling the desk of a
+        failed delivery); returns the chats to deliver to."""
+        async with self.sessions() as session:
+            ticket = await tickets.get(session, ticket_id)
+            if ticket is None:
+                return []
+            outbound = build(ticket)
+            assert outbound.to is not None
+            deliveries = await self.addresses.resolve(session, outbound.to)
+            for delivery in deliveries:
+                await queue_outbound(
+                    session,
+                    outbound,
+                    delivery,
+                    stakeholder_id=ticket.stakeholder_id,
+                    now=self.clock.now(),
+                )
+            await session.commit()
+        return [(delivery.channel, delivery.chat_id) for delivery in deliveries]
+
     async def _one_turn_at_a_time(self, session: AsyncSession, inbound: Inbound) -> None:
         """Serialise one person's turns across processes (a double tap, a forwarded batch):
         on PostgreSQL a transaction-scoped advisory lock per sender, released at commit. SQLite
@@ -186,6 +251,18 @@ class Engine:
         """
         stakeholder = turn.stakeholder
         inbound = turn.inbound
+        if (
+            stakeholder is not None
+            and inbound.is_private
+            and turn.staff is None
+            and inbound.kind is not InboundKind.TIMER
+            and stakeholder.chat_id == inbound.chat_id
+        ):
+            # They wrote: a channel's window (WhatsApp's 24 hours) opens, and what was held
+            # while it was closed goes out first, in order.
+            stakeholder.last_inbound_at = turn.now
+            session.add(stakeholder)
+            await stakeholders.release_held(session, inbound.channel, inbound.chat_id, turn.now)
         if stakeholder is not None and turn.record_inbound:
             session.add(
                 Message(

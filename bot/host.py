@@ -27,19 +27,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot.channels.base import Channel
+from bot.addresses import ToDesk
+from bot.channels.base import Channel, DeliveryStatus
 from bot.clock import Clock
 from bot.config import Config
 from bot.engine import Handled
 from bot.inbox import Inbox
-from bot.messages import Inbound
+from bot.messages import Inbound, Outbound
 from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.store.models import InboxUpdate
+from bot.store.models import InboxUpdate, Message, Ticket
 from bot.sweeps import sweep_until
+from bot.text_limits import shorten
+from bot.window import ServiceWindow
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,12 @@ class Host:
         self.metrics = Metrics()
         self.dispatchers = {
             channel.name: OutboxDispatcher(
-                runtime.sessions, channel.sender, runtime.clock, self.metrics
+                runtime.sessions,
+                channel.sender,
+                runtime.clock,
+                self.metrics,
+                window=ServiceWindow.for_channel(runtime.config, channel.name),
+                on_failed=self._tell_desk_of_failure,
             )
             for channel in self.channels
         }
@@ -118,6 +126,53 @@ class Host:
 
     async def accepts_files(self, inbound: Inbound) -> bool:
         return await self.runtime.engine.accepts_files(inbound)
+
+    async def delivery_status(self, channel: str, status: DeliveryStatus) -> None:
+        dispatcher = self.dispatchers.get(channel)
+        if dispatcher is None:
+            return
+        await dispatcher.record_status(status)
+        if status.status == "failed":
+            await self.deliver_due()  # a postponed or rerouted message, without waiting a sweep
+
+    async def identity_changed(
+        self,
+        channel: str,
+        old_user_id: str,
+        new_user_id: str,
+        new_chat_id: str,
+        phones: tuple[str, str] | None = None,
+    ) -> None:
+        chat = await self.runtime.engine.change_identity(
+            channel, old_user_id, new_user_id, new_chat_id, phones
+        )
+        if chat is not None and chat[0] in self.dispatchers:
+            self._kick(chat)
+
+    async def _tell_desk_of_failure(self, message: Message, reason: str) -> None:
+        """A message to a stakeholder failed for good: the CSO reads why in the ticket's thread
+        and can reach the stakeholder another way."""
+        if message.ticket_id is None:
+            return
+
+        def notice(ticket: Ticket) -> Outbound:
+            return Outbound(
+                self.config.text(
+                    "desk_delivery_failed",
+                    ticket=ticket.number,
+                    reason=reason[:200],
+                    excerpt=shorten(message.text, 200),
+                ),
+                to=ToDesk(ticket.id or 0),
+                ticket_id=ticket.id,
+                key="desk_delivery_failed",
+                internal=True,
+            )
+
+        chats = await self.runtime.engine.queue_about(message.ticket_id, notice)
+        for chat in chats:
+            if chat[0] in self.dispatchers:
+                self._kick(chat)
 
     def wake(self) -> None:
         self.scheduler.wake()
@@ -182,7 +237,7 @@ class Host:
         assert row.id is not None
         async with self._processing:
             try:
-                await channel.process(row.payload)
+                await channel.process(row.payload, row.attempts)
             except Exception as exc:  # noqa: BLE001 - not the update's fault (database down)
                 log.warning("processing %s failed, will retry: %s", row.key, type(exc).__name__)
                 await self.inbox.retry(row.id, f"{type(exc).__name__}: {exc}")

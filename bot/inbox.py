@@ -104,6 +104,9 @@ class Inbox:
                     None,
                 )
                 row.attempts += 1
+                # The raw update is not needed once handled (what is kept is in the transcript),
+                # and may hold personal data of someone who never consented.
+                row.payload = {}
                 session.add(row)
                 await session.commit()
 

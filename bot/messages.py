@@ -64,6 +64,8 @@ class Inbound:
     action: Action | None = None
     phone: str | None = None
     contact_user_id: str | None = None
+    # The sender's own number as the platform vouches for it (WhatsApp), to confirm, not type.
+    sender_phone: str | None = None
     media: str | None = None
     is_private: bool = True
     platform_message_id: str | None = None
@@ -149,6 +151,18 @@ class OutgoingFile:
 
 
 @dataclass(frozen=True)
+class TemplateCall:
+    """A pre-approved template to send instead of free text (a channel's window is closed):
+    its body parameters in order, and the quick-reply button it carries, if any."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+    quick_reply: str | None = None
+    quick_reply_action: Action | None = None
+
+
+@dataclass(frozen=True)
 class Outbound:
     """A message the SOP wants delivered: to the person who wrote (`to` None) or an address.
 
@@ -171,6 +185,7 @@ class Outbound:
     request_phone: str | None = None
     clear_keyboard: bool = False
     desk_ticket_id: int | None = None  # set when queued: the ticket whose desk thread it goes to
+    template: TemplateCall | None = None  # chosen at delivery, never stored
 
     def payload(self) -> dict[str, Any]:
         """Everything an adapter needs to deliver it again later (kept in the outbox)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -18,12 +19,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.addresses import ToStakeholder
-from bot.channels.base import PermanentDeliveryError, Sender, TemporaryDeliveryError
+from bot.channels.base import (
+    DeliveryStatus,
+    OutsideWindowError,
+    PermanentDeliveryError,
+    Sender,
+    TemporaryDeliveryError,
+)
 from bot.clock import Clock
 from bot.messages import Outbound, ThreadAction
 from bot.store.db import SessionFactory
 from bot.store.models import Message, OutboxItem, OutboxStatus, Stakeholder, Ticket
 from bot.sweeps import sweep_until
+from bot.window import ServiceWindow
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,9 @@ MAX_BACKOFF_SECONDS = 300
 # well within it; a claim older than that belongs to a dead process. The message may then go
 # out twice: at most the one message per chat that was in flight when the process died.
 STALE_CLAIM = timedelta(seconds=60)
+MAX_STATUSES = 10  # status callbacks kept per message
+
+FailureCallback = Callable[[Message, str], Awaitable[None]]
 
 
 def _is_due(now: datetime) -> ColumnElement[bool]:
@@ -76,11 +87,16 @@ class OutboxDispatcher:
         sender: Sender,
         clock: Clock,
         observer: DeliveryObserver | None = None,
+        *,
+        window: ServiceWindow | None = None,
+        on_failed: FailureCallback | None = None,
     ) -> None:
         self.sessions = sessions
         self.sender = sender
         self.clock = clock
         self.observer = observer or _Unobserved()
+        self.window = window
+        self.on_failed = on_failed  # a stakeholder's message failed for good: tell the desk
 
     async def release_claims(self) -> int:
         """At start of the only process (SQLite): claims left by a crash are taken back now
@@ -173,8 +189,28 @@ class OutboxDispatcher:
                 return stakeholder.chat_id
         return item.chat_id
 
+    async def _recipient(
+        self, session: AsyncSession, item: OutboxItem, message: Message, outbound: Outbound
+    ) -> Stakeholder | None:
+        """The stakeholder this row is for, when it goes to a stakeholder (not to staff)."""
+        if message.internal or outbound.desk_ticket_id is not None:
+            return None
+        if isinstance(outbound.to, ToStakeholder):
+            stakeholder_id: int | None = outbound.to.stakeholder_id
+        elif outbound.to is None:
+            stakeholder_id = message.stakeholder_id
+        else:
+            return None
+        stakeholder = await session.get(Stakeholder, stakeholder_id) if stakeholder_id else None
+        if stakeholder is None or stakeholder.channel != item.channel:
+            return None
+        if outbound.to is None and stakeholder.chat_id != item.chat_id:
+            return None  # a reply to a staff member about the stakeholder's ticket
+        return stakeholder
+
     async def _deliver_one(self, item_id: int, now: datetime) -> int | None:
-        """1 sent, 0 skipped (someone else has it or it failed for good), None stop this chat."""
+        """1 sent, 0 skipped (someone else has it, it failed for good or is held), None stop
+        this chat."""
         async with self.sessions() as session:
             claimed = await session.exec(
                 update(OutboxItem)
@@ -187,7 +223,8 @@ class OutboxDispatcher:
                 # Not yet due (backing off) or in someone else's hands: keep the order.
                 return (
                     0
-                    if item is not None and item.status in (OutboxStatus.SENT, OutboxStatus.FAILED)
+                    if item is not None
+                    and item.status in (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.HELD)
                     else None
                 )
             item = await session.get(OutboxItem, item_id)
@@ -204,44 +241,184 @@ class OutboxDispatcher:
             if desk_ticket is not None and thread_id is None and outbound.thread_action is None:
                 # The thread could not be created: post in the group's main thread, labelled.
                 outbound = replace(outbound, text=f"[{desk_ticket.number}] {outbound.text}")
+            chat_id = await self._current_chat(session, item, outbound)
+            stakeholder = (
+                await self._recipient(session, item, message, outbound) if self.window else None
+            )
+            if (
+                self.window is not None
+                and stakeholder is not None
+                and not self.window.is_open(stakeholder.last_inbound_at, self.clock.now())
+            ):
+                return await self._outside_window(
+                    session, item, message, outbound, stakeholder, chat_id
+                )
             try:
-                chat_id = await self._current_chat(session, item, outbound)
                 platform_id = await self.sender.send(chat_id, outbound, thread_id)
+            except OutsideWindowError:
+                if stakeholder is None:
+                    return await self._failed(session, item, message, "outside the window")
+                return await self._outside_window(
+                    session, item, message, outbound, stakeholder, chat_id
+                )
             except TemporaryDeliveryError as exc:
-                self.observer.delivery_failed(self.sender.channel, False)
-                item.attempts += 1
-                if item.attempts >= MAX_ATTEMPTS:
-                    item.status = OutboxStatus.FAILED
-                else:
-                    delay = exc.retry_after or min(2**item.attempts, MAX_BACKOFF_SECONDS)
-                    item.status = OutboxStatus.PENDING
-                    item.next_attempt_at = self.clock.now() + timedelta(seconds=delay)
-                item.last_error = str(exc)[:500]
-                session.add(item)
-                await session.commit()
-                log.warning("delivery of outbox %s postponed: %s", item_id, exc)
+                await self._postpone(session, item, str(exc), exc.retry_after)
                 return None
             except PermanentDeliveryError as exc:
-                self.observer.delivery_failed(self.sender.channel, True)
-                item.status = OutboxStatus.FAILED
-                item.attempts += 1
-                item.last_error = str(exc)[:500]
-                session.add(item)
-                await session.commit()
-                log.error("delivery of outbox %s failed for good: %s", item_id, exc)
-                return 0
+                return await self._failed(session, item, message, str(exc))
             if outbound.thread_action is ThreadAction.OPEN and desk_ticket is not None:
                 desk_ticket.desk_chat_id = item.chat_id
                 desk_ticket.desk_thread_id = platform_id
                 desk_ticket.desk_thread_link = self.sender.thread_link(item.chat_id, platform_id)
                 session.add(desk_ticket)
-            self.observer.message_sent(self.sender.channel)
-            item.status = OutboxStatus.SENT
-            item.attempts += 1
-            item.sent_at = self.clock.now()
-            item.platform_message_id = platform_id
-            message.payload = {**message.payload, "platform_message_id": platform_id}
-            session.add(item)
+            await self._sent(session, item, message, platform_id)
+            return 1
+
+    async def _sent(
+        self,
+        session: AsyncSession,
+        item: OutboxItem,
+        message: Message,
+        platform_id: str,
+        template: str | None = None,
+    ) -> None:
+        self.observer.message_sent(self.sender.channel)
+        item.status = OutboxStatus.SENT
+        item.attempts += 1
+        item.sent_at = self.clock.now()
+        item.platform_message_id = platform_id
+        item.template = template
+        message.payload = {**message.payload, "platform_message_id": platform_id}
+        if template is not None:
+            message.payload = {**message.payload, "template": template}
+        session.add(item)
+        session.add(message)
+        await session.commit()
+
+    async def _postpone(
+        self,
+        session: AsyncSession,
+        item: OutboxItem,
+        reason: str,
+        retry_after: float | None,
+    ) -> None:
+        """A temporary failure: this chat waits (its order is kept), with backoff."""
+        self.observer.delivery_failed(self.sender.channel, False)
+        item.attempts += 1
+        if item.attempts >= MAX_ATTEMPTS:
+            item.status = OutboxStatus.FAILED
+        else:
+            delay = retry_after or min(2**item.attempts, MAX_BACKOFF_SECONDS)
+            item.status = OutboxStatus.PENDING
+            item.next_attempt_at = self.clock.now() + timedelta(seconds=delay)
+        item.last_error = reason[:500]
+        session.add(item)
+        await session.commit()
+        log.warning("delivery of outbox %s postponed: %s", item.id, reason)
+
+    async def _failed(
+        self, session: AsyncSession, item: OutboxItem, message: Message, reason: str
+    ) -> int:
+        self.observer.delivery_failed(self.sender.channel, True)
+        item.status = OutboxStatus.FAILED
+        item.attempts += 1
+        item.last_error = reason[:500]
+        session.add(item)
+        await session.commit()
+        log.error("delivery of outbox %s failed for good: %s", item.id, reason)
+        if self.on_failed is not None and not message.internal and message.ticket_id:
+            await self.on_failed(message, reason)
+        return 0
+
+    async def _outside_window(
+        self,
+        session: AsyncSession,
+        item: OutboxItem,
+        message: Message,
+        outbound: Outbound,
+        stakeholder: Stakeholder,
+        chat_id: str,
+    ) -> int | None:
+        """The stakeholder's window is closed: a template that says it all goes out instead;
+        anything else is held until they write, announced once by its template (if they
+        opted in to notifications). Nothing is lost and the chat is never blocked."""
+        assert self.window is not None
+        template = self.window.template_for(outbound, stakeholder.notifications_opt_in)
+        if template is not None and template.quick_reply is None:
+            call = self.window.call(template, outbound)
+            try:
+                platform_id = await self.sender.send(chat_id, replace(outbound, template=call))
+            except TemporaryDeliveryError as exc:
+                await self._postpone(session, item, str(exc), exc.retry_after)
+                return None
+            except (PermanentDeliveryError, OutsideWindowError) as exc:
+                log.error("template %s refused (%s): message held", template.name, exc)
+                return await self._hold(session, item, None)
+            await self._sent(session, item, message, platform_id, template.name)
+            return 1
+        announced = None
+        if template is not None and not await self._announced(session, item, template.name):
+            call = self.window.call(template, outbound)
+            try:
+                await self.sender.send(chat_id, replace(outbound, template=call, buttons=()))
+                announced = template.name
+            except (TemporaryDeliveryError, PermanentDeliveryError, OutsideWindowError) as exc:
+                # Held anyway: it goes out when the stakeholder writes; the next held message
+                # tries the announcement again.
+                log.warning("template %s not sent (%s)", template.name, exc)
+        return await self._hold(session, item, announced)
+
+    async def _announced(self, session: AsyncSession, item: OutboxItem, template: str) -> bool:
+        """Whether this chat's held messages were already announced by this template."""
+        query = select(OutboxItem.id).where(
+            OutboxItem.channel == item.channel,
+            OutboxItem.chat_id == item.chat_id,
+            OutboxItem.status == OutboxStatus.HELD,
+            OutboxItem.template == template,
+        )
+        return (await session.exec(query.limit(1))).first() is not None
+
+    async def _hold(self, session: AsyncSession, item: OutboxItem, template: str | None) -> int:
+        item.status = OutboxStatus.HELD
+        item.claimed_at = None
+        item.template = template
+        session.add(item)
+        await session.commit()
+        return 0
+
+    async def record_status(self, status: DeliveryStatus) -> None:
+        """A status callback: kept on the message (the transcript shows it); a failure is acted
+        on like the same failure when sending."""
+        async with self.sessions() as session:
+            query = select(OutboxItem).where(
+                OutboxItem.channel == self.sender.channel,
+                OutboxItem.platform_message_id == status.platform_message_id,
+            )
+            item = (await session.exec(query)).first()
+            if item is None:
+                return  # a template announcement, or a message from before a restore
+            message = await session.get(Message, item.message_id)
+            if message is None:
+                return
+            entry = {"status": status.status, "at": status.at.isoformat()}
+            if status.error:
+                entry["error"] = status.error[:200]
+            statuses = list(message.payload.get("statuses", []))[-(MAX_STATUSES - 1) :]
+            message.payload = {**message.payload, "statuses": [*statuses, entry]}
             session.add(message)
             await session.commit()
-            return 1
+            if status.status != "failed" or item.status != OutboxStatus.SENT:
+                return
+            outbound = Outbound.from_payload(message.payload)
+            if status.failure == "window":
+                stakeholder = await self._recipient(session, item, message, outbound)
+                if stakeholder is not None and self.window is not None:
+                    chat_id = await self._current_chat(session, item, outbound)
+                    await self._outside_window(
+                        session, item, message, outbound, stakeholder, chat_id
+                    )
+                    return
+            if status.failure in ("temporary", "window"):
+                await self._postpone(session, item, status.error or status.status, None)
+                return
+            await self._failed(session, item, message, status.error or "failed")

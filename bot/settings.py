@@ -28,3 +28,14 @@ class Settings(BaseSettings):
     csobot_data_dir: Path = Field(default=Path("data"))
     csobot_log_level: str = "INFO"
     csobot_web_base_url: str = ""  # the dashboard's public address, for /masuk links
+    # WhatsApp Business Platform (Cloud API): served when the token and the number id are set.
+    whatsapp_access_token: SecretStr | None = None  # a system user's permanent token
+    whatsapp_app_secret: SecretStr | None = None  # signs every webhook POST (X-Hub-Signature-256)
+    whatsapp_verify_token: SecretStr | None = None  # our answer to Meta's webhook verification
+    whatsapp_phone_number_id: str = ""  # the business number's id (not the number itself)
+    whatsapp_api_base_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v24.0"
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return self.whatsapp_access_token is not None and bool(self.whatsapp_phone_number_id)

@@ -93,3 +93,9 @@ def _hard_cut(word: str, limit: int) -> list[str]:
         length += units
     parts.append(word[start:])
     return parts
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis (an excerpt for staff)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -51,7 +51,8 @@ class Turn:
     changed_tickets: dict[int, tuple[Ticket, TicketStatus | None]] = field(default_factory=dict)
 
     def text(self, name: str, /, **values: Any) -> str:
-        return self.config.text(name, **values)
+        """A configured text, in the wording for the channel of the person who wrote."""
+        return self.config.text(name, channel=self.inbound.channel, **values)
 
     def reply(
         self,
@@ -112,7 +113,7 @@ class Turn:
         """Send a configured text to an address; `about` links it to that ticket's transcript."""
         self.deliver(
             to,
-            self.text(name, **values),
+            self.config.text(name, **values),  # the addressee may be on another channel
             buttons,
             about=about,
             internal=internal,

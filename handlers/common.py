@@ -8,7 +8,7 @@ from bot.buttons import action
 from bot.messages import Button
 from bot.queries import tickets
 from bot.turn import Turn
-from handlers import consultation, identification
+from handlers import consent, consultation, identification
 
 EDIT_PROFILE = action("profile_edit")
 SUMMARY_LENGTH = 80
@@ -81,7 +81,7 @@ async def profile(turn: Turn) -> None:
         return
     turn.reply(
         identification.profile_text(turn),
-        [Button(turn.text("button_edit_profile"), EDIT_PROFILE)],
+        [Button(turn.text("button_edit_profile"), EDIT_PROFILE), *consent.change_button(turn)],
         key="profile",
     )
 

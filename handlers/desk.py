@@ -21,6 +21,7 @@ from bot.queries import tickets
 from bot.roles import CSO
 from bot.store.models import Attachment, Direction, Stakeholder, Ticket, TicketStatus
 from bot.turn import Turn
+from bot.window import ServiceWindow
 
 DOCUMENTS_DONE = "docs_done"  # docs_done:<ticket id> — the stakeholder says everything was sent
 DONE_WORDS = ("sudah semua", "sudah lengkap", "selesai kirim", "sdh semua", "udah semua")
@@ -278,4 +279,20 @@ def ticket_card(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> str:
         service_due=service_due,
         question=ticket.question,
         tried=tried,
+        channel=channel_line(turn, stakeholder),
     )
+
+
+def channel_line(turn: Turn, stakeholder: Stakeholder) -> str:
+    """Where the stakeholder talks to us and, on a channel with a customer-service window
+    (WhatsApp), whether a CSO's reply reaches them now or waits until they write."""
+    name = turn.config.texts.channel_names.get(stakeholder.channel, stakeholder.channel)
+    window = ServiceWindow.for_channel(turn.config, stakeholder.channel)
+    if window is None:
+        return name
+    if window.is_open(stakeholder.last_inbound_at, turn.now):
+        closes = window.closes_at(stakeholder.last_inbound_at)
+        assert closes is not None
+        until = format_local(closes, turn.config.current_office.timezone)
+        return f"{name} · {turn.text('desk_window_open', until=until)}"
+    return f"{name} · {turn.text('desk_window_closed')}"

@@ -28,6 +28,7 @@ FIELDS = {
     PHONE: "phone",
 }
 ROLE_BUTTON = "role"  # role:<role id>
+PHONE_BUTTON = "phone"  # phone:use (the number the channel gave) / phone:other (type one)
 SKIPPED = ""  # a phone the stakeholder chose not to give
 
 _SATKER_CODE = re.compile(r"[0-9]{6}")
@@ -69,6 +70,9 @@ async def handle(turn: Turn) -> None:
         return
     if step == PHONE and inbound.kind is InboundKind.CONTACT:
         _answer_contact(turn)
+        return
+    if step == PHONE and inbound.kind is InboundKind.BUTTON:
+        _answer_phone_button(turn)
         return
     if inbound.kind is not InboundKind.TEXT:
         _ask(turn, step)
@@ -121,6 +125,22 @@ async def _answer_role(turn: Turn) -> None:
     turn.inbound_label = role.label
     _store(turn, ROLE, role.id)
     resume(turn)
+
+
+def _answer_phone_button(turn: Turn) -> None:
+    """The number the channel told us (WhatsApp) confirmed, or the wish to type another."""
+    pressed = turn.inbound.action
+    given = normalise_phone(turn.inbound.sender_phone or "")
+    if pressed == action(PHONE_BUTTON, "use") and given is not None:
+        turn.inbound_label = turn.text("button_phone_confirm")
+        _store(turn, PHONE, given)
+        resume(turn)
+    elif pressed == action(PHONE_BUTTON, "other"):
+        turn.inbound_label = turn.text("button_phone_other")
+        turn.set_step(PHONE, draft={**_draft(turn), "phone_typed": True})
+        _ask(turn, PHONE)
+    else:
+        turn.say("stale_button")
 
 
 def _answer_contact(turn: Turn) -> None:
@@ -198,6 +218,23 @@ def _ask(turn: Turn, step: str) -> None:
     elif step == ORGANISATION:
         turn.say("ask_organisation", organisation_label=_organisation_label(turn))
     elif step == PHONE:
+        given = normalise_phone(turn.inbound.sender_phone or "")
+        if given is not None and not _draft(turn).get("phone_typed"):
+            # The channel vouches for the number (WhatsApp): confirm it rather than type it.
+            turn.reply(
+                turn.text("ask_phone_confirm", phone=given),
+                [
+                    Button(turn.text("button_phone_confirm"), action(PHONE_BUTTON, "use")),
+                    Button(turn.text("button_phone_other"), action(PHONE_BUTTON, "other")),
+                    Button(turn.text("button_skip")),
+                ],
+                key="ask_phone_confirm",
+                values={"phone": given},
+            )
+            return
+        if given is not None:
+            turn.reply(turn.text("ask_phone_typed"), [Button(turn.text("button_skip"))])
+            return
         # Typed or as the skip button's label, "Lewati" arrives as text on every channel.
         turn.reply(
             turn.text("ask_phone"),

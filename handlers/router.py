@@ -110,6 +110,8 @@ async def _without_consent(turn: Turn) -> None:
     inbound = turn.inbound
     if inbound.kind is InboundKind.BUTTON and inbound.action in (consent.ACCEPT, consent.DECLINE):
         await consent.handle_button(turn, inbound.action)
+    elif inbound.kind is InboundKind.TEXT and (typed := consent.accepts_typed(turn)) is not None:
+        await consent.handle_button(turn, typed)
     elif inbound.kind is InboundKind.COMMAND and inbound.command in WITHOUT_CONSENT:
         await _call(WITHOUT_CONSENT[inbound.command], turn)
     else:
@@ -130,6 +132,10 @@ async def _command(turn: Turn) -> None:
     await _call(handler, turn)
 
 
+IDENTIFICATION_BUTTONS = {
+    (identification.ROLE_BUTTON, identification.ROLE),
+    (identification.PHONE_BUTTON, identification.PHONE),
+}
 ButtonHandler = Callable[[Turn, Action], Awaitable[None]]
 # action name → the handler that made such buttons
 BUTTONS: dict[str, ButtonHandler] = {
@@ -145,10 +151,12 @@ async def _button(turn: Turn) -> None:
     pressed = turn.inbound.action
     if pressed is None:
         turn.say("stale_button")
-    elif pressed.name == identification.ROLE_BUTTON and turn.step == identification.ROLE:
+    elif (pressed.name, turn.step) in IDENTIFICATION_BUTTONS:
         await identification.handle(turn)
     elif pressed == common.EDIT_PROFILE:
         await common.edit_profile_button(turn)
+    elif pressed.name == consent.OPT_IN:
+        await consent.handle_opt_in(turn, pressed)
     elif pressed.name in BUTTONS:
         await BUTTONS[pressed.name](turn, pressed)
     else:
@@ -168,7 +176,9 @@ async def _text(turn: Turn) -> None:
         return
     if survey.in_survey(turn) and await survey.handle_comment(turn):
         return
-    if turn.step.startswith("identify_"):
+    if turn.step == consent.OPT_IN_STEP:
+        consent.ask_opt_in(turn)  # typed labels and numbers arrive as the button already
+    elif turn.step.startswith("identify_"):
         await identification.handle(turn)
     elif not identification.is_complete(turn):
         turn.say("profile_missing")

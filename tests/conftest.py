@@ -117,7 +117,7 @@ class RecordingChannel:
     async def check(self) -> str | None:
         return None
 
-    async def process(self, payload: dict[str, Any]) -> None:
+    async def process(self, payload: dict[str, Any], attempt: int = 0) -> None:
         pass
 
 

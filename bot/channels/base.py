@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -31,6 +33,25 @@ class TemporaryDeliveryError(Exception):
 
 class PermanentDeliveryError(Exception):
     """The platform refuses this message for good; retrying cannot help."""
+
+
+class OutsideWindowError(Exception):
+    """Free text is refused because the person's customer-service window is closed (WhatsApp
+    131047): the message goes the template-or-hold way (bot/window.py)."""
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """What the platform later says about a message it accepted (WhatsApp status callbacks).
+
+    `failure` classifies a failed status: "window" (send a template or hold), "temporary"
+    (send again later), "permanent" (give up and tell the CSO)."""
+
+    platform_message_id: str
+    status: str  # sent | delivered | read | failed
+    at: datetime
+    failure: str | None = None
+    error: str | None = None
 
 
 class Sender(Protocol):
@@ -71,6 +92,22 @@ class ChannelHost(Protocol):
         False for one stored before. Raises when it cannot be stored (do not confirm then)."""
         ...
 
+    async def delivery_status(self, channel: str, status: DeliveryStatus) -> None:
+        """Record a status callback in the transcript; act on a failure it reports."""
+        ...
+
+    async def identity_changed(
+        self,
+        channel: str,
+        old_user_id: str,
+        new_user_id: str,
+        new_chat_id: str,
+        phones: tuple[str, str] | None = None,
+    ) -> None:
+        """The platform says a person now has another id (a new number on WhatsApp): the same
+        stakeholder, reached at the new chat from now on."""
+        ...
+
     async def accepts_files(self, inbound: Inbound) -> bool:
         """Whether a file from this sender may be downloaded (before receive)."""
         ...
@@ -108,9 +145,10 @@ class Channel(Protocol):
         """None when the platform is reachable, else why not (for /healthz)."""
         ...
 
-    async def process(self, payload: dict[str, Any]) -> None:
+    async def process(self, payload: dict[str, Any], attempt: int = 0) -> None:
         """Handle one update stored in the inbox (turn it into Inbound events for the host).
-        Raising means "try again later"; a handler's own bug is handled by the engine."""
+        Raising means "try again later" (`attempt` counts earlier tries); a handler's own bug is
+        handled by the engine."""
         ...
 
 

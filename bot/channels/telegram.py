@@ -507,7 +507,7 @@ class TelegramChannel:
             return PlainTextResponse("try again", status_code=503)
         return PlainTextResponse("ok")
 
-    async def process(self, payload: dict[str, Any]) -> None:
+    async def process(self, payload: dict[str, Any], attempt: int = 0) -> None:
         update = Update.de_json(payload, self.application.bot)
         if update is not None:
             await self._handle(update)

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from starlette.routing import BaseRoute
 
+from bot.buttons import typed_choice
 from bot.channels.base import ChannelHost
 from bot.config import format_local
 from bot.messages import Button, Inbound, InboundKind, Outbound, parse_command
@@ -95,9 +96,8 @@ def parse_line(line: str, user_id: str, options: list[Button]) -> Inbound | None
 
 
 def _choose(text: str, options: list[Button]) -> Button | None:
-    if text.isdigit() and 1 <= int(text) <= len(options) and len(text) <= 2:
-        return options[int(text) - 1]
-    return next((b for b in options if b.label.casefold() == text.casefold()), None)
+    index = typed_choice(text, [b.label for b in options])
+    return options[index] if index is not None else None
 
 
 def parse_span(text: str) -> timedelta | None:
@@ -151,7 +151,7 @@ class TerminalChannel:
     async def check(self) -> str | None:
         return None
 
-    async def process(self, payload: dict[str, Any]) -> None:
+    async def process(self, payload: dict[str, Any], attempt: int = 0) -> None:
         """Typed lines go to the host as they are read; nothing is kept in the inbox."""
 
     async def _read(self, host: ChannelHost) -> None:

@@ -119,7 +119,7 @@ async def erase(session: AsyncSession, stakeholder: Stakeholder, now: datetime) 
             )
         ).all()
         for item in items:
-            if item.status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+            if item.status in (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.HELD):
                 item.status, item.last_error = OutboxStatus.FAILED, CANCELLED_DELIVERY
             if item.channel == channel and item.chat_id == chat_id:
                 item.chat_id = marker

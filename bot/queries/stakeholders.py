@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.store.models import Conversation, Stakeholder
+from bot.store.models import (
+    Conversation,
+    Direction,
+    Message,
+    OutboxItem,
+    OutboxStatus,
+    Stakeholder,
+)
 
 
 async def find(session: AsyncSession, channel: str, user_id: str) -> Stakeholder | None:
@@ -22,3 +33,74 @@ async def get(session: AsyncSession, stakeholder_id: int) -> Stakeholder | None:
 
 async def conversation(session: AsyncSession, stakeholder_id: int) -> Conversation | None:
     return await session.get(Conversation, stakeholder_id)
+
+
+async def last_choices(
+    session: AsyncSession, stakeholder_id: int, channel: str
+) -> list[dict[str, Any]]:
+    """The buttons of the newest message the stakeholder got on this channel (none if it had
+    none): a typed number or label means pressing one of them."""
+    query = (
+        select(Message.payload)
+        .where(
+            Message.stakeholder_id == stakeholder_id,
+            Message.channel == channel,
+            Message.direction == Direction.OUT,
+            col(Message.internal).is_(False),
+        )
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    )
+    payload = (await session.exec(query)).first()
+    buttons = payload.get("buttons") if isinstance(payload, dict) else None
+    return [b for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else []
+
+
+async def release_held(session: AsyncSession, channel: str, chat_id: str, now: datetime) -> int:
+    """The stakeholder wrote: messages held while their window was closed go out now, in order."""
+    result = await session.exec(
+        update(OutboxItem)
+        .where(
+            col(OutboxItem.channel) == channel,
+            col(OutboxItem.chat_id) == chat_id,
+            col(OutboxItem.status) == OutboxStatus.HELD,
+        )
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, claimed_at=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def change_identity(
+    session: AsyncSession,
+    channel: str,
+    old_user_id: str,
+    new_user_id: str,
+    new_chat_id: str,
+    phones: tuple[str, str] | None,
+    now: datetime,
+) -> Stakeholder | None:
+    """The same person under a new platform id (a new WhatsApp number): their row follows, and
+    so do messages still waiting for them. `phones` (old, new): a phone on file that was the old
+    number becomes the new one."""
+    stakeholder = await find(session, channel, old_user_id)
+    if stakeholder is None or await find(session, channel, new_user_id) is not None:
+        return None
+    old_chat = stakeholder.chat_id
+    stakeholder.channel_user_id = new_user_id
+    stakeholder.chat_id = new_chat_id
+    if phones is not None and stakeholder.phone == phones[0]:
+        stakeholder.phone = phones[1]
+    stakeholder.updated_at = now
+    session.add(stakeholder)
+    await session.exec(
+        update(OutboxItem)
+        .where(
+            col(OutboxItem.channel) == channel,
+            col(OutboxItem.chat_id) == old_chat,
+            col(OutboxItem.status).in_(
+                [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.HELD]
+            ),
+        )
+        .values(chat_id=new_chat_id)
+    )
+    return stakeholder

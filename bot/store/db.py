@@ -68,10 +68,32 @@ def _alembic_config(connection: Connection) -> AlembicConfig:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply every pending migration (idempotent; run at every start)."""
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(
-                lambda sync: command.upgrade(_alembic_config(sync), revision)
-            )
+        async with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite changes a column by rebuilding its table, which foreign keys referring
+                # to the table would refuse: they are checked once at the end instead (SQLite's
+                # documented procedure for schema changes).
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                await connection.commit()  # ends SQLAlchemy's autobegun transaction only
+            try:
+                async with connection.begin():
+                    await connection.run_sync(
+                        lambda sync: command.upgrade(_alembic_config(sync), revision)
+                    )
+                    if sqlite:
+                        broken = (
+                            await connection.exec_driver_sql("PRAGMA foreign_key_check")
+                        ).all()
+                        if broken:
+                            raise DatabaseError(
+                                f"migration failed, database left unchanged: {len(broken)} "
+                                "rows refer to rows that do not exist"
+                            )
+            finally:
+                if sqlite:
+                    await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    await connection.commit()
     except OSError as exc:
         raise DatabaseError(f"cannot reach the database: {exc}") from exc
     except SQLAlchemyError as exc:

@@ -44,6 +44,14 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # Waiting for the stakeholder to write again: a channel with a customer-service window
+    # (WhatsApp) allows free-form messages only within it; released when they write.
+    HELD = "held"
+
+
+# Platform ids: WhatsApp's business-scoped user ids run to about 140 characters, its message ids
+# to about 100; Telegram's are far shorter.
+PLATFORM_ID_LENGTH = 200
 
 
 def _utc_column(nullable: bool = False, index: bool = False) -> Any:
@@ -57,13 +65,17 @@ class Stakeholder(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=20)
-    channel_user_id: str = Field(max_length=64)
-    chat_id: str = Field(max_length=64)
+    channel_user_id: str = Field(max_length=PLATFORM_ID_LENGTH)
+    chat_id: str = Field(max_length=PLATFORM_ID_LENGTH)
     full_name: str | None = Field(default=None, max_length=100)
     role: str | None = Field(default=None, max_length=40)
     satker_code: str | None = Field(default=None, max_length=6)
     organisation: str | None = Field(default=None, max_length=150)
     phone: str | None = Field(default=None, max_length=20)
+    # Their last message: opens a channel's customer-service window (WhatsApp: 24 hours).
+    last_inbound_at: datetime | None = _utc_column(nullable=True)
+    # Asked on channels where messages outside that window need the person's opt-in.
+    notifications_opt_in: bool | None = None
     consent_at: datetime = _utc_column()
     created_at: datetime = _utc_column()
     updated_at: datetime = _utc_column()
@@ -136,7 +148,7 @@ class Message(SQLModel, table=True):
     stakeholder_id: int | None = Field(default=None, foreign_key="stakeholder.id", index=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     channel: str = Field(max_length=20)
-    chat_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=PLATFORM_ID_LENGTH)
     direction: str = Field(max_length=3)
     actor: str = Field(max_length=64)
     kind: str = Field(max_length=20)
@@ -242,19 +254,24 @@ class OutboxItem(SQLModel, table=True):
     """A message waiting to be delivered, written in the same transaction that decided to send it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_platform_message", "channel", "platform_message_id"),  # status callbacks
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id", unique=True)
     channel: str = Field(max_length=20)
-    chat_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=PLATFORM_ID_LENGTH)
     status: str = Field(default=OutboxStatus.PENDING, max_length=10)
     attempts: int = 0
     next_attempt_at: datetime = _utc_column()
     claimed_at: datetime | None = _utc_column(nullable=True)
     sent_at: datetime | None = _utc_column(nullable=True)
-    platform_message_id: str | None = Field(default=None, max_length=64)
+    platform_message_id: str | None = Field(default=None, max_length=PLATFORM_ID_LENGTH)
     last_error: str | None = Field(default=None, max_length=500)
+    # The pre-approved template it went out as, or that announced it while it was held.
+    template: str | None = Field(default=None, max_length=100)
 
 
 class InboxStatus(StrEnum):
