@@ -93,7 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat.set_defaults(handler=_chat)
 
-    run = commands.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
+    run = commands.add_parser(
+        "run",
+        help="run the bot on Telegram (long polling, or --webhook) and, when configured, "
+        "WhatsApp (its webhook on the web app)",
+    )
     run.add_argument("--office", help="serve another office from config.yaml")
     run.add_argument(
         "--webhook",
@@ -274,22 +278,32 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    from bot.channels.telegram import StartupError, TelegramChannel
+    from bot.channels import telegram, whatsapp
+    from bot.channels.base import Channel
     from bot.host import Host
     from bot.web.app import DashboardSettingsError, dashboard_if_configured
 
+    startup_errors = (telegram.StartupError, whatsapp.StartupError)
+
     async def body(runtime: Runtime) -> int:
+        # WhatsApp stakeholders beside Telegram ones; the desk stays on Telegram. Meta posts
+        # WhatsApp's updates to the web app, so it is served whenever WhatsApp is.
+        serve_web = args.webhook or args.http or settings.whatsapp_enabled
         try:
-            channel = TelegramChannel(runtime.settings, webhook=args.webhook)
-            dashboard = dashboard_if_configured(runtime) if args.webhook or args.http else None
-        except (StartupError, DashboardSettingsError) as exc:
+            channels: list[Channel] = [
+                telegram.TelegramChannel(runtime.settings, webhook=args.webhook)
+            ]
+            if settings.whatsapp_enabled:
+                channels.append(whatsapp.WhatsAppChannel(runtime.settings))
+            dashboard = dashboard_if_configured(runtime) if serve_web else None
+        except (*startup_errors, DashboardSettingsError) as exc:
             print(f"csobot: {exc}", file=sys.stderr)
             return EXIT_CONFIG
-        host = Host(runtime, [channel], dashboard=dashboard)
+        host = Host(runtime, channels, dashboard=dashboard)
         listen = (settings.csobot_webhook_listen, settings.csobot_webhook_port)
         try:
-            return await host.run_until_signal(listen if args.webhook or args.http else None)
-        except StartupError as exc:
+            return await host.run_until_signal(listen if serve_web else None)
+        except startup_errors as exc:
             print(f"csobot: {exc}", file=sys.stderr)
             return EXIT_CONFIG
 

@@ -756,9 +756,13 @@ class Config(StrictModel):
             "retention_months": self.service.retention_months,
         }
 
-    def text(self, name: str, /, *, channel: str | None = None, **values: Any) -> str:
-        """A stakeholder text with its placeholders filled, in its wording for `channel` when
-        the office gave one (e.g. the WhatsApp privacy notice, which says the number is kept)."""
+    def text(self, name: str, /, **values: Any) -> str:
+        """A stakeholder text with its placeholders filled."""
+        return self.text_on(None, name, **values)
+
+    def text_on(self, channel: str | None, name: str, /, **values: Any) -> str:
+        """A text in its wording for `channel` when the office gave one (e.g. the WhatsApp
+        privacy notice, which says the number is kept)."""
         template = self.channel_texts(channel).get(name)
         if template is None:
             template = getattr(self.texts, name)

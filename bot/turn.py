@@ -52,7 +52,7 @@ class Turn:
 
     def text(self, name: str, /, **values: Any) -> str:
         """A configured text, in the wording for the channel of the person who wrote."""
-        return self.config.text(name, channel=self.inbound.channel, **values)
+        return self.config.text_on(self.inbound.channel, name, **values)
 
     def reply(
         self,
