@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.buttons import action
+from bot.buttons import Action, action
 from bot.messages import Button
 from bot.queries import tickets
 from bot.turn import Turn
@@ -89,3 +89,9 @@ async def profile(turn: Turn) -> None:
 async def edit_profile_button(turn: Turn) -> None:
     turn.inbound_label = turn.text("button_edit_profile")
     identification.start_edit(turn)
+
+
+async def open_held_messages(turn: Turn, pressed: Action) -> None:
+    """ "Buka pesan" on a template: writing to us opened the window, and the engine releases
+    what was held for them; nothing more to say."""
+    turn.inbound_label = turn.inbound.text or pressed.name

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from bot import timers
 from bot.buttons import Action
+from bot import window
 from bot.messages import InboundKind
 from bot.turn import Turn
 from handlers import (
@@ -144,6 +145,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     desk.DOCUMENTS_DONE: consultation.handle_documents_done,
     erasure.ERASE: erasure.handle_button,
     survey.SKM: survey.handle_button,
+    window.OPEN: common.open_held_messages,
 }
 
 

@@ -3,10 +3,12 @@ fake Telegram Bot API, webhooks posted (signed) to the host's web app over HTTP.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 from bot.clock import FakeClock
-from bot.store.models import InboxUpdate, Message, Stakeholder, Ticket
+from bot.store.models import InboxUpdate, Message, OutboxItem, Stakeholder, Ticket
 from tests.conftest import rows
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_desk_e2e import ANDI, GROUP, in_thread
@@ -82,3 +84,128 @@ async def test_a_whole_consultation_on_whatsapp_with_the_desk_on_telegram(
         keys = [row.key for row in await rows(wa.runtime, InboxUpdate)]
         assert keys and all(WA_ID not in key and "wamid" not in key for key in keys)
         assert all(row.payload == {} for row in await rows(wa.runtime, InboxUpdate))
+
+
+def template_names(bodies: list[dict[str, Any]]) -> list[str]:
+    return [b["template"]["name"] for b in bodies if b.get("type") == "template"]
+
+
+async def test_after_30_hours_progress_goes_as_a_template_and_cso_replies_wait_for_the_stakeholder(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    async with whatsapp_desk(tmp_path, bot_api, clock) as wa:
+        await wa.identify()
+        thread = await wa.hand_off()
+        before = len(wa.graph.sent(WA_ID))
+        bot_api.push_group_text(ANDI, GROUP, "/ambil", thread)
+        await wa.graph.wait_for_messages(WA_ID, before + 1)
+
+        clock.advance(hours=30)  # Tuesday 15:00: the 10:00 progress message is due, window shut
+        await wa.host.scheduler.run_due()
+        await wa.host.drain()
+        await wa.graph.wait_for(lambda: template_names(wa.graph.sent(WA_ID)) != [])
+        progress = wa.graph.sent(WA_ID)[-1]["template"]
+        assert progress["name"] == "csobot_progres_tiket"
+        (body,) = progress["components"]
+        values = [p["text"] for p in body["parameters"]]
+        assert values[0] == "KNS-20261123-0001" and values[1] == "KPPN Pekalongan"
+        assert values[3] == "Andi CSO" and "26-11-2026" in values[4]
+
+        # A CSO's reply cannot go as free text now: it waits, announced once by a template.
+        bot_api.push_group_text(ANDI, GROUP, "Bu, mohon kirim surat permohonan TUP.", thread)
+        await wa.graph.wait_for(
+            lambda: template_names(wa.graph.sent(WA_ID))[-1:] == ["csobot_pesan_petugas"]
+        )
+        bot_api.push_group_text(ANDI, GROUP, "Format suratnya bebas.", thread)
+        await wa.all_processed()
+        await asyncio.sleep(0.3)
+        await wa.host.drain()
+        assert template_names(wa.graph.sent(WA_ID)) == [
+            "csobot_progres_tiket",
+            "csobot_pesan_petugas",
+        ]
+        held = [i for i in await rows(wa.runtime, OutboxItem) if i.status == "held"]
+        assert len(held) == 2
+        (card,) = [t for t in in_thread(bot_api, thread) if t.startswith("🎫")][:1] or [""]
+        before = len(wa.graph.sent(WA_ID))
+        # "Buka pesan": the window opens and the held replies arrive, in order.
+        status, _ = await wa.post(wa.graph.template_button(WA_ID, "open", "Buka pesan"))
+        assert status == 200
+        texts = await wa.graph.wait_for_messages(WA_ID, before + 2)
+        assert texts[before].endswith("Bu, mohon kirim surat permohonan TUP.")
+        assert texts[before + 1].endswith("Format suratnya bebas.")
+        await wa.all_processed()
+        assert len(wa.graph.sent(WA_ID)) == before + 2  # no "stale button" for the quick reply
+        assert wa.refused() == []
+        stored = [m for m in await rows(wa.runtime, Message) if m.payload.get("template")]
+        assert [m.payload["template"] for m in stored] == ["csobot_progres_tiket"]
+
+
+async def test_without_opt_in_nothing_goes_out_of_the_window_until_the_stakeholder_writes(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    async with whatsapp_desk(tmp_path, bot_api, clock) as wa:
+        await wa.identify(opt_in=False)
+        thread = await wa.hand_off()
+        clock.advance(hours=30)
+        await wa.host.scheduler.run_due()
+        bot_api.push_group_text(ANDI, GROUP, "Mohon ditunggu, Bu.", thread)
+        await wa.all_processed()
+        await asyncio.sleep(0.3)
+        await wa.host.drain()
+        before = len(wa.graph.sent(WA_ID))
+        assert template_names(wa.graph.sent(WA_ID)) == []
+        await wa.say("pak, bagaimana kabarnya?", 2)
+        await wa.graph.wait_for(
+            lambda: any(t.endswith("Mohon ditunggu, Bu.") for t in wa.graph.texts(WA_ID))
+        )
+        texts = wa.graph.texts(WA_ID)[before:]
+        progress = [t for t in texts if t.startswith("Kabar perkembangan tiket KNS-20261123-0001")]
+        assert len(progress) == 1
+        assert texts.index(progress[0]) < len(texts) - 1  # held in order: progress came first
+
+
+async def test_delivery_failures_retry_reroute_or_tell_the_cso(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    async with whatsapp_desk(tmp_path, bot_api, clock) as wa:
+        await wa.identify()
+        thread = await wa.hand_off()
+        # Throughput limit: the message waits and goes out on the next attempt.
+        wa.graph.fail(130429)
+        before = len(wa.graph.sent(WA_ID))
+        bot_api.push_group_text(ANDI, GROUP, "/ambil", thread)
+        await wa.graph.wait_for(lambda: any(r.error_code == 130429 for r in wa.graph.requests))
+        clock.advance(seconds=10)
+        await wa.graph.wait_for_messages(WA_ID, before + 1)
+        # A server error: the same.
+        wa.graph.fail(131000, http_status=500)
+        bot_api.push_group_text(ANDI, GROUP, "Jawaban pertama.", thread)
+        await wa.graph.wait_for(lambda: any(r.error_code == 131000 for r in wa.graph.requests))
+        clock.advance(seconds=10)
+        await wa.graph.wait_for_messages(WA_ID, before + 2)
+        # Undeliverable for good: the row fails and the CSO reads it in the topic.
+        wa.graph.fail(131026)
+        bot_api.push_group_text(ANDI, GROUP, "Jawaban kedua.", thread)
+        await bot_api.wait_for(
+            lambda: any("tidak terkirim" in t for t in in_thread(bot_api, thread))
+        )
+        notice = next(t for t in in_thread(bot_api, thread) if "tidak terkirim" in t)
+        assert "131026" in notice and "Jawaban kedua." in notice
+        # Meta's idea of the window can differ from ours (a reply read on another device):
+        # an accepted message later reported failed with 131047 takes the template path.
+        wa.graph._last_inbound.clear()
+        bot_api.push_group_text(ANDI, GROUP, "Jawaban ketiga.", thread)
+        await wa.graph.wait_for(lambda: bool(wa.graph.pending_statuses))
+        await wa.graph.flush_statuses()
+        await wa.graph.wait_for(
+            lambda: template_names(wa.graph.sent(WA_ID))[-1:] == ["csobot_pesan_petugas"]
+        )
+        item = [i for i in await rows(wa.runtime, OutboxItem, OutboxItem.id)][-1]
+        message = [m for m in await rows(wa.runtime, Message) if m.id == item.message_id][0]
+        assert item.status == "held" and message.text.endswith("Jawaban ketiga.")
+        assert [s["status"] for s in message.payload["statuses"]] == ["failed"]
+        assert "131047" in message.payload["statuses"][0]["error"]
+        before = len(wa.graph.sent(WA_ID))
+        await wa.say("ya pak?", 1)
+        assert wa.graph.texts(WA_ID)[before].endswith("Jawaban ketiga.")

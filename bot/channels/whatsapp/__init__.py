@@ -46,7 +46,7 @@ from bot.channels.base import (
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
-from bot.channels.whatsapp_messages import (
+from bot.channels.whatsapp.messages import (
     TEXT_CHOICE,
     ChoiceTexts,
     bodies,
