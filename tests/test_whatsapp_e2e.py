@@ -4,15 +4,20 @@ fake Telegram Bot API, webhooks posted (signed) to the host's web app over HTTP.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
+from bot.channels.whatsapp import StartupError
 from bot.clock import FakeClock
 from bot.store.models import InboxUpdate, Message, OutboxItem, Stakeholder, Ticket
 from tests.conftest import rows
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_desk_e2e import ANDI, GROUP, in_thread
-from tests.whatsapp_harness import BSUID, WA_ID, whatsapp_desk
+from tests.whatsapp_harness import BSUID, VERIFY_TOKEN, WA_ID, whatsapp_desk
 
 
 async def test_a_whole_consultation_on_whatsapp_with_the_desk_on_telegram(
@@ -126,7 +131,6 @@ async def test_after_30_hours_progress_goes_as_a_template_and_cso_replies_wait_f
         ]
         held = [i for i in await rows(wa.runtime, OutboxItem) if i.status == "held"]
         assert len(held) == 2
-        (card,) = [t for t in in_thread(bot_api, thread) if t.startswith("🎫")][:1] or [""]
         before = len(wa.graph.sent(WA_ID))
         # "Buka pesan": the window opens and the held replies arrive, in order.
         status, _ = await wa.post(wa.graph.template_button(WA_ID, "open", "Buka pesan"))
@@ -209,3 +213,143 @@ async def test_delivery_failures_retry_reroute_or_tell_the_cso(
         before = len(wa.graph.sent(WA_ID))
         await wa.say("ya pak?", 1)
         assert wa.graph.texts(WA_ID)[before].endswith("Jawaban ketiga.")
+
+
+async def test_verification_and_signatures_guard_the_webhook(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    async with whatsapp_desk(tmp_path, bot_api, clock) as wa:
+        assert await wa.graph.verify(wa.url, token=VERIFY_TOKEN, challenge="8172") == (200, "8172")
+        assert (await wa.graph.verify(wa.url, token="salah"))[0] == 403
+        assert (await wa.graph.verify(wa.url, mode="unsubscribe", token=VERIFY_TOKEN))[0] == 403
+        payload = wa.graph.text(WA_ID, "halo")
+        assert (await wa.post(payload, signature="missing"))[0] == 401
+        assert (await wa.post(payload, signature="wrong"))[0] == 403
+        tampered = json.dumps(payload).replace("halo", "hal0").encode()
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(
+                wa.url,
+                content=tampered,
+                headers={"X-Hub-Signature-256": wa.graph.sign(json.dumps(payload).encode())},
+            )
+        assert forged.status_code == 403
+        assert await rows(wa.runtime, InboxUpdate) == []  # nothing stored, nothing sent
+        assert wa.graph.sent(WA_ID) == []
+        assert (await wa.post(b"{not json"))[0] == 400
+
+
+async def test_batched_and_redelivered_webhooks_are_handled_once_each(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    other = "6285600001111"
+    async with whatsapp_desk(tmp_path, bot_api, clock) as wa:
+        batch = wa.graph.batch(
+            wa.graph.text(WA_ID, "halo"),
+            wa.graph.text(other, "selamat pagi", user_id=BSUID, name="Budi"),
+            wa.graph.text(WA_ID, "permisi"),
+        )
+        assert (await wa.post(batch))[0] == 200
+        await wa.all_processed()
+        # Each message of the POST was handled: both people got the notice, the first twice.
+        assert len(wa.graph.sent(WA_ID)) == 4
+        assert len(wa.graph.sent(BSUID)) == 2
+        assert all("recipient" in body and "to" not in body for body in wa.graph.sent(BSUID))
+        assert (await wa.post(batch))[0] == 200  # Meta delivers it again
+        await wa.all_processed()
+        assert (len(wa.graph.sent(WA_ID)), len(wa.graph.sent(BSUID))) == (4, 2)
+        stored = await rows(wa.runtime, InboxUpdate)
+        assert len(stored) == 3
+        for row in stored:  # no phone number, no message id (which embeds one) in any key
+            assert WA_ID not in row.key + row.sender and other not in row.key + row.sender
+            assert "wamid" not in row.key and row.payload == {}
+        assert [m for m in await rows(wa.runtime, Message) if m.channel == "whatsapp"] == []
+        assert await rows(wa.runtime, Stakeholder) == []
+        # Another batch with entries of their own, a status among them: all processed.
+        await wa.identify()
+        sent = [
+            i for i in await rows(wa.runtime, OutboxItem, OutboxItem.id) if i.channel == "whatsapp"
+        ]
+        last = sent[-1].platform_message_id
+        assert last is not None and last.startswith("wamid.")
+        batch = wa.graph.batch(
+            wa.graph.status(last, WA_ID, "read"),
+            wa.graph.text(WA_ID, "/status"),
+            one_change=False,
+        )
+        before = len(wa.graph.sent(WA_ID))
+        assert (await wa.post(batch))[0] == 200
+        await wa.graph.wait_for_messages(WA_ID, before + 1)
+        await wa.all_processed()
+        read = [m for m in await rows(wa.runtime, Message) if m.payload.get("statuses")]
+        assert [s["status"] for m in read for s in m.payload["statuses"]] == ["read"]
+
+
+async def test_a_new_number_or_a_business_scoped_id_keeps_the_stakeholder(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    new_number = "6281111111111"
+    new_bsuid = "ID.9876543210987"
+    async with whatsapp_desk(tmp_path, bot_api, clock) as wa:
+        await wa.identify()
+        # Meta starts sending the business-scoped id: the same person, now sent to by BSUID.
+        assert (await wa.post(wa.graph.text(WA_ID, "status", user_id=BSUID)))[0] == 200
+        texts = await wa.graph.wait_for_messages(BSUID, 1)
+        assert "tidak memiliki tiket" in texts[-1]
+        (stakeholder,) = await rows(wa.runtime, Stakeholder)
+        assert stakeholder.channel_user_id == BSUID and stakeholder.chat_id == BSUID
+        assert wa.graph.sent(BSUID)[-1]["recipient"] == BSUID
+        # A new number: Meta says so with a system message; a new BSUID comes with it.
+        change = wa.graph.number_change(
+            WA_ID, new_number, old_user_id=BSUID, new_user_id=new_bsuid
+        )
+        assert (await wa.post(change))[0] == 200
+        await wa.all_processed()
+        (stakeholder,) = await rows(wa.runtime, Stakeholder)
+        assert (stakeholder.channel_user_id, stakeholder.phone) == (new_bsuid, "+6281111111111")
+        before = len(wa.graph.sent(new_bsuid))
+        assert (await wa.post(wa.graph.text(new_number, "profil", user_id=new_bsuid)))[0] == 200
+        texts = await wa.graph.wait_for_messages(new_bsuid, before + 1)
+        assert "Siti Rahmawati" in texts[before]  # the same stakeholder: no consent asked again
+        long_id = "ID." + "7" * 137  # ids of up to ~140 characters fit every column
+        assert (await wa.post(wa.graph.text(None, "halo", user_id=long_id)))[0] == 200
+        await wa.graph.wait_for_messages(long_id, 2)
+        await wa.press("consent:yes", "Setuju", 1, who=long_id)
+        assert any(s.channel_user_id == long_id for s in await rows(wa.runtime, Stakeholder))
+
+
+async def test_odd_input_gets_the_same_clear_replies(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    async with whatsapp_desk(tmp_path, bot_api, clock) as wa:
+        await wa.identify()
+        unsupported = "Maaf, jenis pesan ini belum dapat kami proses"
+        media = wa.graph.add_media(b"OggS-voice", "audio/ogg")
+        for payload in (
+            wa.graph.voice(WA_ID, media),
+            wa.graph.sticker(WA_ID, media),
+            wa.graph.location(WA_ID),
+            wa.graph.unsupported(WA_ID),
+            wa.graph.reaction(WA_ID, wa.graph.last_message_id or "wamid.x", "👍"),
+        ):
+            before = len(wa.graph.sent(WA_ID))
+            assert (await wa.post(payload))[0] == 200
+            texts = await wa.graph.wait_for_messages(WA_ID, before + 1)
+            assert texts[-1].startswith(unsupported)
+        # A stale button (an old message's choice) gets the stale-button reply.
+        before = len(wa.graph.sent(WA_ID))
+        assert (await wa.post(wa.graph.button_reply(WA_ID, "answer:999:yes", "Ya")))[0] == 200
+        texts = await wa.graph.wait_for_messages(WA_ID, before + 1)
+        assert "tidak" in texts[-1].lower()
+        # Commands typed with or without the slash.
+        for typed in ("/bantuan", "bantuan", "Status"):
+            before = len(wa.graph.sent(WA_ID))
+            texts = await wa.say(typed, 1)
+            assert "tidak dikenal" not in texts[-1]
+
+
+async def test_a_rejected_access_token_is_a_configuration_error(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    with pytest.raises(StartupError, match="WHATSAPP_ACCESS_TOKEN"):
+        async with whatsapp_desk(tmp_path, bot_api, clock, token="expired-token"):
+            pass
