@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot import timers
+from bot import timers, window
 from bot.buttons import Action
-from bot import window
 from bot.messages import InboundKind
 from bot.turn import Turn
 from handlers import (

@@ -4,6 +4,7 @@ fake Telegram Bot API, webhooks posted (signed) to the host's web app over HTTP.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from bot.channels.whatsapp import StartupError
 from bot.clock import FakeClock
-from bot.store.models import InboxUpdate, Message, OutboxItem, Stakeholder, Ticket
+from bot.store.models import Attachment, InboxUpdate, Message, OutboxItem, Stakeholder, Ticket
 from tests.conftest import rows
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_desk_e2e import ANDI, GROUP, in_thread
@@ -180,14 +181,12 @@ async def test_delivery_failures_retry_reroute_or_tell_the_cso(
         before = len(wa.graph.sent(WA_ID))
         bot_api.push_group_text(ANDI, GROUP, "/ambil", thread)
         await wa.graph.wait_for(lambda: any(r.error_code == 130429 for r in wa.graph.requests))
-        clock.advance(seconds=10)
-        await wa.graph.wait_for_messages(WA_ID, before + 1)
+        await wa.advance_until(lambda: len(wa.graph.sent(WA_ID)) >= before + 1)
         # A server error: the same.
         wa.graph.fail(131000, http_status=500)
         bot_api.push_group_text(ANDI, GROUP, "Jawaban pertama.", thread)
         await wa.graph.wait_for(lambda: any(r.error_code == 131000 for r in wa.graph.requests))
-        clock.advance(seconds=10)
-        await wa.graph.wait_for_messages(WA_ID, before + 2)
+        await wa.advance_until(lambda: len(wa.graph.sent(WA_ID)) >= before + 2)
         # Undeliverable for good: the row fails and the CSO reads it in the topic.
         wa.graph.fail(131026)
         bot_api.push_group_text(ANDI, GROUP, "Jawaban kedua.", thread)
@@ -205,9 +204,18 @@ async def test_delivery_failures_retry_reroute_or_tell_the_cso(
         await wa.graph.wait_for(
             lambda: template_names(wa.graph.sent(WA_ID))[-1:] == ["csobot_pesan_petugas"]
         )
-        item = [i for i in await rows(wa.runtime, OutboxItem, OutboxItem.id)][-1]
-        message = [m for m in await rows(wa.runtime, Message) if m.id == item.message_id][0]
-        assert item.status == "held" and message.text.endswith("Jawaban ketiga.")
+        message = next(m for m in await rows(wa.runtime, Message) if m.text.endswith("ketiga."))
+
+        async def held() -> bool:
+            items = await rows(wa.runtime, OutboxItem)
+            return any(i.message_id == message.id and i.status == "held" for i in items)
+
+        for _ in range(200):
+            if await held():
+                break
+            await asyncio.sleep(0.02)
+        assert await held()
+        message = next(m for m in await rows(wa.runtime, Message) if m.id == message.id)
         assert [s["status"] for s in message.payload["statuses"]] == ["failed"]
         assert "131047" in message.payload["statuses"][0]["error"]
         before = len(wa.graph.sent(WA_ID))
@@ -266,8 +274,11 @@ async def test_batched_and_redelivered_webhooks_are_handled_once_each(
         assert await rows(wa.runtime, Stakeholder) == []
         # Another batch with entries of their own, a status among them: all processed.
         await wa.identify()
+        await wa.all_processed()
         sent = [
-            i for i in await rows(wa.runtime, OutboxItem, OutboxItem.id) if i.channel == "whatsapp"
+            i
+            for i in await rows(wa.runtime, OutboxItem, OutboxItem.id)
+            if i.channel == "whatsapp" and i.status == "sent"
         ]
         last = sent[-1].platform_message_id
         assert last is not None and last.startswith("wamid.")
@@ -353,3 +364,50 @@ async def test_a_rejected_access_token_is_a_configuration_error(
     with pytest.raises(StartupError, match="WHATSAPP_ACCESS_TOKEN"):
         async with whatsapp_desk(tmp_path, bot_api, clock, token="expired-token"):
             pass
+
+
+async def test_media_both_ways_between_whatsapp_and_the_desk_topic(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    photo = b"\xff\xd8\xff\xe0 foto SPM yang ditolak"
+    async with whatsapp_desk(tmp_path, bot_api, clock) as wa:
+        await wa.identify()
+        thread = await wa.hand_off()
+        media_id = wa.graph.add_media(photo, "image/jpeg")
+        wa.graph.fail_media()  # the first download fails: the inbox tries again
+        before = len(wa.graph.sent(WA_ID))
+        assert (await wa.post(wa.graph.image(WA_ID, media_id, caption="SPM saya ditolak")))[
+            0
+        ] == 200
+        await wa.advance_until(  # past the inbox's backoff
+            lambda: any(
+                str(r.params.get("message_thread_id")) == str(thread)
+                for r in bot_api.sent("sendDocument")
+            )
+        )
+        (attachment,) = await rows(wa.runtime, Attachment)
+        assert attachment.sha256 == hashlib.sha256(photo).hexdigest()
+        assert attachment.direction == "in" and attachment.file_type == "jpg"
+        await wa.graph.wait_for_messages(WA_ID, before + 1)
+        assert "Diterima" in wa.graph.texts(WA_ID)[-1] or "diterima" in wa.graph.texts(WA_ID)[-1]
+        # A CSO's document in the topic reaches WhatsApp as uploaded media, sent by its id.
+        before = len(wa.graph.sent(WA_ID))
+        bot_api.push_group_text(ANDI, GROUP, "/ambil", thread)
+        await wa.graph.wait_for_messages(WA_ID, before + 1)
+        bot_api.push_document(
+            ANDI,
+            "contoh surat.pdf",
+            b"%PDF-1.4 contoh surat",
+            chat_id=GROUP,
+            thread_id=thread,
+            caption="contoh suratnya",
+        )
+        await wa.graph.wait_for(
+            lambda: any(b.get("type") == "document" for b in wa.graph.sent(WA_ID))
+        )
+        document = next(b for b in wa.graph.sent(WA_ID) if b.get("type") == "document")
+        content, mime = wa.graph.uploaded[document["document"]["id"]]
+        assert (content, mime) == (b"%PDF-1.4 contoh surat", "application/pdf")
+        assert document["document"]["filename"] == "contoh surat.pdf"
+        assert "contoh suratnya" in document["document"].get("caption", "")
+        assert wa.refused() == []

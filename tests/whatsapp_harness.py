@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +90,24 @@ class WhatsAppDesk:
             await asyncio.sleep(0.02)
         await self.host.drain()
 
+    async def advance_until(self, done: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Move the fake clock on in steps until `done`: a retry's backoff is in clock time."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not done():
+            assert asyncio.get_running_loop().time() < deadline, "timed out"
+            self.clock.advance(seconds=5)
+            await asyncio.sleep(0.1)
+
     def refused(self) -> list[Any]:
-        return [r for r in self.graph.requests if r.refused]
+        """Message sends the fake refused (a limit broken, a bad parameter); not the failures
+        a test injected on purpose, which carry the injected code or status."""
+        return [
+            r
+            for r in self.graph.requests
+            if r.refused
+            and r.path.endswith("/messages")
+            and r.error_code in (100, 131009, 132000, 132001, 132018)
+        ]
 
 
 def _choice_kind(bodies: list[dict[str, Any]], data: str) -> str:
