@@ -7,6 +7,7 @@ update is a no-op, and a crash before commit leaves the platform to redeliver it
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -39,6 +40,7 @@ from bot.turn import Turn
 log = logging.getLogger(__name__)
 
 TRUNCATED = " […dipotong]"
+PROCESSED_KEY_LENGTH = 100  # processed_update.key
 SENDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:sender, 0))")
 
 Router = Callable[[Turn], Awaitable[None]]
@@ -233,7 +235,9 @@ class Engine:
         await session.exec(SENDER_LOCK.bindparams(sender=sender))  # type: ignore[call-overload]
 
     async def _claim(self, session: AsyncSession, inbound: Inbound) -> bool:
-        session.add(ProcessedUpdate(key=inbound.update_key, processed_at=self.clock.now()))
+        session.add(
+            ProcessedUpdate(key=processed_key(inbound.update_key), processed_at=self.clock.now())
+        )
         try:
             await session.flush()
         except IntegrityError:
@@ -311,6 +315,14 @@ class Engine:
         if reply.to is None and turn.stakeholder is not None:
             return turn.stakeholder.id
         return None
+
+
+def processed_key(update_key: str) -> str:
+    """The key as kept: a channel's long key (a platform id of up to ~140 characters inside)
+    is kept as its digest, so it always fits the column."""
+    if len(update_key) <= PROCESSED_KEY_LENGTH:
+        return update_key
+    return "sha256:" + hashlib.sha256(update_key.encode()).hexdigest()
 
 
 async def queue_outbound(

@@ -357,7 +357,7 @@ class OutboxDispatcher:
             await self._sent(session, item, message, platform_id, template.name)
             return 1
         announced = None
-        if template is not None and not await self._announced(session, item, template.name):
+        if template is not None and not await self._announced(session, item):
             call = self.window.call(template, outbound)
             try:
                 await self.sender.send(chat_id, replace(outbound, template=call, buttons=()))
@@ -368,13 +368,14 @@ class OutboxDispatcher:
                 log.warning("template %s not sent (%s)", template.name, exc)
         return await self._hold(session, item, announced)
 
-    async def _announced(self, session: AsyncSession, item: OutboxItem, template: str) -> bool:
-        """Whether this chat's held messages were already announced by this template."""
+    async def _announced(self, session: AsyncSession, item: OutboxItem) -> bool:
+        """Whether this chat's held messages were already announced (by any template): one
+        "Buka pesan" brings them all, so one announcement is enough until they write."""
         query = select(OutboxItem.id).where(
             OutboxItem.channel == item.channel,
             OutboxItem.chat_id == item.chat_id,
             OutboxItem.status == OutboxStatus.HELD,
-            OutboxItem.template == template,
+            col(OutboxItem.template).is_not(None),
         )
         return (await session.exec(query.limit(1))).first() is not None
 

@@ -102,6 +102,9 @@ async def load_transcript(
                     message.actor,
                     message.text,
                     internal=message.internal,
+                    detail=delivery_detail(
+                        message.payload, config, transcript_zone(config, ticket)
+                    ),
                 ),
             )
         )
@@ -160,6 +163,31 @@ async def load_transcript(
     )
 
 
+def transcript_zone(config: Config, ticket: Ticket) -> str:
+    return config.offices.get(ticket.office, config.current_office).timezone
+
+
+def delivery_detail(payload: dict[str, Any], config: Config, timezone: str) -> str:
+    """What the platform reported about an outgoing message (WhatsApp: sent, delivered, read,
+    failed, with the time) and the template it went out as, for staff reading a transcript."""
+    parts = []
+    if payload.get("template"):
+        parts.append(
+            f"{config.texts.channel_names.get('whatsapp', 'WhatsApp')} template {payload['template']}"
+        )
+    statuses = payload.get("statuses") or []
+    if statuses:
+        last = statuses[-1]
+        label = config.texts.delivery_status_labels.get(last.get("status"), last.get("status"))
+        try:
+            at = format_local(datetime.fromisoformat(last["at"]), timezone)
+        except (KeyError, ValueError):
+            at = ""
+        error = f" ({last['error']})" if last.get("error") else ""
+        parts.append(f"{label} {at}{error}".strip())
+    return " · ".join(parts)
+
+
 def render_markdown(transcript: Transcript, config: Config) -> str:
     t, s = transcript.ticket, transcript.stakeholder
     role = config.role(s.role)
@@ -182,6 +210,7 @@ def render_markdown(transcript: Transcript, config: Config) -> str:
             lines.append(f"**{when}** · {entry.who} · 📎 {entry.text} ({entry.detail})")
         else:
             tag = f" · **[{text('transcript_internal')}]**" if entry.internal else ""
+            tag += f" · _{entry.detail}_" if entry.detail else ""
             body = entry.text.replace("\n", "\n> ")
             lines.append(f"**{when}** · {entry.who}{tag}\n> {body}")
         lines.append("")

@@ -202,6 +202,10 @@ class FakeChat:
     async def identify(self, role: str = "PPK", name: str = "Siti Rahmawati") -> None:
         await self.send("/start")
         await self.press("Setuju")
+        if any(
+            b.label == "Ya, kirimi kabar" for b in self.channel.sender.delivered[-1][1].buttons
+        ):
+            await self.press("Ya, kirimi kabar")  # WhatsApp asks for the notifications opt-in
         await self.send(name)
         await self.press(role)
         role_config = next(r for r in self.runtime.config.roles if r.label == role)

@@ -12,7 +12,7 @@ from sqlmodel import select
 from bot.clock import FakeClock
 from bot.runtime import Runtime, build_runtime
 from bot.store import db
-from bot.store.models import Ticket
+from bot.store.models import OutboxItem, Ticket
 from tests.conftest import FakeChat, events, make_settings, postgres_database, postgres_url, rows
 
 pytestmark = pytest.mark.skipif(
@@ -135,3 +135,18 @@ async def test_one_persons_simultaneous_updates_are_served_one_at_a_time(
     ]
     # The first question is with the CSO, so the others join it rather than open tickets.
     assert len(mine) == 1
+
+
+async def test_whatsapp_ids_fit_the_columns_on_postgresql(postgres_runtime: Runtime) -> None:
+    """A business-scoped user id of ~140 characters as the chat, and the held-message state, on
+    PostgreSQL (whose VARCHAR lengths are enforced, unlike SQLite's)."""
+    long_id = "ID." + "9" * 137
+    chat = FakeChat(postgres_runtime, long_id, channel="whatsapp")
+    await chat.identify()
+    await chat.send("bagaimana cara mengajukan tup?")
+    await chat.press("Belum")
+    stakeholder = await chat.stakeholder()
+    assert stakeholder is not None and stakeholder.chat_id == long_id
+    assert stakeholder.notifications_opt_in is True and stakeholder.last_inbound_at is not None
+    items = await rows(postgres_runtime, OutboxItem)
+    assert any(item.chat_id == long_id for item in items)

@@ -15,9 +15,11 @@ import pytest
 from bot.channels.whatsapp import StartupError
 from bot.clock import FakeClock
 from bot.store.models import Attachment, InboxUpdate, Message, OutboxItem, Stakeholder, Ticket
+from bot.transcript import load_transcript, render_markdown
 from tests.conftest import rows
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_desk_e2e import ANDI, GROUP, in_thread
+from tests.test_telegram_e2e import USER as TELEGRAM_USER
 from tests.whatsapp_harness import BSUID, VERIFY_TOKEN, WA_ID, whatsapp_desk
 
 
@@ -55,6 +57,10 @@ async def test_a_whole_consultation_on_whatsapp_with_the_desk_on_telegram(
         assert stakeholder.notifications_opt_in is True
 
         thread = await wa.hand_off()
+        # A Telegram stakeholder is served by the same process at the same time.
+        bot_api.push_text(TELEGRAM_USER, "/start")
+        await bot_api.wait_for_messages(TELEGRAM_USER, 2)
+        assert "Selamat datang" in bot_api.texts(TELEGRAM_USER)[0]
         (card,) = in_thread(bot_api, thread)
         assert "Kanal: WhatsApp · jendela 24 jam terbuka s.d." in card
         before = len(wa.graph.sent(WA_ID))
@@ -87,6 +93,11 @@ async def test_a_whole_consultation_on_whatsapp_with_the_desk_on_telegram(
             "sent",
             "delivered",
         }
+        async with wa.runtime.sessions() as session:
+            transcript = await load_transcript(session, wa.runtime.config, ticket.number)
+        assert transcript is not None
+        markdown = render_markdown(transcript, wa.runtime.config)
+        assert "_diterima " in markdown  # the delivery status, as staff read it
         keys = [row.key for row in await rows(wa.runtime, InboxUpdate)]
         assert keys and all(WA_ID not in key and "wamid" not in key for key in keys)
         assert all(row.payload == {} for row in await rows(wa.runtime, InboxUpdate))

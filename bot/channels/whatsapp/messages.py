@@ -60,7 +60,9 @@ def bodies(outbound: Outbound, texts: ChoiceTexts) -> list[dict[str, Any]]:
         options = "\n".join(f"{n}. {b.label}" for n, b in enumerate(buttons, 1))
         numbered = texts.numbered.replace("{options}", options)
         return text_bodies(f"{outbound.text}\n\n{numbered}" if outbound.text else numbered)
-    if utf16_length(outbound.text) <= BODY_LIMIT and outbound.text.strip():
+    if not outbound.text.strip():
+        return [_with_body(interactive, texts.prompt)]
+    if utf16_length(outbound.text) <= BODY_LIMIT:
         return [_with_body(interactive, outbound.text)]
     return [*text_bodies(outbound.text), _with_body(interactive, texts.prompt)]
 
