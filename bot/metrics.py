@@ -102,6 +102,13 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+        self._outbox_held = Gauge(
+            "csobot_outbox_held",
+            "Messages held until the stakeholder writes (their WhatsApp window is closed), by "
+            "channel.",
+            ["channel"],
+            registry=self.registry,
+        )
         self._open_tickets = Gauge(
             "csobot_open_tickets",
             "Tickets not resolved, by status.",
@@ -172,8 +179,14 @@ class Metrics:
             .where(col(InboxUpdate.status).in_([InboxStatus.PENDING, InboxStatus.FAILED]))
             .group_by(col(InboxUpdate.channel), col(InboxUpdate.status))
         )
+        held_query = (
+            select(OutboxItem.channel, func.count(col(OutboxItem.id)))
+            .where(OutboxItem.status == OutboxStatus.HELD)
+            .group_by(col(OutboxItem.channel))
+        )
         async with sessions() as session:
             outbox = list((await session.exec(outbox_query)).all())
+            held = list((await session.exec(held_query)).all())
             inbox = list((await session.exec(inbox_query)).all())
             tickets = list((await session.exec(tickets_query)).all())
             breaches = (await session.exec(breaches_query)).one()
@@ -188,6 +201,10 @@ class Metrics:
             self._outbox_pending.labels(channel=channel).set(count)
             age = (now - _aware(oldest)).total_seconds() if oldest is not None else 0.0
             self._outbox_oldest.labels(channel=channel).set(max(age, 0.0))
+
+        self._outbox_held.clear()
+        for channel, count in held:
+            self._outbox_held.labels(channel=channel).set(count)
 
         self._open_tickets.clear()
         for status in OPEN_TICKET_STATUSES:

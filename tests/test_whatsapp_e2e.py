@@ -143,6 +143,9 @@ async def test_after_30_hours_progress_goes_as_a_template_and_cso_replies_wait_f
         ]
         held = [i for i in await rows(wa.runtime, OutboxItem) if i.status == "held"]
         assert len(held) == 2
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(wa.url.replace("/whatsapp", "/metrics"))).text
+        assert 'csobot_outbox_held{channel="whatsapp"} 2.0' in metrics
         before = len(wa.graph.sent(WA_ID))
         # "Buka pesan": the window opens and the held replies arrive, in order.
         status, _ = await wa.post(wa.graph.template_button(WA_ID, "open", "Buka pesan"))
