@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
 from bot.clock import Clock
@@ -152,9 +152,9 @@ class Channel(Protocol):
         ...
 
 
-async def read_json_body(request: Request, limit: int) -> Any:
-    """The request's JSON, or the response to give: 413 over `limit` bytes (read in chunks, so
-    a huge body is never held), 400 when it is not JSON."""
+async def read_body(request: Request, limit: int) -> bytes | Response:
+    """The request's raw body, or 413 over `limit` bytes (read in chunks, so a huge body is
+    never held)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return PlainTextResponse("too large", status_code=413)
@@ -163,6 +163,20 @@ async def read_json_body(request: Request, limit: int) -> Any:
         body.extend(chunk)
         if len(body) > limit:
             return PlainTextResponse("too large", status_code=413)
+    return bytes(body)
+
+
+async def read_json_body(request: Request, limit: int) -> Any:
+    """The request's JSON, or the response to give: 413 over `limit` bytes, 400 when it is not
+    JSON."""
+    body = await read_body(request, limit)
+    if isinstance(body, Response):
+        return body
+    return parse_json(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON of a request body, or a 400 response."""
     try:
         return json.loads(body)
     except (ValueError, RecursionError):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import mimetypes
 from collections.abc import Sequence
@@ -45,6 +44,8 @@ from bot.channels.base import (
     OutsideWindowError,
     PermanentDeliveryError,
     TemporaryDeliveryError,
+    parse_json,
+    read_body,
 )
 from bot.channels.whatsapp.messages import (
     TEXT_CHOICE,
@@ -360,18 +361,15 @@ class WhatsAppChannel:
         given = request.headers.get("X-Hub-Signature-256", "")
         if not given:
             return PlainTextResponse("signature missing", status_code=401)
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > MAX_WEBHOOK_BYTES:
-                return PlainTextResponse("too large", status_code=413)
-        expected = "sha256=" + hmac.new(self.secret, bytes(body), hashlib.sha256).hexdigest()
+        body = await read_body(request, MAX_WEBHOOK_BYTES)
+        if isinstance(body, Response):
+            return body
+        expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return PlainTextResponse("bad signature", status_code=403)
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            return PlainTextResponse("not JSON", status_code=400)
+        payload = parse_json(body)
+        if isinstance(payload, Response):
+            return payload
         if not isinstance(payload, dict):
             return PlainTextResponse("not a webhook", status_code=400)
         try:
