@@ -131,9 +131,9 @@ class Host:
         dispatcher = self.dispatchers.get(channel)
         if dispatcher is None:
             return
-        await dispatcher.record_status(status)
-        if status.status == "failed":
-            await self.deliver_due()  # a postponed or rerouted message, without waiting a sweep
+        chat_id = await dispatcher.record_status(status)
+        if chat_id is not None:  # a postponed or rerouted message: without waiting a sweep
+            self._kick((channel, chat_id))
 
     async def identity_changed(
         self,

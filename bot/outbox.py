@@ -387,9 +387,10 @@ class OutboxDispatcher:
         await session.commit()
         return 0
 
-    async def record_status(self, status: DeliveryStatus) -> None:
+    async def record_status(self, status: DeliveryStatus) -> str | None:
         """A status callback: kept on the message (the transcript shows it); a failure is acted
-        on like the same failure when sending."""
+        on like the same failure when sending. Returns the chat to deliver to again after a
+        failure (a message postponed or rerouted), else None."""
         async with self.sessions() as session:
             query = select(OutboxItem).where(
                 OutboxItem.channel == self.sender.channel,
@@ -397,10 +398,10 @@ class OutboxDispatcher:
             )
             item = (await session.exec(query)).first()
             if item is None:
-                return  # a template announcement, or a message from before a restore
+                return None  # a template announcement, or a message from before a restore
             message = await session.get(Message, item.message_id)
             if message is None:
-                return
+                return None
             entry = {"status": status.status, "at": status.at.isoformat()}
             if status.error:
                 entry["error"] = status.error[:200]
@@ -409,7 +410,7 @@ class OutboxDispatcher:
             session.add(message)
             await session.commit()
             if status.status != "failed" or item.status != OutboxStatus.SENT:
-                return
+                return None
             outbound = Outbound.from_payload(message.payload)
             if status.failure == "window":
                 stakeholder = await self._recipient(session, item, message, outbound)
@@ -418,8 +419,9 @@ class OutboxDispatcher:
                     await self._outside_window(
                         session, item, message, outbound, stakeholder, chat_id
                     )
-                    return
+                    return item.chat_id
             if status.failure in ("temporary", "window"):
                 await self._postpone(session, item, status.error or status.status, None)
-                return
+                return item.chat_id
             await self._failed(session, item, message, status.error or "failed")
+            return None
