@@ -52,6 +52,7 @@ browser:
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.benchmarks.matcher
 	$(BIN)/python -m tests.benchmarks.scheduler
+	$(BIN)/python -m tests.benchmarks.intents
 
 ## faults: kill the bot with SIGKILL at random moments under load; print what was lost or repeated
 faults: $(VENV)/.installed-dev

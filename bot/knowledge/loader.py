@@ -20,6 +20,7 @@ from bot.yamlsource import YamlDocument, YamlSyntaxError, load_yaml
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 OUT_OF_SCOPE_FILE = "_out_of_scope.yaml"
 LANGUAGE_FILE = "_language.yaml"
+INTENTS_FILE = "_intents.yaml"  # conversational intents: read by bot/intents.py
 MIN_QUESTIONS = 1
 
 
@@ -167,11 +168,14 @@ def load_knowledge(directory: Path, sections: Iterable[str] | None = None) -> Kn
                 fillers.extend(language.fillers)
         elif path.name == OUT_OF_SCOPE_FILE:
             out_of_scope.extend(_load_out_of_scope(document, problems, seen))
+        elif path.name == INTENTS_FILE:
+            continue
         elif path.name.startswith("_"):
             problems.add(
                 document,
                 [],
-                f"unknown special file (expected {OUT_OF_SCOPE_FILE} or {LANGUAGE_FILE})",
+                f"unknown special file (expected {OUT_OF_SCOPE_FILE}, {LANGUAGE_FILE} or "
+                f"{INTENTS_FILE})",
             )
         else:
             entries.extend(_load_entries(document, problems, seen, known_sections))
