@@ -55,6 +55,18 @@ OFFICE_PLACEHOLDERS = frozenset(
 # The placeholders a particular text may use on top of the office ones: the contract between
 # the handlers (which fill them) and the office (which edits the wording).
 TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "smalltalk_greeting": frozenset({"name"}),
+    "smalltalk_vague": frozenset({"name"}),
+    "smalltalk_thanks": frozenset({"name"}),
+    "smalltalk_ack": frozenset({"name"}),
+    "desk_gift_offered": frozenset({"ticket", "text"}),
+    "answer_confirm_prompt": frozenset({"ticket"}),
+    "new_ticket_while_cso": frozenset({"ticket", "old"}),
+    "which_question": frozenset({"ticket"}),
+    "button_more_for_ticket": frozenset({"ticket"}),
+    "added_to_ticket": frozenset({"ticket"}),
+    "outside_service_hours": frozenset({"ticket", "opens"}),
+    "auto_closed": frozenset({"ticket", "days"}),
     "ask_phone_confirm": frozenset({"phone"}),
     "desk_delivery_failed": frozenset({"ticket", "reason", "excerpt"}),
     "desk_window_open": frozenset({"until"}),
@@ -147,7 +159,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "actor_cso": frozenset({"name"}),
     "topic_out_of_scope": frozenset({"title"}),
     # Any of these; each translation may use only those its reason code has (Texts checks).
-    "event_reasons": frozenset({"reason", "score", "topic"}),
+    "event_reasons": frozenset({"days", "reason", "score", "topic"}),
     "transcript_title": frozenset({"ticket"}),
     "transcript_heading": frozenset({"ticket"}),
     "transcript_event": frozenset({"change", "reason", "who"}),
@@ -284,6 +296,9 @@ class SlaConfig(StrictModel):
     reminder_share: float = Field(gt=0, lt=1)  # of the working time to the deadline
     escalate_share: float = Field(gt=0, lt=1)  # automatic escalation before a breach
     pause_while_awaiting_documents: bool
+    # An answer nobody confirms or denies is closed after this many working days (a message
+    # says so), so no ticket waits for "sudah terjawab?" forever.
+    auto_close_answered_days: int = Field(default=2, ge=1, le=30)
 
     @model_validator(mode="after")
     def _ordered(self) -> SlaConfig:
@@ -383,6 +398,20 @@ class Texts(StrictModel):
     ask_organisation: str
     invalid_organisation: str
     ask_phone: str
+    smalltalk_greeting: str  # small talk gets a short reply inviting the question, no ticket
+    smalltalk_vague: str
+    smalltalk_thanks: str
+    smalltalk_ack: str
+    gift_refused: str
+    desk_gift_offered: str
+    answer_confirm_prompt: str
+    new_ticket_while_cso: str
+    which_question: str
+    button_new_question: str
+    button_more_for_ticket: str
+    added_to_ticket: str
+    outside_service_hours: str
+    auto_closed: str
     ask_phone_confirm: str  # the channel told us the number (WhatsApp): confirm it
     button_phone_confirm: str
     button_phone_other: str

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import fuzz
 
+from bot.knowledge.loader import KnowledgeError
 from bot.knowledge.normalise import Normaliser
 from bot.yamlsource import YamlSyntaxError, load_yaml
 
@@ -48,8 +49,11 @@ class Intent(StrEnum):
     MORE = "more"  # more about the ticket a CSO has
 
 
-class IntentsError(Exception):
-    """_intents.yaml is unusable."""
+class IntentsError(KnowledgeError):
+    """_intents.yaml is unusable (reported like any knowledge-base problem)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem])
 
 
 class _IntentsFile(BaseModel):
@@ -146,7 +150,7 @@ class IntentReader:
     def _close(self, word: str) -> frozenset[Intent]:
         """Intents of a one-word phrase this word is a typo of ("trimaksih", "pahm")."""
         best: frozenset[Intent] = frozenset()
-        best_score = TYPO_SCORE
+        best_score: float = TYPO_SCORE
         for phrase, intents in self.phrases.items():
             if len(phrase) != 1 or len(phrase[0]) < TYPO_MIN_LENGTH:
                 continue

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.intents import IntentReader
 from bot.knowledge import KnowledgeError, Matcher
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,13 @@ class KnowledgeHolder:
 
     matcher: Matcher
     load: Callable[[], Matcher] | None = None
+    # Conversational intents (knowledge/_intents.yaml), read with the matcher's abbreviations.
+    intents: IntentReader | None = None
+    load_intents: Callable[[Matcher], IntentReader] | None = None
+
+    def __post_init__(self) -> None:
+        if self.intents is None and self.load_intents is not None:
+            self.intents = self.load_intents(self.matcher)
 
     async def reload(self) -> list[str]:
         """Load the files again; returns the problems (empty when the new version is in use)."""
@@ -26,9 +34,10 @@ class KnowledgeHolder:
             return ["reload is not available here"]
         try:
             matcher = await asyncio.to_thread(self.load)
-        except KnowledgeError as exc:
+            intents = self.load_intents(matcher) if self.load_intents else self.intents
+        except KnowledgeError as exc:  # IntentsError included
             log.error("knowledge base not reloaded, keeping the previous one:\n%s", exc)
             return exc.problems
-        self.matcher = matcher
+        self.matcher, self.intents = matcher, intents
         log.info("knowledge base reloaded: %d entries", len(matcher.knowledge.entries))
         return []

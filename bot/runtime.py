@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.engine import Engine
+from bot.intents import DEFAULT_INTENTS, INTENTS_FILE, IntentReader, load_intents
 from bot.knowledge import Matcher, load_knowledge
 from bot.knowledge.cache import cached_matcher
 from bot.knowledge_holder import KnowledgeHolder
@@ -73,7 +74,12 @@ async def build_runtime(
         cache = settings.csobot_data_dir / "cache"
         return load_matcher(config, settings.csobot_knowledge_dir, cache)
 
-    holder = KnowledgeHolder(load(), load)
+    def intents(matcher: Matcher) -> IntentReader:
+        own = settings.csobot_knowledge_dir / INTENTS_FILE
+        path = own if own.is_file() else DEFAULT_INTENTS
+        return load_intents(path, matcher.knowledge.abbreviations)
+
+    holder = KnowledgeHolder(load(), load, load_intents=intents)
     db_engine = db.create_engine(settings.database_url)
     try:
         await db.upgrade(db_engine)

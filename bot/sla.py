@@ -96,6 +96,9 @@ async def replan(session: AsyncSession, config: Config, ticket: Ticket, now: dat
         if ticket.status != TicketStatus.ESCALATED:
             wanted[JobKind.AUTO_ESCALATE] = at_share(calendar, ticket, config.sla.escalate_share)
         wanted[JobKind.BREACH] = ticket.deadline_at
+    if ticket.status == TicketStatus.ANSWERED:
+        since = ticket.status_since or ticket.opened_at
+        wanted[JobKind.AUTO_CLOSE] = calendar.deadline(since, config.sla.auto_close_answered_days)
     for kind, job in pending.items():
         if kind not in wanted:
             job.status, job.pending = "cancelled", None

@@ -49,6 +49,7 @@ class Turn:
     record_inbound: bool = True
     # ticket id → (ticket, status before this turn): the service clock replans these after it
     changed_tickets: dict[int, tuple[Ticket, TicketStatus | None]] = field(default_factory=dict)
+    no_survey: set[int] = field(default_factory=set)  # tickets closed without the stakeholder
 
     def text(self, name: str, /, **values: Any) -> str:
         """A configured text, in the wording for the channel of the person who wrote."""

@@ -20,8 +20,12 @@ def answer_message(turn: Turn, ticket: Ticket, entry: Entry) -> tuple[str, tuple
         answer=entry.render_answer(turn.config.office_values()),
         legal_basis=entry.render_legal_basis(),
     )
-    buttons = (
+    return text, answer_buttons(turn, ticket)
+
+
+def answer_buttons(turn: Turn, ticket: Ticket) -> tuple[Button, ...]:
+    """ "Ya, terjawab" / "Belum" for the ticket's answer."""
+    return (
         Button(turn.text("button_answered"), action(ANSWER, ticket.id, "yes")),
         Button(turn.text("button_not_answered"), action(ANSWER, ticket.id, "no")),
     )
-    return text, buttons

@@ -4,6 +4,8 @@ when it is known, otherwise hand the ticket to a CSO with an honest promise of w
 from __future__ import annotations
 
 from bot.buttons import Action, action
+from bot.calendar import calendar_for
+from bot.config import format_local
 from bot.knowledge import Decision, Entry, Match
 from bot.messages import Button
 from bot.queries import tickets
@@ -31,14 +33,28 @@ async def handle_text(turn: Turn) -> None:
             turn.inbound_ticket_id = latest.id
             await _search_and_answer(turn, latest, turn.inbound.text)
             return
-    ticket = await open_ticket(turn, turn.inbound.text)
-    turn.reply(
-        turn.text("ticket_received", ticket=ticket.number),
-        ticket_id=ticket.id,
-        key="ticket_received",
-        values={"ticket": ticket.number},
-    )
-    await _search_and_answer(turn, ticket, turn.inbound.text)
+    await ask(turn, turn.inbound.text)
+
+
+async def ask(turn: Turn, question: str, intro: str | None = None, **values: str) -> Ticket:
+    """A new ticket for `question`, answered from the knowledge base or handed to a CSO;
+    `intro` names a text said first (e.g. why it became a new ticket)."""
+    ticket = await open_ticket(turn, question)
+    name = intro or "ticket_received"
+    turn.say_about(ticket, name, **values)
+    await _search_and_answer(turn, ticket, question)
+    return ticket
+
+
+async def resolve_confirmed(turn: Turn, ticket: Ticket) -> None:
+    """The stakeholder says the answer solved it (the button, or typed)."""
+    turn.move(ticket, TicketStatus.RESOLVED, actor="stakeholder", reason="answer confirmed")
+    turn.say_about(ticket, "resolved")
+
+
+async def hand_off_denied(turn: Turn, ticket: Ticket) -> None:
+    """The stakeholder says the answer did not solve it: to a CSO."""
+    await _hand_off(turn, ticket, reason="stakeholder says the answer did not solve it")
 
 
 async def _to_the_cso(turn: Turn, ticket: Ticket) -> None:
@@ -66,7 +82,7 @@ async def handle_file(turn: Turn) -> None:
 
 async def handle_documents_done(turn: Turn, pressed: Action) -> None:
     """The "Sudah semua" button under a document request."""
-    ticket = await _own_ticket(turn, pressed.int_arg(0))
+    ticket = await own_ticket(turn, pressed.int_arg(0))
     if ticket is None:
         turn.say("stale_button")
         return
@@ -167,6 +183,13 @@ async def _hand_off(
     turn.move(ticket, TicketStatus.QUEUED, actor="bot", reason=reason)
     ticket.section = ticket.section or _section(turn, ticket)
     turn.say_about(ticket, text_name, deadline=turn.deadline_text(ticket), **values)
+    calendar = calendar_for(turn.config)
+    if not calendar.is_working_time(turn.now):
+        # Officers read it when the office opens: say when, in the office's calendar.
+        opens = format_local(
+            calendar.next_working_start(turn.now), turn.config.current_office.timezone
+        )
+        turn.say_about(ticket, "outside_service_hours", opens=opens)
     assert turn.stakeholder is not None
     await desk.hand_off(turn, ticket, turn.stakeholder)
 
@@ -182,7 +205,7 @@ def _section(turn: Turn, ticket: Ticket) -> str | None:
 
 async def handle_button(turn: Turn, pressed: Action) -> None:
     """ "Ya, terjawab" / "Belum" under an answer, or a topic chosen from a clarification."""
-    ticket = await _own_ticket(turn, pressed.int_arg(0))
+    ticket = await own_ticket(turn, pressed.int_arg(0))
     choice = pressed.arg(1)
     if ticket is None or not choice:
         turn.say("stale_button")
@@ -195,13 +218,10 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
     if pressed.name == ANSWER:
         if choice == "yes":
             turn.inbound_label = turn.text("button_answered")
-            turn.move(
-                ticket, TicketStatus.RESOLVED, actor="stakeholder", reason="answer confirmed"
-            )
-            turn.say_about(ticket, "resolved")
+            await resolve_confirmed(turn, ticket)
         else:
             turn.inbound_label = turn.text("button_not_answered")
-            await _hand_off(turn, ticket, reason="stakeholder says the answer did not solve it")
+            await hand_off_denied(turn, ticket)
         return
     if choice == NONE_OF_THESE:
         turn.inbound_label = turn.text("button_none_of_these")
@@ -215,7 +235,7 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
     _answer(turn, ticket, entry, reason="topic chosen by the stakeholder")
 
 
-async def _own_ticket(turn: Turn, ticket_id: int | None) -> Ticket | None:
+async def own_ticket(turn: Turn, ticket_id: int | None) -> Ticket | None:
     """The ticket a button names, only if it belongs to whoever pressed it (data can be forged)."""
     if turn.stakeholder is None:
         return None

@@ -141,7 +141,15 @@ def relay_from_stakeholder(turn: Turn, ticket: Ticket, stored: str | None = None
         file = OutgoingFile(stored, inbound.file.name, _source(turn))
         post(turn, ticket, turn.text("desk_file_from_stakeholder", name=name), file=file)
     else:
-        post_text(turn, ticket, "desk_from_stakeholder", name=name, text=inbound.text)
+        relay_text(turn, ticket, inbound.text)
+
+
+def relay_text(turn: Turn, ticket: Ticket, text: str) -> None:
+    """Words of the stakeholder (now, or kept from earlier in the conversation) for the CSO."""
+    stakeholder = turn.stakeholder
+    assert stakeholder is not None
+    name = stakeholder.full_name or "Stakeholder"
+    post_text(turn, ticket, "desk_from_stakeholder", name=name, text=text)
 
 
 def _source(turn: Turn) -> tuple[str, str, str] | None:

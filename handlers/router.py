@@ -24,6 +24,7 @@ from handlers import (
     common,
     consent,
     consultation,
+    conversation,
     desk,
     desk_commands,
     erasure,
@@ -145,6 +146,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     erasure.ERASE: erasure.handle_button,
     survey.SKM: survey.handle_button,
     window.OPEN: common.open_held_messages,
+    conversation.WHICH: conversation.handle_which,
 }
 
 
@@ -185,7 +187,7 @@ async def _text(turn: Turn) -> None:
         turn.say("profile_missing")
         identification.resume(turn)
     else:
-        await consultation.handle_text(turn)
+        await conversation.handle_text(turn)
 
 
 async def _call(handler: CommandHandler, turn: Turn) -> None:

@@ -29,7 +29,11 @@ async def after_turn(turn: Turn) -> None:
             turn.session.add(ticket)
         await turn.session.flush()
         await replan(turn.session, turn.config, ticket, turn.now)
-        if ticket.status == TicketStatus.RESOLVED and previous != TicketStatus.RESOLVED:
+        if (
+            ticket.status == TicketStatus.RESOLVED
+            and previous != TicketStatus.RESOLVED
+            and ticket.id not in turn.no_survey
+        ):
             await survey.start(turn, ticket)
     turn.changed_tickets.clear()
 
@@ -53,6 +57,9 @@ async def handle_timer(turn: Turn) -> None:
     job.status, job.pending, job.done_at = "done", None, turn.now
     turn.session.add(job)
     await turn.session.flush()
+    if job.kind == JobKind.AUTO_CLOSE:
+        _auto_close(turn, ticket)
+        return
     if ticket is None or ticket.id is None or ticket.status not in HANDED_OFF:
         return
     if job.kind == JobKind.PROGRESS:
@@ -92,6 +99,22 @@ async def handle_timer(turn: Turn) -> None:
         await _escalate(turn, ticket)
     elif job.kind == JobKind.BREACH:
         _breach(turn, ticket)
+
+
+def _auto_close(turn: Turn, ticket: Ticket | None) -> None:
+    """An answer left without "sudah terjawab?" answered: closed, and the stakeholder told how
+    to come back; no survey for a consultation they did not finish."""
+    if ticket is None or ticket.id is None or ticket.status != TicketStatus.ANSWERED:
+        return
+    days = turn.config.sla.auto_close_answered_days
+    turn.move(
+        ticket,
+        TicketStatus.RESOLVED,
+        actor=BOT,
+        reason=f"answer not confirmed: closed after {days} working days",
+    )
+    turn.no_survey.add(ticket.id)
+    desk.tell_stakeholder(turn, ticket, "auto_closed", ticket=ticket.number, days=days)
 
 
 def _progress(turn: Turn, ticket: Ticket) -> None:

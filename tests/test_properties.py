@@ -17,7 +17,8 @@ staff (desk.channel terminal, no group: staff work in their private chats). Inva
 4. Ticket numbers are unique and consecutive per day; one stakeholder row per account that is
    not erased, and each of those has exactly one conversation row.
 5. Liveness of the outbox and the service clock: after a turn and a delivery sweep nothing is
-   left pending, and pending jobs exist only for tickets a CSO has.
+   left pending, and pending jobs exist only for tickets a CSO has, or (the automatic closing)
+   for answers waiting for "sudah terjawab?".
 
 Examples are derandomized (no example database), so CI runs the same ones every time; a few
 hand-written scenarios (@example) take every run deep into the SOP. A failure prints the steps
@@ -48,6 +49,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.store.models import (
     HANDED_OFF,
     Conversation,
+    JobKind,
     Message,
     OutboxItem,
     OutboxStatus,
@@ -588,11 +590,15 @@ def identity_problems(rows: Snapshot) -> list[str]:
 
 
 def liveness_problems(rows: Snapshot) -> list[str]:
-    """Nothing left undelivered; service-clock jobs only for tickets a CSO has."""
+    """Nothing left undelivered; service-clock jobs only for tickets a CSO has, and the
+    automatic closing only for answers not yet confirmed."""
     problems = [f"outbox {i.id} to {i.channel}:{i.chat_id} still {i.status}" for i in rows.unsent]
     for job in rows.jobs:
         ticket = rows.by_id.get(job.ticket_id)
-        if ticket is None or ticket.status not in HANDED_OFF:
+        answered = ticket is not None and ticket.status == TicketStatus.ANSWERED
+        if job.kind == JobKind.AUTO_CLOSE and answered:
+            continue
+        if ticket is None or ticket.status not in HANDED_OFF or job.kind == JobKind.AUTO_CLOSE:
             status = ticket.status if ticket is not None else None
             problems.append(f"pending {job.kind} job for ticket {job.ticket_id} ({status})")
     return problems

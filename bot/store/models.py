@@ -192,6 +192,7 @@ class JobKind(StrEnum):
     DEADLINE_REMINDER = "deadline_reminder"  # part of the time to the deadline has passed
     AUTO_ESCALATE = "auto_escalate"  # before a breach, to the Kepala Seksi
     BREACH = "breach"  # the deadline passed: supervisors are told
+    AUTO_CLOSE = "auto_close"  # an answer never confirmed: closed after some working days
 
 
 class ScheduledJob(SQLModel, table=True):

@@ -1,0 +1,161 @@
+"""What a stakeholder types between questions, read where the conversation is (bot/intents.py):
+a typed "belum"/"sudah jelas" under an answer works like its button, small talk gets a short
+polite reply instead of a ticket, an offer of money gets the no-gratification reply, and a new
+question while a CSO has a ticket is not silently added to it. Anything else is a question."""
+
+from __future__ import annotations
+
+from bot.addresses import ToStaffRole
+from bot.buttons import Action, action
+from bot.intents import Context, Intent
+from bot.knowledge import Decision
+from bot.messages import Button
+from bot.roles import SUPERVISOR
+from bot.store.models import HANDED_OFF, Ticket, TicketEvent, TicketStatus
+from bot.turn import Turn
+from handlers import consultation, desk
+from handlers.answers import answer_buttons
+
+WHICH = "which"  # which:<ticket id>:new|more — a new question, or more for the open ticket
+PENDING = "pending_text"  # the message waiting for that choice
+SMALL_TALK = {
+    Intent.GREETING: "smalltalk_greeting",
+    Intent.VAGUE: "smalltalk_vague",
+    Intent.THANKS: "smalltalk_thanks",
+    Intent.ACK: "smalltalk_ack",
+}
+GIFT_REASON = "gratification offered"
+
+
+async def handle_text(turn: Turn) -> None:
+    reader = turn.knowledge.intents
+    if reader is None or turn.step == consultation.AWAITING_QUESTION:
+        await consultation.handle_text(turn)
+        return
+    text = turn.inbound.text
+    latest = await consultation.latest_open_ticket(turn)
+    if latest is not None and latest.status == TicketStatus.ANSWERED:
+        await _under_an_answer(turn, latest, reader.understand(text, Context.ANSWERED))
+    elif latest is not None and latest.status in HANDED_OFF:
+        other = _other_topic(turn, latest, text)
+        await _with_cso(turn, latest, reader.understand(text, Context.WITH_CSO, other_topic=other))
+    else:
+        intent = reader.understand(text, Context.IDLE)
+        if intent is Intent.GIFT:
+            _refuse_gift(turn, latest)
+        elif intent in SMALL_TALK and (latest is None or latest.status != TicketStatus.ASKED):
+            turn.say(SMALL_TALK[intent], name=_polite_name(turn))
+        else:
+            await consultation.handle_text(turn)
+
+
+async def _under_an_answer(turn: Turn, ticket: Ticket, intent: Intent) -> None:
+    """A typed reply to "sudah terjawab?" works like the buttons."""
+    turn.inbound_ticket_id = ticket.id
+    if intent in (Intent.CONFIRM, Intent.THANKS):
+        await consultation.resolve_confirmed(turn, ticket)
+    elif intent is Intent.DENY:
+        await consultation.hand_off_denied(turn, ticket)
+        if (
+            turn.knowledge.intents is not None
+            and turn.knowledge.intents.read(turn.inbound.text).substantive
+        ):
+            desk.relay_from_stakeholder(turn, ticket)  # what is still unclear, for the CSO
+    elif intent is Intent.GIFT:
+        _refuse_gift(turn, ticket)
+    elif intent is Intent.ACK:
+        answered = answer_buttons(turn, ticket)
+        turn.say_about(ticket, "answer_confirm_prompt", answered)
+    else:
+        turn.inbound_ticket_id = None
+        await consultation.handle_text(turn)  # a new question: a new ticket
+
+
+async def _with_cso(turn: Turn, ticket: Ticket, intent: Intent) -> None:
+    if intent is Intent.GIFT:
+        turn.inbound_ticket_id = ticket.id
+        _refuse_gift(turn, ticket)
+        return
+    if intent is not Intent.QUESTION:
+        await consultation.handle_text(turn)  # more for the CSO's ticket
+        return
+    if _other_topic(turn, ticket, turn.inbound.text):
+        await consultation.ask(turn, turn.inbound.text, "new_ticket_while_cso", old=ticket.number)
+        return
+    # Phrased as a new question, but the topic is not clear: ask.
+    turn.set_step("idle", **{PENDING: turn.inbound.text})
+    turn.say(
+        "which_question",
+        [
+            Button(turn.text("button_new_question"), action(WHICH, ticket.id, "new")),
+            Button(
+                turn.text("button_more_for_ticket", ticket=ticket.number),
+                action(WHICH, ticket.id, "more"),
+            ),
+        ],
+        ticket=ticket.number,
+    )
+
+
+async def handle_which(turn: Turn, pressed: Action) -> None:
+    """The answer to "a new question, or more for ticket KNS-…?"."""
+    assert turn.conversation is not None
+    text = str(turn.conversation.data.get(PENDING) or "")
+    ticket = await consultation.own_ticket(turn, pressed.int_arg(0))
+    if not text or ticket is None or pressed.arg(1) not in ("new", "more"):
+        turn.say("stale_button")
+        return
+    turn.set_step("idle", **{PENDING: None})
+    if pressed.arg(1) == "new":
+        turn.inbound_label = turn.text("button_new_question")
+        await consultation.ask(turn, text, "new_ticket_while_cso", old=ticket.number)
+        return
+    turn.inbound_label = turn.text("button_more_for_ticket", ticket=ticket.number)
+    turn.inbound_ticket_id = ticket.id
+    if ticket.status not in HANDED_OFF:
+        turn.say_about(ticket, "ticket_already_closed", status=turn.status_label(ticket))
+        return
+    desk.relay_text(turn, ticket, text)
+    turn.say_about(ticket, "added_to_ticket")
+
+
+def _other_topic(turn: Turn, ticket: Ticket, text: str) -> bool:
+    """The matcher is sure the message is about a topic the ticket is not about."""
+    match = turn.matcher.match(text)
+    if match.decision is not Decision.ANSWER or match.best is None:
+        return False
+    known = {ticket.topic_id, *(str(c.get("id")) for c in ticket.match_candidates)}
+    return match.best.id not in known
+
+
+def _refuse_gift(turn: Turn, ticket: Ticket | None) -> None:
+    """The service is free and officers accept nothing: say so with the complaint channels,
+    and mark the ticket for the supervisor. Nothing is promised."""
+    turn.say("gift_refused")
+    if ticket is None or ticket.id is None:
+        return
+    turn.inbound_ticket_id = ticket.id
+    turn.session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=turn.now,
+            actor="stakeholder",
+            from_status=ticket.status,
+            to_status=ticket.status,
+            reason=GIFT_REASON,
+        )
+    )
+    turn.tell(
+        ToStaffRole(SUPERVISOR),
+        "desk_gift_offered",
+        about=ticket,
+        internal=True,
+        ticket=ticket.number,
+        text=turn.inbound.text[:300],
+    )
+
+
+def _polite_name(turn: Turn) -> str:
+    """How to address them: the stored name, title-cased when it was typed in lower case."""
+    name = (turn.stakeholder.full_name if turn.stakeholder else None) or ""
+    return name.title() if name and name == name.lower() else name
