@@ -38,7 +38,8 @@ async def handle_text(turn: Turn) -> None:
         await _under_an_answer(turn, latest, reader.understand(text, Context.ANSWERED))
     elif latest is not None and latest.status in HANDED_OFF:
         other = _other_topic(turn, latest, text)
-        await _with_cso(turn, latest, reader.understand(text, Context.WITH_CSO, other_topic=other))
+        intent = reader.understand(text, Context.WITH_CSO, other_topic=other)
+        await _with_cso(turn, latest, intent, other)
     else:
         intent = reader.understand(text, Context.IDLE)
         if intent is Intent.GIFT:
@@ -71,7 +72,7 @@ async def _under_an_answer(turn: Turn, ticket: Ticket, intent: Intent) -> None:
         await consultation.handle_text(turn)  # a new question: a new ticket
 
 
-async def _with_cso(turn: Turn, ticket: Ticket, intent: Intent) -> None:
+async def _with_cso(turn: Turn, ticket: Ticket, intent: Intent, other_topic: bool) -> None:
     if intent is Intent.GIFT:
         turn.inbound_ticket_id = ticket.id
         _refuse_gift(turn, ticket)
@@ -79,7 +80,7 @@ async def _with_cso(turn: Turn, ticket: Ticket, intent: Intent) -> None:
     if intent is not Intent.QUESTION:
         await consultation.handle_text(turn)  # more for the CSO's ticket
         return
-    if _other_topic(turn, ticket, turn.inbound.text):
+    if other_topic:
         await consultation.ask(turn, turn.inbound.text, "new_ticket_while_cso", old=ticket.number)
         return
     # Phrased as a new question, but the topic is not clear: ask.
@@ -124,7 +125,9 @@ def _other_topic(turn: Turn, ticket: Ticket, text: str) -> bool:
     match = turn.matcher.match(text)
     if match.decision is not Decision.ANSWER or match.best is None:
         return False
-    known = {ticket.topic_id, *(str(c.get("id")) for c in ticket.match_candidates)}
+    floor = turn.config.matcher.clarify_score  # weaker candidates say nothing of the topic
+    known = {ticket.topic_id}
+    known |= {str(c.get("id")) for c in ticket.match_candidates if c.get("score", 0) >= floor}
     return match.best.id not in known
 
 

@@ -138,3 +138,24 @@ def test_webhook_mode_without_its_settings_explains_and_exits_2(tmp_path: Path) 
         "TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET" in result.stderr
         and "Traceback" not in result.stderr
     )
+
+
+def test_the_terminal_reads_small_talk_and_typed_replies_like_telegram(tmp_path: Path) -> None:
+    script = """/start
+1
+Siti Rahmawati
+PPK
+123456
+Satker Contoh
+2
+halo pak
+bagaimana cara mengajukan tup?
+sudah jelas, makasih pak
+/status
+"""
+    result = run(tmp_path, "chat", stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Bot: Selamat datang, Siti Rahmawati" in out  # small talk: no ticket
+    assert "KNS-" in out and "status Resolved" in out  # the typed thanks closed the ticket
+    assert "tidak memiliki tiket yang sedang diproses" in out

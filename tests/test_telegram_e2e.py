@@ -348,3 +348,20 @@ async def test_polling_confirms_an_update_only_once_it_is_stored(
             break
         await asyncio.sleep(0.02)
     assert statuses == ["done"]
+
+
+async def test_what_people_type_between_questions_on_telegram(
+    bot: tuple[Runtime, Host], bot_api: FakeBotApi
+) -> None:
+    runtime, _ = bot
+    await identify(bot_api)
+    (greeting,) = await say(bot_api, "selamat pagi pak", 1)
+    (vague,) = await say(bot_api, "min mau nanya soal spm", 1)
+    assert "Silakan" in greeting and "Silakan" in vague
+    assert await rows(runtime, Ticket) == []  # small talk opens no ticket
+    _received, answer = await say(bot_api, "bagaimana cara mengajukan tup?", 2)
+    assert "sudah terjawab" in answer
+    (handoff,) = await say(bot_api, "blm pak, masih bingung", 1)
+    assert "petugas CSO" in handoff
+    (ticket,) = await rows(runtime, Ticket)
+    assert ticket.status == "queued"  # that ticket went to the CSO; no second one

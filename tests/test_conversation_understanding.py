@@ -1,0 +1,120 @@
+"""What stakeholders type between questions, end to end through the engine (issue: a
+conversation that understands): typed replies to "sudah terjawab?", small talk without tickets,
+gifts refused, new questions while a CSO has a ticket, answers closed when never confirmed."""
+
+from __future__ import annotations
+
+from bot.clock import FakeClock
+from bot.runtime import Runtime
+from bot.store.models import Message, Ticket, TicketEvent
+from tests.conftest import FakeChat, rows
+
+
+async def tickets(runtime: Runtime) -> list[Ticket]:
+    return await rows(runtime, Ticket, Ticket.id)
+
+
+async def answered(chat: FakeChat) -> Ticket:
+    await chat.identify()
+    await chat.send("bagaimana cara mengajukan tup?")
+    assert "sudah terjawab" in chat.text
+    return await chat.ticket()
+
+
+async def test_a_typed_denial_hands_that_ticket_to_a_cso_with_what_is_unclear(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    ticket = await answered(chat)
+    await chat.send("belum pak, masih bingung soal batas waktunya")
+    (only,) = await tickets(runtime)  # no second ticket, no second answer
+    assert only.id == ticket.id and only.status == "queued"
+    assert "petugas CSO" in chat.text and "Pengajuan Tambahan UP" not in chat.text
+    stored = [m.text for m in await rows(runtime, Message) if m.ticket_id == ticket.id]
+    assert "belum pak, masih bingung soal batas waktunya" in stored
+
+
+async def test_typed_thanks_resolve_the_answered_ticket(chat: FakeChat, runtime: Runtime) -> None:
+    await answered(chat)
+    await chat.send("ok makasih pak")
+    (only,) = await tickets(runtime)
+    assert only.status == "resolved"
+    assert "Resolved" in chat.text
+
+
+async def test_a_filler_under_an_answer_asks_again(chat: FakeChat, runtime: Runtime) -> None:
+    await answered(chat)
+    await chat.send("sebentar pak saya baca dulu")
+    (only,) = await tickets(runtime)
+    assert only.status == "answered"
+    assert [b.label for b in chat.replies[-1].buttons] == ["Ya, terjawab", "Belum"]
+
+
+async def test_small_talk_is_not_a_ticket(chat: FakeChat, runtime: Runtime) -> None:
+    await chat.identify()
+    for text in ("halo", "selamat pagi", "mau tanya dong", "min mau nanya soal spm", "ok", "tes"):
+        await chat.send(text)
+        assert "Silakan" in chat.text or "Baik" in chat.text, text
+    assert await tickets(runtime) == []
+    await chat.send("pagi pak, bagaimana cara mengajukan tup?")  # a greeting and a question
+    (ticket,) = await tickets(runtime)
+    assert ticket.question == "pagi pak, bagaimana cara mengajukan tup?"
+
+
+async def test_an_offer_of_money_is_refused_and_flagged(chat: FakeChat, runtime: Runtime) -> None:
+    await chat.identify()
+    await chat.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
+    ticket = await chat.ticket()
+    assert ticket.status == "queued"
+    await chat.send("pak nanti saya kasih uang kopi biar cepat ya")
+    assert "tidak dipungut biaya" in chat.text and "gratifikasi" in chat.text
+    assert "SP4N-LAPOR" in chat.text or "LAPOR" in chat.text  # the office's complaint channels
+    reasons = [e.reason for e in await rows(runtime, TicketEvent) if e.ticket_id == ticket.id]
+    assert "gratification offered" in reasons
+    assert (await chat.ticket()).status == "queued"  # nothing promised, nothing changed
+
+
+async def test_a_new_question_while_a_cso_has_a_ticket(chat: FakeChat, runtime: Runtime) -> None:
+    await chat.identify()
+    await chat.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
+    first = await chat.ticket()
+    assert first.status == "queued"
+    await chat.send("satu lagi pak, ijin kapan batas pengajuan berkas ke kantor")  # unclear
+    assert "pertanyaan baru" in chat.text.lower()
+    assert [b.label for b in chat.replies[-1].buttons] == [
+        "Pertanyaan baru",
+        f"Tambahan untuk tiket {first.number}",
+    ]
+    await chat.press(f"Tambahan untuk tiket {first.number}")
+    assert len(await tickets(runtime)) == 1 and "tambahkan ke tiket" in chat.text
+    # A question the knowledge base answers with confidence, on another topic: a new ticket.
+    await chat.send("bagaimana cara mengajukan tup?")
+    second = (await tickets(runtime))[-1]
+    assert second.id != first.id and "tiket baru" in chat.text
+    assert "Pengajuan Tambahan UP (TUP)" in chat.text
+
+
+async def test_an_answer_never_confirmed_is_closed_after_working_days(
+    chat: FakeChat, runtime: Runtime, clock: FakeClock
+) -> None:
+    ticket = await answered(chat)
+    clock.advance(days=4)  # Monday → Friday: past two working days
+    await chat.host.scheduler.run_due()
+    await chat.host.drain()
+    closed = await chat.ticket()
+    assert closed.id == ticket.id and closed.status == "resolved"
+    sent = [o.text for _, o in chat.sender.delivered]
+    assert any("belum ada konfirmasi" in text for text in sent)
+    assert not any("survei" in text for text in sent[-2:])  # no survey for an unfinished talk
+    reasons = [e.reason for e in await rows(runtime, TicketEvent) if e.ticket_id == ticket.id]
+    assert "answer not confirmed: closed after 2 working days" in reasons
+
+
+async def test_a_hand_off_outside_service_hours_says_when_officers_read_it(
+    chat: FakeChat, clock: FakeClock
+) -> None:
+    await chat.identify()
+    clock.advance(hours=10)  # Monday 19:00 WIB
+    await chat.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
+    assert "di luar jam layanan" in chat.text
+    assert "Selasa, 24-11-2026 pukul 08.00" in chat.text or "24-11-2026" in chat.text
+    assert "paling lambat" in chat.text
