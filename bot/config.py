@@ -324,6 +324,10 @@ SkmElement = Literal["U1", "U2", "U3", "U4", "U5", "U6", "U7", "U8", "U9"]
 assert set(get_args(SkmElement)) == set(SKM_ELEMENTS)
 
 
+def _officer_elements() -> list[SkmElement]:
+    return ["U6", "U7"]
+
+
 class SurveyConfig(StrictModel):
     """The satisfaction survey (SKM, PermenPANRB 14/2017) asked after a ticket is resolved."""
 
@@ -331,6 +335,12 @@ class SurveyConfig(StrictModel):
     elements: list[SkmElement] = Field(min_length=1)
     questions: dict[str, str]
     ask_comment: bool
+    # Elements about officers, asked only when an officer took part in the ticket.
+    officer_elements: list[SkmElement] = Field(default_factory=_officer_elements)
+    # Not asked again within this many days of a survey answered (0: after every ticket).
+    min_days_between: int = Field(default=30, ge=0, le=366)
+    # Typed answers that count as a score (besides the number and the button's label).
+    typed_scores: dict[int, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _every_element_has_a_question(self) -> SurveyConfig:
@@ -398,6 +408,8 @@ class Texts(StrictModel):
     ask_organisation: str
     invalid_organisation: str
     ask_phone: str
+    survey_reask: str
+    survey_left: str
     smalltalk_greeting: str  # small talk gets a short reply inviting the question, no ticket
     smalltalk_vague: str
     smalltalk_thanks: str

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from bot.addresses import ToStakeholder
 from bot.buttons import Action, action
+from bot.intents import Context, Intent
 from bot.messages import Button
 from bot.queries import stakeholders, tickets
-from bot.queries.survey import record_answer
+from bot.queries.survey import record_answer, surveyed_since
 from bot.store.models import SurveyResponse, Ticket
 from bot.turn import Turn
 from handlers import desk
@@ -19,30 +23,58 @@ COMMENT = "comment"
 
 
 async def start(turn: Turn, ticket: Ticket) -> None:
-    """Ask the first question; the stakeholder's conversation remembers where the survey is."""
+    """Ask the first question; the stakeholder's conversation remembers where the survey is.
+    Nobody is asked twice within the configured period, and questions about officers only
+    follow a ticket an officer worked on."""
     settings = turn.config.survey
     if not settings.enabled:
         return
     conversation = await stakeholders.conversation(turn.session, ticket.stakeholder_id)
     if conversation is None:
         return
+    since = turn.now - timedelta(days=settings.min_days_between)
+    if settings.min_days_between and await surveyed_since(
+        turn.session, ticket.stakeholder_id, since
+    ):
+        return
+    elements = _elements_for(turn, ticket)
     conversation.step = STEP
-    conversation.data = {**conversation.data, "survey": {"ticket": ticket.id, "index": 0}}
+    conversation.data = {
+        **conversation.data,
+        "survey": {"ticket": ticket.id, "index": 0, "elements": elements},
+    }
     conversation.updated_at = turn.now
     turn.session.add(conversation)
-    desk.tell_stakeholder(turn, ticket, "survey_intro", count=len(settings.elements))
-    _ask(turn, ticket, 0)
+    desk.tell_stakeholder(turn, ticket, "survey_intro", count=len(elements))
+    _ask(turn, ticket, 0, elements)
+
+
+def _elements_for(turn: Turn, ticket: Ticket) -> list[str]:
+    settings = turn.config.survey
+    officer = ticket.assignee is not None
+    return [e for e in settings.elements if officer or e not in settings.officer_elements]
+
+
+def _state(turn: Turn) -> dict[str, Any]:
+    data = turn.conversation.data.get("survey", {}) if turn.conversation is not None else {}
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def _state_elements(turn: Turn) -> list[str]:
+    listed = _state(turn).get("elements")
+    return (
+        [str(e) for e in listed] if isinstance(listed, list) else list(turn.config.survey.elements)
+    )
 
 
 def _skip(ticket: Ticket) -> Action:
     return action(SKM, ticket.id, SKIP)
 
 
-def _ask(turn: Turn, ticket: Ticket, index: int) -> None:
-    elements = turn.config.survey.elements
+def _ask(turn: Turn, ticket: Ticket, index: int, elements: list[str]) -> None:
     if index >= len(elements):
         if turn.config.survey.ask_comment:
-            _set(turn, COMMENT_STEP, ticket, index)
+            _set(turn, COMMENT_STEP, ticket, index, elements)
             desk.tell_stakeholder(
                 turn, ticket, "survey_comment", (Button(turn.text("button_skip"), _skip(ticket)),)
             )
@@ -66,9 +98,9 @@ def _ask(turn: Turn, ticket: Ticket, index: int) -> None:
     )
 
 
-def _set(turn: Turn, step: str, ticket: Ticket, index: int) -> None:
+def _set(turn: Turn, step: str, ticket: Ticket, index: int, elements: list[str]) -> None:
     if turn.conversation is not None:
-        turn.set_step(step, survey={"ticket": ticket.id, "index": index})
+        turn.set_step(step, survey={"ticket": ticket.id, "index": index, "elements": elements})
 
 
 def _finish(turn: Turn, ticket: Ticket, name: str) -> None:
@@ -82,7 +114,7 @@ def in_survey(turn: Turn) -> bool:
 
 
 async def handle_button(turn: Turn, pressed: Action) -> None:
-    state = turn.conversation.data.get("survey", {}) if turn.conversation is not None else {}
+    state = _state(turn)
     ticket = await tickets.get(turn.session, pressed.int_arg(0))
     stakeholder = turn.stakeholder
     if (
@@ -100,7 +132,7 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
         _finish(turn, ticket, "survey_skipped" if turn.step == STEP else "survey_thanks")
         return
     index = int(state.get("index", 0))
-    elements = turn.config.survey.elements
+    elements = _state_elements(turn)
     element, score = pressed.arg(1), pressed.int_arg(2)
     if (
         element is None
@@ -113,26 +145,66 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
         turn.say("stale_button")
         return
     turn.inbound_label = f"{element}: {score}"
+    await _score(turn, ticket, index, elements, score)
+
+
+async def _score(turn: Turn, ticket: Ticket, index: int, elements: list[str], score: int) -> None:
     assert ticket.id is not None
     await record_answer(
         turn.session,
-        SurveyResponse(ticket_id=ticket.id, element=element, score=score, created_at=turn.now),
+        SurveyResponse(
+            ticket_id=ticket.id, element=elements[index], score=score, created_at=turn.now
+        ),
     )
-    _set(turn, STEP, ticket, index + 1)
-    _ask(turn, ticket, index + 1)
+    _set(turn, STEP, ticket, index + 1, elements)
+    _ask(turn, ticket, index + 1, elements)
+
+
+def typed_score(turn: Turn, text: str) -> int | None:
+    """A score typed instead of pressed: "4", "sangat baik", "bagus sekali"… (config)."""
+    words = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+    if words.isdigit() and 1 <= int(words) <= 4:
+        return int(words)
+    for score, label in enumerate(turn.config.texts.survey_scale, 1):
+        if words in (label.lower(), f"{score} {label.lower()}"):
+            return score
+    best: tuple[int, int] | None = None  # (length of the phrase found, score)
+    for score, phrases in turn.config.survey.typed_scores.items():
+        for phrase in phrases:
+            if f" {phrase.lower()} " in f" {words} " and (best is None or len(phrase) > best[0]):
+                best = (len(phrase), score)
+    if best is None or len(words.split()) > 6:  # a sentence is not a score
+        return None
+    return best[1]
 
 
 async def handle_comment(turn: Turn) -> bool:
-    """A text during the survey: the comment at its end; otherwise the survey is left behind."""
-    state = turn.conversation.data.get("survey", {}) if turn.conversation is not None else {}
+    """A text during the survey: a typed score, or the comment at its end. Anything else is
+    asked about once; a question, or a second such text, leaves the survey and is handled as
+    usual (False), so nothing the stakeholder wrote is lost."""
+    state = _state(turn)
     ticket = await tickets.get(turn.session, int(state.get("ticket", 0)))
-    if (
-        turn.step != COMMENT_STEP
-        or ticket is None
-        or ticket.id is None
-        or turn.stakeholder is None
-    ):
-        turn.set_step("idle")  # they moved on to something else
+    if ticket is None or ticket.id is None or turn.stakeholder is None:
+        turn.set_step("idle")
+        return False
+    if turn.step == STEP:
+        index, elements = int(state.get("index", 0)), _state_elements(turn)
+        score = typed_score(turn, turn.inbound.text)
+        turn.inbound_ticket_id = ticket.id
+        if score is not None and index < len(elements):
+            await _score(turn, ticket, index, elements, score)
+            return True
+        reader = turn.knowledge.intents
+        question = reader is not None and (
+            reader.understand(turn.inbound.text, Context.IDLE) is Intent.QUESTION
+        )
+        if not question and not state.get("reasked"):
+            turn.set_step(STEP, survey={**state, "reasked": True})
+            turn.say_about(ticket, "survey_reask")
+            return True
+        turn.set_step("idle")
+        turn.say_about(ticket, "survey_left")
+        turn.inbound_ticket_id = None
         return False
     turn.inbound_ticket_id = ticket.id
     comment = SurveyResponse(

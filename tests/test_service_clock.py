@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from sqlmodel import col, select
 
 from bot.clock import FakeClock
@@ -15,7 +16,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.scheduler import Scheduler
 from bot.skm import skm_index
 from bot.store.models import Message, ScheduledJob, SurveyResponse, Ticket
-from tests.conftest import FakeChat, config_for_tests, events, make_settings, rows
+from tests.conftest import ROOT, FakeChat, config_for_tests, events, make_settings, rows
 
 WIB = ZoneInfo("Asia/Jakarta")
 STAFF = [
@@ -274,41 +275,64 @@ async def test_the_survey_after_resolution(tmp_path: Path) -> None:
         await chat.identify()
         await chat.send("bagaimana cara mengajukan tup?")
         await chat.press("Ya, terjawab")
-        assert "survei kepuasan singkat (4 pertanyaan" in chat.text
+        # Answered by the bot alone: the questions about officers (U6, U7) are not asked.
+        assert "survei kepuasan singkat (2 pertanyaan" in chat.text
         assert chat.replies[-1].text.startswith(
-            "(1/4) Bagaimana pendapat Bapak/Ibu tentang kecepatan waktu"
+            "(1/2) Bagaimana pendapat Bapak/Ibu tentang kecepatan waktu"
         )
-        for label in ("4 – Sangat baik", "3 – Baik"):
-            await chat.press(label)
-        third = chat.button("2 – Kurang baik").action.encode()  # type: ignore[union-attr]
-        await chat.press("2 – Kurang baik")
-        fourth = chat.button("4 – Sangat baik").action.encode()  # type: ignore[union-attr]
-        await chat.press_data(third.replace(":2", ":4"))  # an old question pressed again: refused
+        first = chat.button("2 – Kurang baik").action.encode()  # type: ignore[union-attr]
+        await chat.press("4 – Sangat baik")
+        second = chat.button("3 – Baik").action
+        await chat.press_data(first)  # an old question pressed again: refused
         assert "sudah tidak berlaku" in chat.text
-        await chat.press_data(fourth)
+        await chat.press_action(second)
         assert "saran atau masukan" in chat.text
         await chat.send("Respons cepat, terima kasih")
         assert "Terima kasih atas penilaian" in chat.text
         answers = {(r.element, r.score, r.comment) for r in await rows(runtime, SurveyResponse)}
         assert answers == {
             ("U3", 4, None),
-            ("U6", 3, None),
-            ("U7", 2, None),
-            ("U5", 4, None),
+            ("U5", 3, None),
             ("comment", None, "Respons cepat, terima kasih"),
         }
+        # Within the next 30 days the same stakeholder is not surveyed again.
+        await chat.send("/baru")
+        await chat.send("kapan gup bisa diajukan")
+        await chat.press("Ya, terjawab")
+        assert "survei" not in chat.text
+        assert len(await rows(runtime, SurveyResponse)) == 3
+    finally:
+        await runtime.close()
 
+
+async def test_typed_survey_answers_and_leaving_the_survey(tmp_path: Path) -> None:
+    clock = FakeClock(wib(23, 9))
+    shipped = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    survey = {**shipped["survey"], "min_days_between": 0}
+    settings = make_settings(
+        tmp_path, csobot_config=config_for_tests(tmp_path, staff=STAFF, survey=survey)
+    )
+    runtime = await build_runtime(settings, clock=clock)
+    try:
+        chat = FakeChat(runtime)
+        await chat.identify()
+        await chat.send("bagaimana cara mengajukan tup?")
+        await chat.press("Ya, terjawab")
+        await chat.send("4")  # the number of the option
+        await chat.send("bagus sekali pak")  # a near form of "Sangat baik"
+        assert "saran atau masukan" in chat.text
+        await chat.press("Lewati")
+        scores = {(r.element, r.score) for r in await rows(runtime, SurveyResponse)}
+        assert scores == {("U3", 4), ("U5", 4)}
         await chat.send("/baru")
         await chat.send("kapan gup bisa diajukan")
         await chat.press("Ya, terjawab")
-        await chat.press("Lewati survei")
-        assert "survei dilewati" in chat.text
-        await chat.send("/baru")
-        await chat.send("kapan gup bisa diajukan")
-        await chat.press("Ya, terjawab")
-        await chat.send("bagaimana cara mengajukan tup?")  # moving on instead of answering
-        assert "KNS-20261123-0004" in chat.text
-        assert len(await rows(runtime, SurveyResponse)) == 5
+        await chat.send("hmm")  # not a score: asked once more
+        assert "pilih nilai 1–4" in chat.text
+        await chat.send("bagaimana cara mengajukan tup?")  # moving on: the survey is left
+        assert "survei kami tutup" in chat.text
+        assert "KNS-20261123-0003" in chat.text  # and the question is handled as usual
+        assert len(await rows(runtime, SurveyResponse)) == 2
     finally:
         await runtime.close()
 
