@@ -55,6 +55,7 @@ OFFICE_PLACEHOLDERS = frozenset(
 # The placeholders a particular text may use on top of the office ones: the contract between
 # the handlers (which fill them) and the office (which edits the wording).
 TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "cancelled_identification": frozenset({"kept"}),
     "smalltalk_greeting": frozenset({"name"}),
     "smalltalk_vague": frozenset({"name"}),
     "smalltalk_thanks": frozenset({"name"}),
@@ -408,6 +409,17 @@ class Texts(StrictModel):
     ask_organisation: str
     invalid_organisation: str
     ask_phone: str
+    ask_which_field: str
+    button_edit_name: str
+    button_edit_role: str
+    button_edit_satker_code: str
+    button_edit_organisation: str
+    button_edit_phone: str
+    profile_updated: str
+    profile_kept: str
+    cancelled_edit: str
+    cancelled_identification: str
+    cancelled_identification_empty: str
     survey_reask: str
     survey_left: str
     smalltalk_greeting: str  # small talk gets a short reply inviting the question, no ticket

@@ -5,7 +5,6 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.buttons import Action, action
-from bot.messages import Button
 from bot.queries import tickets
 from bot.turn import Turn
 from handlers import consent, consultation, identification
@@ -33,10 +32,23 @@ async def start(turn: Turn) -> None:
 
 
 async def cancel(turn: Turn) -> None:
+    """Stop the current step and say exactly what is kept."""
     if turn.step == "idle":
         turn.say("nothing_to_cancel")
         return
-    turn.set_step("idle")  # the draft stays: identification resumes where it stopped
+    if turn.step.startswith("identify_"):
+        editing, kept = identification.kept_fields(turn)
+        if editing:  # a change of one field: the profile stays as it was
+            turn.set_step("idle", draft=None)
+            turn.say("cancelled_edit")
+        elif kept:  # a first identification: what was answered waits for the rest
+            turn.set_step("idle")
+            turn.say("cancelled_identification", kept=", ".join(kept))
+        else:
+            turn.set_step("idle")
+            turn.say("cancelled_identification_empty")
+        return
+    turn.set_step("idle")
     turn.say("cancelled")
 
 
@@ -81,14 +93,19 @@ async def profile(turn: Turn) -> None:
         return
     turn.reply(
         identification.profile_text(turn),
-        [Button(turn.text("button_edit_profile"), EDIT_PROFILE), *consent.change_button(turn)],
+        [*identification.field_buttons(turn), *consent.change_button(turn)],
         key="profile",
     )
 
 
 async def edit_profile_button(turn: Turn) -> None:
+    """The former "Ubah data diri" button (on older messages): which field to change."""
     turn.inbound_label = turn.text("button_edit_profile")
     identification.start_edit(turn)
+
+
+async def edit_field_button(turn: Turn, pressed: Action) -> None:
+    identification.edit_field(turn, pressed.arg(0) or "")
 
 
 async def open_held_messages(turn: Turn, pressed: Action) -> None:

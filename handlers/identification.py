@@ -28,6 +28,15 @@ FIELDS = {
     PHONE: "phone",
 }
 ROLE_BUTTON = "role"  # role:<role id>
+FIELD_BUTTON = "profile_field"  # profile_field:<step>: change one field from /profil
+EDIT = "edit"  # in the draft: the one field being changed (a profile already complete)
+FIELD_LABELS = {
+    NAME: "button_edit_name",
+    ROLE: "button_edit_role",
+    SATKER_CODE: "button_edit_satker_code",
+    ORGANISATION: "button_edit_organisation",
+    PHONE: "button_edit_phone",
+}
 PHONE_BUTTON = "phone"  # phone:use (the number the channel gave) / phone:other (type one)
 SKIPPED = ""  # a phone the stakeholder chose not to give
 
@@ -45,14 +54,58 @@ def is_complete(turn: Turn) -> bool:
 
 
 def start_edit(turn: Turn) -> None:
-    """/profil → "Ubah": a fresh draft; the stored profile stays until the new one is complete."""
-    turn.set_step(NAME, draft={})
-    _ask(turn, NAME)
+    """/profil → "Ubah data diri": which field? One at a time; the rest stays as stored."""
+    turn.say("ask_which_field", field_buttons(turn))
+
+
+def field_buttons(turn: Turn) -> list[Button]:
+    stakeholder = turn.stakeholder
+    role = turn.config.role(stakeholder.role if stakeholder else None)
+    steps = [
+        step for step in STEPS if step != SATKER_CODE or role is None or role.needs_satker_code
+    ]
+    return [Button(turn.text(FIELD_LABELS[step]), action(FIELD_BUTTON, step)) for step in steps]
+
+
+def edit_field(turn: Turn, step: str) -> None:
+    """Ask for one field of a complete profile; nothing changes until a valid answer comes."""
+    if step not in FIELD_LABELS or not is_complete(turn):
+        turn.say("stale_button")
+        return
+    turn.inbound_label = turn.text(FIELD_LABELS[step])
+    turn.set_step(step, draft={EDIT: step})
+    _ask(turn, step)
+
+
+def polite_name(name: str | None) -> str:
+    """Names are kept as typed and addressed politely: "siti rahmawati" → "Siti Rahmawati"."""
+    name = name or ""
+    return name.title() if name == name.lower() else name
+
+
+def kept_fields(turn: Turn) -> tuple[bool, list[str]]:
+    """For /batal: (changing a complete profile, the fields of a first identification kept)."""
+    draft = _draft(turn)
+    if EDIT in draft:
+        return True, []
+    names = {
+        "full_name": "nama",
+        "role": "peran",
+        "satker_code": "kode satker",
+        "organisation": "satker/instansi",
+        "phone": "nomor HP",
+    }
+    return False, [names[f] for f in FIELDS.values() if draft.get(f) not in (None, "")]
 
 
 def resume(turn: Turn) -> None:
     """Ask the first question the draft has no answer for (after consent, restart or /batal)."""
     draft = _draft(turn)
+    if EDIT in draft:  # changing one field: ask it again
+        field_step = str(draft[EDIT])
+        turn.set_step(field_step)
+        _ask(turn, field_step)
+        return
     step = _next_missing(turn, draft)
     if step is None:
         _finish(turn, draft)
@@ -78,38 +131,40 @@ async def handle(turn: Turn) -> None:
         _ask(turn, step)
         return
     text = " ".join(inbound.text.split())
+    go_on = True
     if step == NAME:
         if not (2 <= len(text) <= 100 and _NAME.match(text)):
             turn.say("invalid_name")
             return
-        _store(turn, NAME, text)
+        go_on = _store(turn, NAME, text)
     elif step == ROLE:
         role = _role_by_label(turn, text)
         if role is None:
             _ask(turn, ROLE)
             return
-        _store(turn, ROLE, role)
+        go_on = _store(turn, ROLE, role)
     elif step == SATKER_CODE:
         code = ascii_digits(text).replace(" ", "")
         if not _SATKER_CODE.fullmatch(code):
             turn.say("invalid_satker_code")
             return
-        _store(turn, SATKER_CODE, code)
+        go_on = _store(turn, SATKER_CODE, code)
     elif step == ORGANISATION:
         if not 2 <= len(text) <= 150:
             turn.say("invalid_organisation", organisation_label=_organisation_label(turn))
             return
-        _store(turn, ORGANISATION, text)
+        go_on = _store(turn, ORGANISATION, text)
     elif step == PHONE:
         if text.casefold() == turn.text("button_skip").casefold():
-            _store(turn, PHONE, SKIPPED)
+            go_on = _store(turn, PHONE, SKIPPED)
         else:
             phone = normalise_phone(text)
             if phone is None:
                 turn.say("invalid_phone")
                 return
-            _store(turn, PHONE, phone)
-    resume(turn)
+            go_on = _store(turn, PHONE, phone)
+    if go_on:
+        resume(turn)
 
 
 async def _answer_role(turn: Turn) -> None:
@@ -123,8 +178,8 @@ async def _answer_role(turn: Turn) -> None:
         turn.say("stale_button")
         return
     turn.inbound_label = role.label
-    _store(turn, ROLE, role.id)
-    resume(turn)
+    if _store(turn, ROLE, role.id):
+        resume(turn)
 
 
 def _answer_phone_button(turn: Turn) -> None:
@@ -133,8 +188,8 @@ def _answer_phone_button(turn: Turn) -> None:
     given = normalise_phone(turn.inbound.sender_phone or "")
     if pressed == action(PHONE_BUTTON, "use") and given is not None:
         turn.inbound_label = turn.text("button_phone_confirm")
-        _store(turn, PHONE, given)
-        resume(turn)
+        if _store(turn, PHONE, given):
+            resume(turn)
     elif pressed == action(PHONE_BUTTON, "other"):
         turn.inbound_label = turn.text("button_phone_other")
         turn.set_step(PHONE, draft={**_draft(turn), "phone_typed": True})
@@ -153,8 +208,8 @@ def _answer_contact(turn: Turn) -> None:
         turn.say("invalid_phone")
         return
     turn.inbound_label = phone
-    _store(turn, PHONE, phone)
-    resume(turn)
+    if _store(turn, PHONE, phone):
+        resume(turn)
 
 
 def ascii_digits(text: str) -> str:
@@ -181,17 +236,46 @@ def normalise_phone(text: str) -> str | None:
 
 def _draft(turn: Turn) -> dict[str, Any]:
     assert turn.conversation is not None
-    return dict(turn.conversation.data.get("draft", {}))
+    return dict(turn.conversation.data.get("draft") or {})
 
 
-def _store(turn: Turn, step: str, value: str) -> None:
+def _store(turn: Turn, step: str, value: str) -> bool:
+    """Keep an answer; True when identification goes on (False: a single field was changed)."""
     draft = _draft(turn)
+    if EDIT in draft:
+        return _store_one(turn, step, value)
     draft[FIELDS[step]] = value
     if step == ROLE:
         role = turn.config.role(value)
         if role is not None and not role.needs_satker_code:
             draft["satker_code"] = None
     turn.set_step(step, draft=draft)
+    return True
+
+
+def _store_one(turn: Turn, step: str, value: str) -> bool:
+    """A changed field goes straight into the profile; "Lewati" on the phone keeps the stored
+    number. A new role that needs a satker code the profile lacks asks for it next."""
+    stakeholder = turn.stakeholder
+    assert stakeholder is not None
+    if not (step == PHONE and value == SKIPPED):
+        setattr(stakeholder, FIELDS[step], value)
+    if step == ROLE:
+        role = turn.config.role(value)
+        if role is not None and not role.needs_satker_code:
+            stakeholder.satker_code = None
+        elif stakeholder.satker_code is None:
+            stakeholder.updated_at = turn.now
+            turn.session.add(stakeholder)
+            turn.set_step(SATKER_CODE, draft={EDIT: SATKER_CODE})
+            _ask(turn, SATKER_CODE)
+            return False
+    stakeholder.updated_at = turn.now
+    turn.session.add(stakeholder)
+    turn.set_step("idle", draft=None)
+    turn.say("profile_updated" if value != SKIPPED else "profile_kept")
+    turn.reply(profile_text(turn), field_buttons(turn), key="profile")
+    return False
 
 
 def _next_missing(turn: Turn, draft: dict[str, Any]) -> str | None:
@@ -271,10 +355,11 @@ def _finish(turn: Turn, draft: dict[str, Any]) -> None:
     turn.conversation.data = {
         key: value for key, value in turn.conversation.data.items() if key != "draft"
     }
+    name = polite_name(stakeholder.full_name)
     turn.reply(
-        turn.text("identified", name=stakeholder.full_name),
+        turn.text("identified", name=name),
         key="identified",
-        values={"name": stakeholder.full_name},
+        values={"name": name},
         clear_keyboard=True,
     )
     turn.say("ask_question")

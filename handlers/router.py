@@ -147,6 +147,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     survey.SKM: survey.handle_button,
     window.OPEN: common.open_held_messages,
     conversation.WHICH: conversation.handle_which,
+    identification.FIELD_BUTTON: common.edit_field_button,
 }
 
 

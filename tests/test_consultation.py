@@ -176,38 +176,63 @@ async def test_cancel_keeps_the_identification_draft_and_resumes(chat: FakeChat)
     await chat.press("Setuju")
     await chat.send("Siti Rahmawati")
     await chat.send("/batal")
-    assert "tetap tersimpan" in chat.text
+    assert "Yang sudah Bapak/Ibu isi (nama) kami simpan" in chat.text  # exactly what is kept
     await chat.send("halo")
     assert "peran" in chat.text.lower()
     await chat.press("PPK")
     assert "kode satker" in chat.text
 
 
-async def test_profile_change_can_be_cancelled_without_losing_the_old_profile(
-    chat: FakeChat,
-) -> None:
-    await chat.identify()
+async def test_profile_fields_change_one_at_a_time(chat: FakeChat) -> None:
+    await chat.identify(name="siti rahmawati")
+    assert "Terima kasih, Siti Rahmawati." in chat.text  # addressed politely, stored as typed
     await chat.send("/profil")
-    assert "Nama: Siti Rahmawati" in chat.text and "Kode satker: 123456" in chat.text
-    await chat.press("Ubah data diri")
+    assert "Nama: siti rahmawati" in chat.text and "Kode satker: 123456" in chat.text
+    assert [b.label for b in chat.replies[-1].buttons] == [
+        "Ubah nama",
+        "Ubah peran",
+        "Ubah kode satker",
+        "Ubah satker/instansi",
+        "Ubah nomor HP",
+    ]
+    await chat.press("Ubah nama")
     await chat.send("Nama Baru")
-    await chat.send("/batal")
     stakeholder = await chat.stakeholder()
-    assert stakeholder is not None and stakeholder.full_name == "Siti Rahmawati"
+    assert stakeholder is not None and stakeholder.full_name == "Nama Baru"
+    assert "sudah diperbarui" in chat.text and stakeholder.role == "ppk"  # only the name
+    await chat.press("Ubah satker/instansi")
+    await chat.send("/batal")
+    assert "tetap seperti semula" in chat.text
+    stakeholder = await chat.stakeholder()
+    assert stakeholder is not None and stakeholder.organisation == "Satker Contoh"
+    # A new role without a satker code clears it; one that needs it asks for it.
     await chat.send("/profil")
-    await chat.press("Ubah data diri")
-    await chat.send("Ahmad Fauzi")
+    await chat.press("Ubah peran")
+    await chat.press("Lainnya")
+    stakeholder = await chat.stakeholder()
+    assert stakeholder is not None and (stakeholder.role, stakeholder.satker_code) == (
+        "lainnya",
+        None,
+    )
+    await chat.press("Ubah peran")
     await chat.press("PPSPM")
+    assert "kode satker" in chat.text
     await chat.send("111222")
-    await chat.send("Satker Baru")
-    await chat.send("Lewati")
     stakeholder = await chat.stakeholder()
     assert stakeholder is not None
-    assert (stakeholder.full_name, stakeholder.role, stakeholder.satker_code) == (
-        "Ahmad Fauzi",
-        "ppspm",
-        "111222",
-    )
+    assert (stakeholder.role, stakeholder.satker_code) == ("ppspm", "111222")
+
+
+async def test_skipping_the_phone_keeps_the_stored_number(chat: FakeChat) -> None:
+    await chat.identify()
+    await chat.send("/profil")
+    await chat.press("Ubah nomor HP")
+    await chat.send("0812 3456 7890")
+    await chat.press("Ubah nomor HP")
+    await chat.send("Lewati")
+    assert "tidak diubah" in chat.text
+    stakeholder = await chat.stakeholder()
+    assert stakeholder is not None and stakeholder.phone == "+6281234567890"
 
 
 async def test_status_lists_own_open_tickets(chat: FakeChat, runtime: Runtime) -> None:

@@ -830,7 +830,7 @@ HANDED_BACK: Scenario = (
         StaffSays("andi", "/antrian"),
         Say("2001", "/status"),
         Say("2001", "/profil"),
-        Press("2001", 0),  # Ubah data diri
+        Press("2001", 0),  # Ubah nama
         Say("2001", "/batal"),
     ],
 )
