@@ -55,6 +55,7 @@ OFFICE_PLACEHOLDERS = frozenset(
 # The placeholders a particular text may use on top of the office ones: the contract between
 # the handlers (which fill them) and the office (which edits the wording).
 TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "ask_what_is_unclear": frozenset({"ticket"}),
     "cancelled_identification": frozenset({"kept"}),
     "smalltalk_greeting": frozenset({"name"}),
     "smalltalk_vague": frozenset({"name"}),
@@ -409,6 +410,7 @@ class Texts(StrictModel):
     ask_organisation: str
     invalid_organisation: str
     ask_phone: str
+    ask_what_is_unclear: str
     ask_which_field: str
     button_edit_name: str
     button_edit_role: str

@@ -222,6 +222,7 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
         else:
             turn.inbound_label = turn.text("button_not_answered")
             await hand_off_denied(turn, ticket)
+            turn.say_about(ticket, "ask_what_is_unclear")
         return
     if choice == NONE_OF_THESE:
         turn.inbound_label = turn.text("button_none_of_these")

@@ -78,7 +78,7 @@ async def handed_off_tup_ticket(bot_api: FakeBotApi) -> int:
     """A stakeholder asks about TUP, says the bot's answer did not solve it: thread 500 opens."""
     await identify(bot_api)
     await say(bot_api, "bagaimana cara mengajukan tup?", 2)
-    await press(bot_api, "answer:1:no", 1)
+    await press(bot_api, "answer:1:no", 2)  # the hand-off, and "what is still unclear?"
     await bot_api.wait_for(lambda: len(bot_api.sent("sendMessage", GROUP)) >= 1)
     return 500
 
@@ -423,7 +423,7 @@ async def test_rate_limits_on_the_staff_group_delay_it_but_not_the_stakeholder(
         await identify(bot_api)
         await say(bot_api, "bagaimana cara mengajukan tup?", 2)
         # The stakeholder is told at once that a CSO will answer, while the group waits.
-        (handoff,) = await press(bot_api, "answer:1:no", 1)
+        handoff, _ask_more = await press(bot_api, "answer:1:no", 2)
         assert "kami teruskan kepada petugas CSO" in handoff
         # The group's own delivery meets the 429 (on its own schedule, beside the stakeholder's).
         await bot_api.wait_for(
