@@ -9,10 +9,12 @@ import re
 import unicodedata
 import uuid
 import zipfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from bot.config import DocumentsConfig
+from bot.messages import IncomingFile
 
 INCOMING = Path("files") / "incoming"
 TICKETS = Path("files") / "tickets"
@@ -143,3 +145,30 @@ def purge_incoming(data_dir: Path, older_than: datetime) -> int:
             path.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def before_download(
+    incoming: IncomingFile, rules: DocumentsConfig, data_dir: Path, key: str
+) -> IncomingFile | None:
+    """A file announced by a platform, settled without downloading it: refused by type or
+    announced size, or downloaded before (a retried update). None: download it."""
+    reason = problem(incoming.name, incoming.file_type, incoming.size, rules)
+    if reason is not None:
+        return replace(incoming, error=reason)
+    cached = cached_incoming(data_dir, key)
+    if cached is not None:
+        stored, digest, size = cached
+        return replace(incoming, stored=stored, sha256=digest, size=size)
+    return None
+
+
+def after_download(
+    incoming: IncomingFile, content: bytes, rules: DocumentsConfig, data_dir: Path, key: str
+) -> IncomingFile:
+    """The downloaded bytes checked (size, what the content really is) and stored."""
+    if len(content) > rules.max_bytes:
+        return replace(incoming, error="too_large", size=len(content))
+    if not content_matches(incoming.file_type, content):  # a name that lies about the file
+        return replace(incoming, error="type", size=len(content))
+    stored, digest = store_incoming(data_dir, content, key)
+    return replace(incoming, stored=stored, sha256=digest, size=len(content))

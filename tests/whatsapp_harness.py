@@ -78,7 +78,7 @@ class WhatsAppDesk:
         assert "Pengajuan Tambahan UP (TUP)" in texts[-1]
         answer = next(b for b in reversed(self.graph.sent(who)) if b.get("type") == "interactive")
         no = answer["interactive"]["action"]["buttons"][1]["reply"]["id"]
-        await self.press(no, "Belum", 1, who=who)
+        await self.press(no, "Belum", 2, who=who)  # the hand-off; "what is still unclear?"
         await self.bot_api.wait_for(lambda: len(self.bot_api.sent("sendMessage", GROUP)) >= 1)
         return 500  # the fake Bot API's first forum topic
 

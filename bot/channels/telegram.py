@@ -58,14 +58,7 @@ from bot.channels.base import (
     TemporaryDeliveryError,
     read_json_body,
 )
-from bot.files import (
-    cached_incoming,
-    content_matches,
-    file_type,
-    problem,
-    sanitise_name,
-    store_incoming,
-)
+from bot.files import after_download, before_download, file_type, sanitise_name
 from bot.messages import (
     Inbound,
     InboundKind,
@@ -576,15 +569,11 @@ class TelegramChannel:
         if not await self.host.accepts_files(inbound):
             return incoming
         rules = self.host.config.desk.documents
-        reason = problem(incoming.name, incoming.file_type, incoming.size, rules)
-        if reason is not None:
-            return replace(incoming, error=reason)
         data_dir = self.settings.csobot_data_dir
         key = f"{CHANNEL}:{incoming.unique_id or incoming.platform_id}"
-        cached = cached_incoming(data_dir, key)
-        if cached is not None:  # processed before (a retry): not downloaded again
-            stored, digest, size = cached
-            return replace(incoming, stored=stored, sha256=digest, size=size)
+        settled = before_download(incoming, rules, data_dir, key)
+        if settled is not None:  # refused, or processed before (a retry): no download
+            return settled
         try:
             telegram_file = await self.application.bot.get_file(incoming.platform_id)
             if (telegram_file.file_size or 0) > rules.max_bytes:  # larger than announced
@@ -593,12 +582,7 @@ class TelegramChannel:
         except TelegramError as exc:
             log.warning("download of %s failed: %s", incoming.name, exc)
             return replace(incoming, error="download_failed")
-        if len(content) > rules.max_bytes:
-            return replace(incoming, error="too_large", size=len(content))
-        if not content_matches(incoming.file_type, content):  # a name that lies about the file
-            return replace(incoming, error="type", size=len(content))
-        stored, digest = store_incoming(data_dir, content, key)
-        return replace(incoming, stored=stored, sha256=digest, size=len(content))
+        return after_download(incoming, content, rules, data_dir, key)
 
     def _typing_in(self, chat_id: str) -> Callable[[], None]:
         def typing() -> None:

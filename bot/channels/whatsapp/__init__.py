@@ -55,14 +55,7 @@ from bot.channels.whatsapp.messages import (
     media_body,
     text_bodies,
 )
-from bot.files import (
-    cached_incoming,
-    content_matches,
-    file_type,
-    problem,
-    sanitise_name,
-    store_incoming,
-)
+from bot.files import after_download, before_download, file_type, sanitise_name
 from bot.messages import (
     Inbound,
     InboundKind,
@@ -579,15 +572,11 @@ class WhatsAppChannel:
         if not await self.host.accepts_files(inbound):
             return incoming
         rules = self.host.config.desk.documents
-        reason = problem(incoming.name, incoming.file_type, incoming.size, rules)
-        if reason is not None:
-            return replace(incoming, error=reason)
         data_dir = self.settings.csobot_data_dir
         key = f"{CHANNEL}:{incoming.platform_id}"
-        cached = cached_incoming(data_dir, key)
-        if cached is not None:
-            stored, digest, size = cached
-            return replace(incoming, stored=stored, sha256=digest, size=size)
+        settled = before_download(incoming, rules, data_dir, key)
+        if settled is not None:
+            return settled
         try:
             content, _mime, announced = await self.client.download(
                 incoming.platform_id, rules.max_bytes
@@ -599,15 +588,10 @@ class WhatsAppChannel:
                 raise  # the inbox tries again later
             log.warning("download of %s failed for good: %s", incoming.name, exc)
             return replace(incoming, error="download_failed")
-        if len(content) > rules.max_bytes:
-            return replace(incoming, error="too_large", size=len(content))
         digest = hashlib.sha256(content).hexdigest()
         if announced and announced.lower() != digest and not last_try:
             raise ValueError("media checksum does not match")  # a broken transfer: again
-        if not content_matches(incoming.file_type, content):
-            return replace(incoming, error="type", size=len(content))
-        stored, digest = store_incoming(data_dir, content, key)
-        return replace(incoming, stored=stored, sha256=digest, size=len(content))
+        return after_download(incoming, content, rules, data_dir, key)
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
