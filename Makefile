@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: chat run test lint bench faults browser clean
+.PHONY: chat run test lint bench bench-load faults browser clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -53,6 +53,10 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.benchmarks.matcher
 	$(BIN)/python -m tests.benchmarks.scheduler
 	$(BIN)/python -m tests.benchmarks.intents
+
+## bench-load: csobot under load (SQLite, PostgreSQL, 1 and 2 processes) beside bare PTB
+bench-load: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.benchmarks.load
 
 ## faults: kill the bot with SIGKILL at random moments under load; print what was lost or repeated
 faults: $(VENV)/.installed-dev

@@ -36,6 +36,7 @@ from bot.store.models import (
     Ticket,
 )
 from bot.turn import Turn
+from bot.window import ServiceWindow
 
 log = logging.getLogger(__name__)
 
@@ -263,10 +264,13 @@ class Engine:
             and stakeholder.chat_id == inbound.chat_id
         ):
             # They wrote: a channel's window (WhatsApp's 24 hours) opens, and what was held
-            # while it was closed goes out first, in order.
+            # while it was closed goes out first, in order. Only such channels hold messages.
             stakeholder.last_inbound_at = turn.now
             session.add(stakeholder)
-            await stakeholders.release_held(session, inbound.channel, inbound.chat_id, turn.now)
+            if ServiceWindow.for_channel(self.config, inbound.channel) is not None:
+                await stakeholders.release_held(
+                    session, inbound.channel, inbound.chat_id, turn.now
+                )
         if stakeholder is not None and turn.record_inbound:
             session.add(
                 Message(
@@ -288,6 +292,7 @@ class Engine:
         chats: dict[tuple[str, str], None] = {}
         if inbound.is_private or inbound.thread_id is not None:
             chats[(inbound.channel, inbound.chat_id)] = None
+        queued: list[tuple[Outbound, Delivery, int | None]] = []
         for reply in turn.replies:
             owner = await self._owner(session, turn, reply)
             if owner is None and reply.ticket_id is None and reply.to is None:
@@ -298,8 +303,9 @@ class Engine:
             else:
                 deliveries = await self.addresses.resolve(session, reply.to)
             for delivery in deliveries:
-                await queue_outbound(session, reply, delivery, stakeholder_id=owner, now=turn.now)
+                queued.append((reply, delivery, owner))
                 chats[(delivery.channel, delivery.chat_id)] = None
+        await queue_outbounds(session, queued, now=turn.now)
         return Handled(inbound.channel, inbound.chat_id, tuple(unstored), tuple(chats))
 
     def _kept(self, text: str) -> str:
@@ -333,33 +339,53 @@ async def queue_outbound(
     stakeholder_id: int | None,
     now: datetime,
 ) -> int:
-    """Record an outgoing message in the transcript and the outbox, in the caller's transaction."""
-    if delivery.desk_ticket_id is not None:
-        outbound = replace(outbound, desk_ticket_id=delivery.desk_ticket_id)
-    message = Message(
-        stakeholder_id=stakeholder_id,
-        ticket_id=outbound.ticket_id,
-        channel=delivery.channel,
-        chat_id=delivery.chat_id,
-        direction=Direction.OUT,
-        actor=outbound.actor,
-        kind="desk" if outbound.internal else "text",
-        text=outbound.text,
-        payload=outbound.payload(),
-        internal=outbound.internal,
-        created_at=now,
-    )
-    session.add(message)
+    """Record an outgoing message in the transcript and the outbox, in the caller's transaction;
+    returns its outbox row's id."""
+    (item_id,) = await queue_outbounds(session, [(outbound, delivery, stakeholder_id)], now=now)
+    return item_id
+
+
+async def queue_outbounds(
+    session: AsyncSession,
+    entries: list[tuple[Outbound, Delivery, int | None]],
+    *,
+    now: datetime,
+) -> list[int]:
+    """Record a turn's outgoing messages (outbound, where to, whose transcript) and their outbox
+    rows with two flushes in all, not two per message; returns the rows' ids."""
+    messages = []
+    for outbound, delivery, stakeholder_id in entries:
+        if delivery.desk_ticket_id is not None:
+            outbound = replace(outbound, desk_ticket_id=delivery.desk_ticket_id)
+        message = Message(
+            stakeholder_id=stakeholder_id,
+            ticket_id=outbound.ticket_id,
+            channel=delivery.channel,
+            chat_id=delivery.chat_id,
+            direction=Direction.OUT,
+            actor=outbound.actor,
+            kind="desk" if outbound.internal else "text",
+            text=outbound.text,
+            payload=outbound.payload(),
+            internal=outbound.internal,
+            created_at=now,
+        )
+        session.add(message)
+        messages.append((message, delivery))
+    if not messages:
+        return []
+    await session.flush()  # the messages' ids, in the order they were added
+    items = []
+    for message, delivery in messages:
+        assert message.id is not None
+        item = OutboxItem(
+            message_id=message.id,
+            channel=delivery.channel,
+            chat_id=delivery.chat_id,
+            status=OutboxStatus.PENDING,
+            next_attempt_at=now,
+        )
+        session.add(item)
+        items.append(item)
     await session.flush()
-    assert message.id is not None
-    item = OutboxItem(
-        message_id=message.id,
-        channel=delivery.channel,
-        chat_id=delivery.chat_id,
-        status=OutboxStatus.PENDING,
-        next_attempt_at=now,
-    )
-    session.add(item)
-    await session.flush()
-    assert item.id is not None
-    return item.id
+    return [item.id for item in items if item.id is not None]

@@ -47,6 +47,7 @@ from bot.window import ServiceWindow
 log = logging.getLogger(__name__)
 
 PARALLEL_TURNS = 8  # updates of different people handled at once by one process
+TYPING_AFTER = 1.0  # seconds a turn may take before the chat shows "typing…"
 
 
 class Host:
@@ -89,6 +90,7 @@ class Host:
         self.outbox_interval = outbox_interval
         self.inbox_interval = inbox_interval
         self.run_scheduler = run_scheduler
+        self.typing_after = TYPING_AFTER
         self.dashboard = dashboard
         self._stop = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -111,7 +113,19 @@ class Host:
     async def receive(self, inbound: Inbound, typing: Callable[[], None] = lambda: None) -> None:
         self.metrics.update_received(inbound.channel)
         started = time.perf_counter()
-        handled = await self.runtime.engine.handle(inbound, typing)
+        # "Typing…" only when the reply takes noticeably long: most turns finish in
+        # milliseconds, and each chat action costs a message of the platform's send budget.
+        loop = asyncio.get_running_loop()
+        timers: list[asyncio.TimerHandle] = []
+
+        def typing_if_slow() -> None:
+            timers.append(loop.call_later(self.typing_after, typing))
+
+        try:
+            handled = await self.runtime.engine.handle(inbound, typing_if_slow)
+        finally:
+            for timer in timers:
+                timer.cancel()
         self.metrics.observe_turn(inbound.channel, time.perf_counter() - started)
         await self.deliver(handled)
 

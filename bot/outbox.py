@@ -135,11 +135,17 @@ class OutboxDispatcher:
 
     async def deliver_chat(self, chat_id: str) -> int:
         """Send everything due for one chat, oldest first; stop at the first temporary failure
-        so the stakeholder never reads messages out of order. Returns how many were sent."""
+        so the stakeholder never reads messages out of order. Returns how many were sent.
+
+        One session serves the chat's whole run: its rows and their messages are read in one
+        query, and what they refer to (the stakeholder, the ticket) is read once. Each row is
+        still claimed and marked in transactions of its own, around its send."""
         now = self.clock.now()
+        sent = 0
         async with self.sessions() as session:
             query = (
-                select(OutboxItem.id)
+                select(OutboxItem, Message)
+                .join(Message, col(Message.id) == col(OutboxItem.message_id))
                 .where(
                     OutboxItem.channel == self.sender.channel,
                     OutboxItem.chat_id == chat_id,
@@ -147,13 +153,12 @@ class OutboxDispatcher:
                 )
                 .order_by(col(OutboxItem.id))
             )
-            ids = [item_id for item_id in (await session.exec(query)).all() if item_id is not None]
-        sent = 0
-        for item_id in ids:
-            outcome = await self._deliver_one(item_id, now)
-            if outcome is None:
-                break
-            sent += outcome
+            rows = list((await session.exec(query)).all())
+            for item, message in rows:
+                outcome = await self._deliver_one(session, item, message, now)
+                if outcome is None:
+                    break
+                sent += outcome
         return sent
 
     async def deliver_due(self) -> int:
@@ -184,7 +189,9 @@ class OutboxDispatcher:
         """Where a stakeholder is now: an address is resolved again at delivery, so a message
         queued before their chat changed (a new number on WhatsApp) still reaches them."""
         if isinstance(outbound.to, ToStakeholder):
-            stakeholder = await session.get(Stakeholder, outbound.to.stakeholder_id)
+            stakeholder = await session.get(
+                Stakeholder, outbound.to.stakeholder_id, populate_existing=True
+            )
             if stakeholder is not None and stakeholder.channel == item.channel:
                 return stakeholder.chat_id
         return item.chat_id
@@ -201,78 +208,79 @@ class OutboxDispatcher:
             stakeholder_id = message.stakeholder_id
         else:
             return None
-        stakeholder = await session.get(Stakeholder, stakeholder_id) if stakeholder_id else None
+        stakeholder = (  # read afresh: their last message opens the window
+            await session.get(Stakeholder, stakeholder_id, populate_existing=True)
+            if stakeholder_id
+            else None
+        )
         if stakeholder is None or stakeholder.channel != item.channel:
             return None
         if outbound.to is None and stakeholder.chat_id != item.chat_id:
             return None  # a reply to a staff member about the stakeholder's ticket
         return stakeholder
 
-    async def _deliver_one(self, item_id: int, now: datetime) -> int | None:
+    async def _deliver_one(
+        self, session: AsyncSession, item: OutboxItem, message: Message, now: datetime
+    ) -> int | None:
         """1 sent, 0 skipped (someone else has it, it failed for good or is held), None stop
         this chat."""
-        async with self.sessions() as session:
-            claimed = await session.exec(
-                update(OutboxItem)
-                .where(col(OutboxItem.id) == item_id, _is_due(now))
-                .values(status=OutboxStatus.SENDING, claimed_at=now)
-            )
-            await session.commit()
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                item = await session.get(OutboxItem, item_id)
-                # Not yet due (backing off) or in someone else's hands: keep the order.
-                return (
-                    0
-                    if item is not None
-                    and item.status in (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.HELD)
-                    else None
-                )
-            item = await session.get(OutboxItem, item_id)
-            message = await session.get(Message, item.message_id) if item is not None else None
-            if item is None or message is None:
-                return 0
-            outbound = Outbound.from_payload(message.payload)
-            desk_ticket = (
-                await session.get(Ticket, outbound.desk_ticket_id)
-                if outbound.desk_ticket_id
+        claimed = await session.exec(
+            update(OutboxItem)
+            .where(col(OutboxItem.id) == item.id, _is_due(now))
+            .values(status=OutboxStatus.SENDING, claimed_at=now)
+        )
+        await session.commit()
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            await session.refresh(item)
+            # Not yet due (backing off) or in someone else's hands: keep the order.
+            return (
+                0
+                if item.status in (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.HELD)
                 else None
             )
-            thread_id = desk_ticket.desk_thread_id if desk_ticket is not None else None
-            if desk_ticket is not None and thread_id is None and outbound.thread_action is None:
-                # The thread could not be created: post in the group's main thread, labelled.
-                outbound = replace(outbound, text=f"[{desk_ticket.number}] {outbound.text}")
-            chat_id = await self._current_chat(session, item, outbound)
-            stakeholder = (
-                await self._recipient(session, item, message, outbound) if self.window else None
+        item.status, item.claimed_at = OutboxStatus.SENDING, now
+        outbound = Outbound.from_payload(message.payload)
+        desk_ticket = (  # read afresh: another process may have opened the thread meanwhile
+            await session.get(Ticket, outbound.desk_ticket_id, populate_existing=True)
+            if outbound.desk_ticket_id
+            else None
+        )
+        thread_id = desk_ticket.desk_thread_id if desk_ticket is not None else None
+        if desk_ticket is not None and thread_id is None and outbound.thread_action is None:
+            # The thread could not be created: post in the group's main thread, labelled.
+            outbound = replace(outbound, text=f"[{desk_ticket.number}] {outbound.text}")
+        chat_id = await self._current_chat(session, item, outbound)
+        stakeholder = (
+            await self._recipient(session, item, message, outbound) if self.window else None
+        )
+        if (
+            self.window is not None
+            and stakeholder is not None
+            and not self.window.is_open(stakeholder.last_inbound_at, self.clock.now())
+        ):
+            return await self._outside_window(
+                session, item, message, outbound, stakeholder, chat_id
             )
-            if (
-                self.window is not None
-                and stakeholder is not None
-                and not self.window.is_open(stakeholder.last_inbound_at, self.clock.now())
-            ):
-                return await self._outside_window(
-                    session, item, message, outbound, stakeholder, chat_id
-                )
-            try:
-                platform_id = await self.sender.send(chat_id, outbound, thread_id)
-            except OutsideWindowError:
-                if stakeholder is None:
-                    return await self._failed(session, item, message, "outside the window")
-                return await self._outside_window(
-                    session, item, message, outbound, stakeholder, chat_id
-                )
-            except TemporaryDeliveryError as exc:
-                await self._postpone(session, item, str(exc), exc.retry_after)
-                return None
-            except PermanentDeliveryError as exc:
-                return await self._failed(session, item, message, str(exc))
-            if outbound.thread_action is ThreadAction.OPEN and desk_ticket is not None:
-                desk_ticket.desk_chat_id = item.chat_id
-                desk_ticket.desk_thread_id = platform_id
-                desk_ticket.desk_thread_link = self.sender.thread_link(item.chat_id, platform_id)
-                session.add(desk_ticket)
-            await self._sent(session, item, message, platform_id)
-            return 1
+        try:
+            platform_id = await self.sender.send(chat_id, outbound, thread_id)
+        except OutsideWindowError:
+            if stakeholder is None:
+                return await self._failed(session, item, message, "outside the window")
+            return await self._outside_window(
+                session, item, message, outbound, stakeholder, chat_id
+            )
+        except TemporaryDeliveryError as exc:
+            await self._postpone(session, item, str(exc), exc.retry_after)
+            return None
+        except PermanentDeliveryError as exc:
+            return await self._failed(session, item, message, str(exc))
+        if outbound.thread_action is ThreadAction.OPEN and desk_ticket is not None:
+            desk_ticket.desk_chat_id = item.chat_id
+            desk_ticket.desk_thread_id = platform_id
+            desk_ticket.desk_thread_link = self.sender.thread_link(item.chat_id, platform_id)
+            session.add(desk_ticket)
+        await self._sent(session, item, message, platform_id)
+        return 1
 
     async def _sent(
         self,

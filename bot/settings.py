@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     telegram_webhook_url: str = ""  # public https address Telegram posts updates to (webhook mode)
     telegram_webhook_secret: SecretStr | None = None  # checked on every webhook request
+    # PTB's AIORateLimiter keeps the bot under Telegram's 30 messages/s (20/min per group);
+    # off only for benchmarks against a local fake.
+    telegram_rate_limit: bool = True
     csobot_webhook_listen: str = "0.0.0.0"
     csobot_webhook_port: int = 8443
     database_url: str = DEFAULT_DATABASE_URL

@@ -383,15 +383,16 @@ class TelegramChannel:
             )
         # No retries inside a send: a 429 goes back to the outbox, which holds back that chat
         # only; the limiter still paces the bot as a whole and each group.
-        self.application = (
+        builder: Any = (  # PTB's builder changes its type parameters with each setting
             Application.builder()
             .token(token.get_secret_value())
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=0))
             .updater(None)  # we fetch updates ourselves, so they are stored before confirmed
-            .build()
         )
+        if settings.telegram_rate_limit:
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+        self.application = builder.build()
         self.sender = TelegramSender(self.application, settings.csobot_data_dir)
         self._host: ChannelHost | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

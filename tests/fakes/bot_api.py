@@ -31,6 +31,7 @@ class Request:
     method: str
     params: dict[str, Any]
     failed: bool = False
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks)
 
 
 @dataclass
@@ -213,18 +214,22 @@ class FakeBotApi:
     ) -> int:
         """Press a button; by default on the newest message with it that the bot sent in the
         user's chat (or in `chat`, a group)."""
+        return self.push(self.callback_update(user, data, message_id, chat))
+
+    def callback_update(
+        self, user: int, data: str, message_id: int | None = None, chat: int | None = None
+    ) -> dict[str, Any]:
+        """A button press as an update (without update_id: `push` or a webhook post adds it)."""
         source = self._sent_message_with_button(user, data, message_id, chat)
-        return self.push(
-            {
-                "callback_query": {
-                    "id": f"cb{next(self._update_ids)}",
-                    "from": self._user(user),
-                    "chat_instance": f"ci{user}",
-                    "data": data,
-                    "message": source,
-                }
+        return {
+            "callback_query": {
+                "id": f"cb{next(self._update_ids)}",
+                "from": self._user(user),
+                "chat_instance": f"ci{user}",
+                "data": data,
+                "message": source,
             }
-        )
+        }
 
     def sent(self, method: str = "sendMessage", chat_id: int | None = None) -> list[Request]:
         """Successful calls of `method` (to `chat_id`)."""
