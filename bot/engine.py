@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import inbox
 from bot.addressing import AddressBook, Delivery
 from bot.buttons import decode, typed_choice
 from bot.clock import Clock
@@ -131,6 +132,7 @@ class Engine:
             turn.inbound = await self._typed_choice(session, turn)
             await self.router(turn)
             handled = await self._persist(session, turn)
+            await inbox.mark_done_in(session, turn.now)
             await session.commit()
             return handled
 

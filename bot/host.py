@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from bot import inbox
 from bot.addresses import ToDesk
 from bot.channels.base import Channel, DeliveryStatus
 from bot.clock import Clock
@@ -250,13 +251,20 @@ class Host:
     async def _process_row(self, channel: Channel, row: InboxUpdate) -> bool:
         assert row.id is not None
         async with self._processing:
+            processing = inbox.PROCESSING.set(row.id)
+            marked = inbox.MARKED.set(False)
             try:
                 await channel.process(row.payload, row.attempts)
             except Exception as exc:  # noqa: BLE001 - not the update's fault (database down)
                 log.warning("processing %s failed, will retry: %s", row.key, type(exc).__name__)
                 await self.inbox.retry(row.id, f"{type(exc).__name__}: {exc}")
                 return False
-        await self.inbox.done(row.id)
+            finally:
+                done_in_turn = inbox.MARKED.get()
+                inbox.PROCESSING.reset(processing)
+                inbox.MARKED.reset(marked)
+        if not done_in_turn:  # no turn marked it (nothing to handle, a redelivery, a status)
+            await self.inbox.done(row.id)
         return True
 
     # ---- lifecycle -----------------------------------------------------------------------------

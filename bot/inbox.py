@@ -15,19 +15,46 @@ kept for an operator, and the sender's later updates go on.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists
+from sqlalchemy import exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.store.db import SessionFactory
 from bot.store.models import InboxStatus, InboxUpdate
 
 log = logging.getLogger(__name__)
+
+# The inbox row being processed in this task, if any: the engine marks it done in the turn's
+# own transaction (one commit fewer per update, and "handled" and "done" can never disagree).
+PROCESSING: ContextVar[int | None] = ContextVar("inbox_row", default=None)
+MARKED: ContextVar[bool] = ContextVar("inbox_row_marked", default=False)
+
+
+async def mark_done_in(session: AsyncSession, now: datetime) -> None:
+    """Mark the row being processed done, in the caller's transaction (see PROCESSING)."""
+    row_id = PROCESSING.get()
+    if row_id is None:
+        return
+    await session.exec(
+        update(InboxUpdate)
+        .where(col(InboxUpdate.id) == row_id)
+        .values(
+            status=InboxStatus.DONE,
+            processed_at=now,
+            claimed_until=None,
+            attempts=InboxUpdate.attempts + 1,
+            payload={},
+        )
+    )
+    MARKED.set(True)
+
 
 CLAIM_TIME = timedelta(minutes=2)
 MAX_ATTEMPTS = 20
