@@ -280,6 +280,8 @@ class Host:
         if self.runtime.db_engine.dialect.name == "sqlite":  # one process: no one else's claims
             for dispatcher in self.dispatchers.values():
                 await dispatcher.release_claims()
+            for channel in self.channels:
+                await self.inbox.release_claims(channel.name)
         for dispatcher in self.dispatchers.values():
             self._loops.append(
                 asyncio.create_task(dispatcher.run(self._stop, self.outbox_interval))

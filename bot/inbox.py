@@ -56,7 +56,10 @@ async def mark_done_in(session: AsyncSession, now: datetime) -> None:
     MARKED.set(True)
 
 
-CLAIM_TIME = timedelta(minutes=2)
+# A claim outlives the process that made it by this much: then another process (or the restarted
+# one) takes the row. Processing an update takes far less; should a claim still run out, the
+# engine's idempotency key keeps the turn from happening twice.
+CLAIM_TIME = timedelta(seconds=30)
 MAX_ATTEMPTS = 20
 MAX_BACKOFF = timedelta(minutes=10)
 
@@ -86,6 +89,22 @@ class Inbox:
                 await session.rollback()
                 return False
         return True
+
+    async def release_claims(self, channel: str) -> int:
+        """At start of the only process (SQLite): claims left by a crash are taken back now, so
+        the people whose updates they were do not wait for the claims to run out."""
+        async with self.sessions() as session:
+            result = await session.exec(
+                update(InboxUpdate)
+                .where(
+                    col(InboxUpdate.channel) == channel,
+                    col(InboxUpdate.status) == InboxStatus.PENDING,
+                    col(InboxUpdate.claimed_until).is_not(None),
+                )
+                .values(claimed_until=None)
+            )
+            await session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def claim(self, channel: str, limit: int = 50) -> list[InboxUpdate]:
         """Pending rows of this channel, each its sender's oldest, claimed for this process."""
