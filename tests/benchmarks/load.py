@@ -30,19 +30,15 @@ import aiohttp
 
 from tests.conftest import postgres_database, postgres_url
 from tests.fakes.bot_api import FakeBotApi
+from tests.faults import SCRIPT as FAULTS_SCRIPT
 from tests.faults import environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "bench-load-secret"
+IDENTIFICATION = FAULTS_SCRIPT[:7]  # /start … "Lewati": a newcomer identifying
 # One stakeholder's conversation: identification, then questions (answerable, out of scope).
 SCRIPT: list[tuple[str, str]] = [
-    ("text", "/start"),
-    ("button", "consent:yes"),
-    ("text", "Budi Santoso"),
-    ("button", "role:ppk"),
-    ("text", "123456"),
-    ("text", "Satker Contoh"),
-    ("text", "Lewati"),
+    *IDENTIFICATION,
     ("text", "bagaimana cara mengajukan tup?"),
     ("text", "/baru"),
     ("text", "bagaimana prosedur mutasi pegawai antar kementerian lembaga"),
@@ -159,10 +155,15 @@ class Driver:
         return time.monotonic() - started
 
 
-async def calibrate(server: FakeBotApi, user: int, settle: float = 0.6) -> list[int]:
+async def calibrate(
+    server: FakeBotApi,
+    post: Callable[[dict[str, Any]], Any] | None = None,
+    user: int = 999_999,
+    settle: float = 0.6,
+) -> list[int]:
     """How many replies each step of the script gets (one stakeholder, one step at a time)."""
     counts: list[int] = []
-    driver = Driver(server, [user], [])
+    driver = Driver(server, [user], [], post)
     for kind, value in SCRIPT:
         before = driver._count(user)
         await driver._send(user, kind, value)
@@ -254,11 +255,7 @@ async def measure(
         if not processes:
             await server.wait_for(lambda: bool(server.sent("getUpdates")), timeout=90)
         per_step = (
-            [1] * len(SCRIPT)
-            if bare
-            else await calibrate(server, 999_999, settle=0.6)
-            if not processes
-            else await calibrate_via(server, post)
+            [1] * len(SCRIPT) if bare else await calibrate(server, post if processes else None)
         )
         users = [700_000 + n for n in range(max(1, updates // len(SCRIPT)))]
         before = len(server.sent("sendMessage"))
@@ -272,23 +269,6 @@ async def measure(
             await stop(bot)
         await session.close()
         await server.stop()
-
-
-async def calibrate_via(server: FakeBotApi, post: Callable[[dict[str, Any]], Any]) -> list[int]:
-    driver = Driver(server, [], [], post)
-    counts: list[int] = []
-    user = 999_998
-    for kind, value in SCRIPT:
-        before = driver._count(user)
-        await driver._send(user, kind, value)
-        last, quiet_since = before, time.monotonic()
-        while time.monotonic() - quiet_since < 0.6:
-            now = driver._count(user)
-            if now != last:
-                last, quiet_since = now, time.monotonic()
-            await asyncio.sleep(0.01)
-        counts.append(last - before)
-    return counts
 
 
 async def main() -> None:
