@@ -62,6 +62,8 @@ async def _under_an_answer(turn: Turn, ticket: Ticket, intent: Intent) -> None:
             and turn.knowledge.intents.read(turn.inbound.text).substantive
         ):
             desk.relay_from_stakeholder(turn, ticket)  # what is still unclear, for the CSO
+        else:
+            turn.say_about(ticket, "ask_what_is_unclear")
     elif intent is Intent.GIFT:
         _refuse_gift(turn, ticket)
     elif intent is Intent.ACK:

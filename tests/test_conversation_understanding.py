@@ -33,6 +33,16 @@ async def test_a_typed_denial_hands_that_ticket_to_a_cso_with_what_is_unclear(
     assert "belum pak, masih bingung soal batas waktunya" in stored
 
 
+async def test_a_bare_typed_denial_asks_what_is_still_unclear(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    await answered(chat)
+    await chat.send("blm pak, masih bingung")
+    (only,) = await tickets(runtime)
+    assert only.status == "queued"
+    assert "bagian mana yang belum jelas" in chat.replies[-1].text
+
+
 async def test_typed_thanks_resolve_the_answered_ticket(chat: FakeChat, runtime: Runtime) -> None:
     await answered(chat)
     await chat.send("ok makasih pak")
