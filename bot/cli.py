@@ -281,6 +281,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.channels import telegram, whatsapp
     from bot.channels.base import Channel
     from bot.host import Host
+    from bot.send_budget import SharedSendBudget
     from bot.web.app import DashboardSettingsError, dashboard_if_configured
 
     startup_errors = (telegram.StartupError, whatsapp.StartupError)
@@ -290,8 +291,14 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         # WhatsApp's updates to the web app, so it is served whenever WhatsApp is.
         serve_web = args.webhook or args.http or settings.whatsapp_enabled
         try:
+            # Several processes share one database on PostgreSQL: they share one send budget.
+            shared = (
+                SharedSendBudget(runtime.sessions, runtime.clock)
+                if runtime.db_engine.dialect.name == "postgresql" and settings.telegram_rate_limit
+                else None
+            )
             channels: list[Channel] = [
-                telegram.TelegramChannel(runtime.settings, webhook=args.webhook)
+                telegram.TelegramChannel(runtime.settings, webhook=args.webhook, budget=shared)
             ]
             if settings.whatsapp_enabled:
                 channels.append(whatsapp.WhatsAppChannel(runtime.settings))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.store import db
 from bot.store.models import OutboxItem, Ticket
 from tests.conftest import FakeChat, events, make_settings, postgres_database, postgres_url, rows
+from tests.fakes.bot_api import FakeBotApi
 
 pytestmark = pytest.mark.skipif(
     postgres_url() is None,
@@ -150,3 +152,58 @@ async def test_whatsapp_ids_fit_the_columns_on_postgresql(postgres_runtime: Runt
     assert stakeholder.notifications_opt_in is True and stakeholder.last_inbound_at is not None
     items = await rows(postgres_runtime, OutboxItem)
     assert any(item.chat_id == long_id for item in items)
+
+
+async def test_one_send_budget_for_every_process(postgres_runtime: Runtime) -> None:
+    """Two processes' budgets take from one bucket: together never more than the burst plus
+    the rate times the time passed (a fake clock: no timing in the test)."""
+    from bot.send_budget import Rate, SharedSendBudget
+
+    clock = FakeClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    one = SharedSendBudget(postgres_runtime.sessions, clock)
+    two = SharedSendBudget(postgres_runtime.sessions, clock)
+    rate = Rate(per_second=30.0, burst=30.0)
+    waits = [await (one if n % 2 else two).take("telegram:bot", rate) for n in range(40)]
+    assert waits[:30] == [0.0] * 30  # the burst
+    assert all(wait > 0 for wait in waits[30:])  # then both processes must wait
+    assert 0.0 < waits[30] <= 1 / 30 + 1e-6
+    clock.advance(seconds=0.5)  # 15 tokens come back, shared
+    taken = [await (one if n % 2 else two).take("telegram:bot", rate) for n in range(20)]
+    assert taken.count(0.0) == 15
+    group = Rate(per_second=20 / 60, burst=20)
+    assert [await one.take("telegram:group:-100", group) for _ in range(21)].count(0.0) == 20
+
+
+async def test_telegram_on_postgresql_sends_within_the_shared_budget(
+    tmp_path: Path, clock: FakeClock, bot_api: FakeBotApi
+) -> None:
+    from bot.channels.telegram import TelegramChannel
+    from bot.host import Host
+    from bot.send_budget import SharedSendBudget
+    from bot.store.models import SendBudget
+    from tests.test_telegram_e2e import TOKEN, USER, say
+
+    async with postgres_database(postgres_url() or "") as url:
+        settings = make_settings(
+            tmp_path,
+            database_url=url,
+            telegram_bot_token=TOKEN,
+            telegram_api_base_url=bot_api.base_url,
+            telegram_file_base_url=bot_api.file_base_url,
+        )
+        runtime = await build_runtime(settings, clock=clock)
+        channel = TelegramChannel(
+            runtime.settings, budget=SharedSendBudget(runtime.sessions, runtime.clock)
+        )
+        channel.initial_backoff = 0.01
+        host = Host(runtime, [channel])
+        try:
+            await host.start()
+            welcome, notice = await say(bot_api, "/start", 2)
+            assert "Selamat datang" in welcome and "data pribadi" in notice
+            assert bot_api.sent("sendMessage", USER)  # delivered, paced by the database
+            (bucket,) = await rows(runtime, SendBudget)
+            assert bucket.bucket == "telegram:bot" and bucket.tokens <= 29
+        finally:
+            await host.stop()
+            await runtime.close()

@@ -67,6 +67,7 @@ from bot.messages import (
     ThreadAction,
     parse_command,
 )
+from bot.send_budget import TELEGRAM_BOT, TELEGRAM_GROUP, SharedSendBudget
 from bot.settings import Settings
 from bot.text_limits import (
     TELEGRAM_CAPTION_LIMIT,
@@ -273,9 +274,23 @@ class TelegramSender:
 
     channel = CHANNEL
 
-    def __init__(self, application: Application, data_dir: Path) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        data_dir: Path,
+        budget: SharedSendBudget | None = None,
+    ) -> None:
         self.application = application
         self.data_dir = data_dir
+        self.budget = budget  # the deployment's shared send budget (several processes)
+
+    async def _pace(self, chat: int) -> None:
+        """Wait for a token of the shared budget: the bot's, and a group's own."""
+        if self.budget is None:
+            return
+        await self.budget.acquire("telegram:bot", TELEGRAM_BOT)
+        if chat < 0:
+            await self.budget.acquire(f"telegram:group:{chat}", TELEGRAM_GROUP)
 
     def thread_link(self, chat_id: str, thread_id: str) -> str | None:
         """A t.me link to a forum topic (supergroup ids are -100 followed by the internal id)."""
@@ -301,6 +316,7 @@ class TelegramSender:
 
     async def _send(self, chat: int, outbound: Outbound, thread: int | None) -> str:
         bot = self.application.bot
+        await self._pace(chat)
         if outbound.thread_action is ThreadAction.OPEN:
             topic = await bot.create_forum_topic(chat_id=chat, name=outbound.text[:128])
             return str(topic.message_thread_id)
@@ -353,6 +369,7 @@ class TelegramSender:
         *first, last = split_text(text, TELEGRAM_TEXT_LIMIT) or [text]
         for part in first:
             await bot.send_message(chat_id=chat, text=part, message_thread_id=thread)
+            await self._pace(chat)  # each part is a message of the budget
         return await bot.send_message(
             chat_id=chat, text=last, reply_markup=markup, message_thread_id=thread
         )
@@ -369,7 +386,9 @@ class TelegramChannel:
     initial_backoff = 1.0  # seconds before the first retry of an unreachable Bot API
     poll_timeout = 30  # seconds of long polling
 
-    def __init__(self, settings: Settings, *, webhook: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, webhook: bool = False, budget: SharedSendBudget | None = None
+    ) -> None:
         self.settings = settings
         self.webhook = webhook
         token = settings.telegram_bot_token
@@ -390,10 +409,10 @@ class TelegramChannel:
             .base_file_url(settings.telegram_file_base_url)
             .updater(None)  # we fetch updates ourselves, so they are stored before confirmed
         )
-        if settings.telegram_rate_limit:
+        if settings.telegram_rate_limit and budget is None:  # else the shared budget paces
             builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
         self.application = builder.build()
-        self.sender = TelegramSender(self.application, settings.csobot_data_dir)
+        self.sender = TelegramSender(self.application, settings.csobot_data_dir, budget)
         self._host: ChannelHost | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._polling: asyncio.Task[None] | None = None

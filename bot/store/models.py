@@ -353,3 +353,14 @@ class RevokedSession(SQLModel, table=True):
 
     mac: str = Field(primary_key=True, max_length=64)
     expires_at: datetime = _utc_column(index=True)
+
+
+class SendBudget(SQLModel, table=True):
+    """A token bucket shared by every process (bot/send_budget.py): the platform's message rate
+    (Telegram: 30/s for the bot, 20/min per group) holds for the deployment, not per process."""
+
+    __tablename__ = "send_budget"
+
+    bucket: str = Field(primary_key=True, max_length=100)
+    tokens: float
+    updated_at: datetime = _utc_column()

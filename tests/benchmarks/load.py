@@ -5,7 +5,8 @@ themselves, then ask answerable and out-of-scope questions. Each stakeholder sen
 only when the replies to the previous one have arrived (as a person would), all of them at once.
 The real `csobot run` (a subprocess) serves them: polling on SQLite with the rate limiter off and
 on, and, when CSOBOT_TEST_POSTGRES_URL is set, PostgreSQL with one and two webhook processes
-(updates posted to each process in turn). A bare PTB application answering each update once is
+(updates posted to each process in turn), the two also with the send budget they share (their
+messages per second together stay under Telegram's 30). A bare PTB application answering each update once is
 measured against the same fake in the same run.
 
 Printed per mode: updates/s, p50/p99 from an update to its last reply, peak RSS of the bot
@@ -79,7 +80,7 @@ class Result:
         return (
             f"{self.name:<34} {self.rate:8.1f} upd/s  p50 {p50:7.0f} ms  p99 {p99:7.0f} ms  "
             f"RSS {self.rss_mb:6.0f} MB  {self.messages / max(self.updates, 1):4.2f} msg/upd  "
-            f"{ratio} of bare PTB"
+            f"{ratio} of bare PTB  ({self.messages / self.seconds if self.seconds else 0:.1f} msg/s)"
         )
 
 
@@ -308,16 +309,18 @@ async def main() -> None:
         if pg is None:
             print("PostgreSQL: CSOBOT_TEST_POSTGRES_URL is not set, skipped")
             return
-        for processes in (1, 2):
+        for processes, limit in ((1, False), (2, False), (2, True)):
             async with postgres_database(pg) as url:
-                workdir = base / f"pg-{processes}"
+                workdir = base / f"pg-{processes}-{limit}"
                 workdir.mkdir()
                 result = await measure(
-                    f"csobot PostgreSQL webhook x{processes}",
+                    f"csobot PostgreSQL webhook x{processes}"
+                    + (", shared budget" if limit else ""),
                     workdir=workdir,
                     database_url=url,
                     updates=updates,
                     processes=processes,
+                    rate_limit=limit,
                 )
                 print(result.line(bare), flush=True)
 
