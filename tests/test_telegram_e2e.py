@@ -366,7 +366,7 @@ async def test_what_people_type_between_questions_on_telegram(
     assert await rows(runtime, Ticket) == []  # small talk opens no ticket
     _received, answer = await say(bot_api, "bagaimana cara mengajukan tup?", 2)
     assert "sudah terjawab" in answer
-    (handoff,) = await say(bot_api, "blm pak, masih bingung", 1)
-    assert "petugas CSO" in handoff
+    handoff, unclear = await say(bot_api, "blm pak, masih bingung", 2)
+    assert "petugas CSO" in handoff and "belum jelas" in unclear
     (ticket,) = await rows(runtime, Ticket)
     assert ticket.status == "queued"  # that ticket went to the CSO; no second one
