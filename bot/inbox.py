@@ -42,6 +42,13 @@ async def mark_done_in(session: AsyncSession, now: datetime) -> None:
     row_id = PROCESSING.get()
     if row_id is None:
         return
+    await _mark_done(session, row_id, now)
+    MARKED.set(True)
+
+
+async def _mark_done(session: AsyncSession, row_id: int, now: datetime) -> None:
+    """Done: the raw update is emptied, as it is not needed once handled (what is kept is in
+    the transcript) and may hold personal data of someone who never consented."""
     await session.exec(
         update(InboxUpdate)
         .where(col(InboxUpdate.id) == row_id)
@@ -53,7 +60,6 @@ async def mark_done_in(session: AsyncSession, now: datetime) -> None:
             payload={},
         )
     )
-    MARKED.set(True)
 
 
 # A claim outlives the process that made it by this much: then another process (or the restarted
@@ -142,19 +148,8 @@ class Inbox:
 
     async def done(self, row_id: int) -> None:
         async with self.sessions() as session:
-            row = await session.get(InboxUpdate, row_id)
-            if row is not None:
-                row.status, row.processed_at, row.claimed_until = (
-                    InboxStatus.DONE,
-                    self.clock.now(),
-                    None,
-                )
-                row.attempts += 1
-                # The raw update is not needed once handled (what is kept is in the transcript),
-                # and may hold personal data of someone who never consented.
-                row.payload = {}
-                session.add(row)
-                await session.commit()
+            await _mark_done(session, row_id, self.clock.now())
+            await session.commit()
 
     async def retry(self, row_id: int, error: str) -> None:
         """Processing failed through no fault of the update: try again later, or set it aside."""

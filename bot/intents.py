@@ -11,7 +11,7 @@ never swallowed as small talk.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -103,10 +103,6 @@ class IntentReader:
     gift_combinations: tuple[tuple[frozenset[str], ...], ...]
     question_words: frozenset[str]
     normalise: Normaliser
-    _words: frozenset[str] = field(default=frozenset())
-
-    def __post_init__(self) -> None:
-        self._words = frozenset(word for phrase in self.phrases for word in phrase)
 
     def read(self, text: str) -> Reading:
         words = [_DOUBLED_END.sub(r"\1", word) for word in self.normalise(text).split()]

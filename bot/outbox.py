@@ -199,7 +199,8 @@ class OutboxDispatcher:
     async def _recipient(
         self, session: AsyncSession, item: OutboxItem, message: Message, outbound: Outbound
     ) -> Stakeholder | None:
-        """The stakeholder this row is for, when it goes to a stakeholder (not to staff)."""
+        """The stakeholder this row is for, when it goes to a stakeholder (not to staff).
+        Called after `_current_chat`, which has read a ToStakeholder's row afresh."""
         if message.internal or outbound.desk_ticket_id is not None:
             return None
         if isinstance(outbound.to, ToStakeholder):
@@ -208,8 +209,10 @@ class OutboxDispatcher:
             stakeholder_id = message.stakeholder_id
         else:
             return None
-        stakeholder = (  # read afresh: their last message opens the window
-            await session.get(Stakeholder, stakeholder_id, populate_existing=True)
+        # Read afresh (their last message opens the window), unless `_current_chat` just did.
+        fresh = not isinstance(outbound.to, ToStakeholder)
+        stakeholder = (
+            await session.get(Stakeholder, stakeholder_id, populate_existing=fresh)
             if stakeholder_id
             else None
         )
@@ -421,9 +424,9 @@ class OutboxDispatcher:
                 return None
             outbound = Outbound.from_payload(message.payload)
             if status.failure == "window":
+                chat_id = await self._current_chat(session, item, outbound)
                 stakeholder = await self._recipient(session, item, message, outbound)
                 if stakeholder is not None and self.window is not None:
-                    chat_id = await self._current_chat(session, item, outbound)
                     await self._outside_window(
                         session, item, message, outbound, stakeholder, chat_id
                     )

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from bot.addresses import ToStaffRole
 from bot.buttons import Action, action
-from bot.intents import Context, Intent
+from bot.intents import Context, Intent, Reading, decide
 from bot.knowledge import Decision
 from bot.messages import Button
 from bot.roles import SUPERVISOR
 from bot.store.models import HANDED_OFF, Ticket, TicketEvent, TicketStatus
 from bot.turn import Turn
-from handlers import consultation, desk
+from handlers import consultation, desk, identification
 from handlers.answers import answer_buttons
 
 WHICH = "which"  # which:<ticket id>:new|more — a new question, or more for the open ticket
@@ -35,7 +35,8 @@ async def handle_text(turn: Turn) -> None:
     text = turn.inbound.text
     latest = await consultation.latest_open_ticket(turn)
     if latest is not None and latest.status == TicketStatus.ANSWERED:
-        await _under_an_answer(turn, latest, reader.understand(text, Context.ANSWERED))
+        reading = reader.read(text)
+        await _under_an_answer(turn, latest, decide(reading, Context.ANSWERED), reading)
     elif latest is not None and latest.status in HANDED_OFF:
         other = _other_topic(turn, latest, text)
         intent = reader.understand(text, Context.WITH_CSO, other_topic=other)
@@ -45,22 +46,20 @@ async def handle_text(turn: Turn) -> None:
         if intent is Intent.GIFT:
             _refuse_gift(turn, latest)
         elif intent in SMALL_TALK and (latest is None or latest.status != TicketStatus.ASKED):
-            turn.say(SMALL_TALK[intent], name=_polite_name(turn))
+            name = turn.stakeholder.full_name if turn.stakeholder else None
+            turn.say(SMALL_TALK[intent], name=identification.polite_name(name))
         else:
             await consultation.handle_text(turn)
 
 
-async def _under_an_answer(turn: Turn, ticket: Ticket, intent: Intent) -> None:
+async def _under_an_answer(turn: Turn, ticket: Ticket, intent: Intent, reading: Reading) -> None:
     """A typed reply to "sudah terjawab?" works like the buttons."""
     turn.inbound_ticket_id = ticket.id
     if intent in (Intent.CONFIRM, Intent.THANKS):
         await consultation.resolve_confirmed(turn, ticket)
     elif intent is Intent.DENY:
         await consultation.hand_off_denied(turn, ticket)
-        if (
-            turn.knowledge.intents is not None
-            and turn.knowledge.intents.read(turn.inbound.text).substantive
-        ):
+        if reading.substantive:
             desk.relay_from_stakeholder(turn, ticket)  # what is still unclear, for the CSO
         else:
             turn.say_about(ticket, "ask_what_is_unclear")
@@ -158,9 +157,3 @@ def _refuse_gift(turn: Turn, ticket: Ticket | None) -> None:
         ticket=ticket.number,
         text=turn.inbound.text[:300],
     )
-
-
-def _polite_name(turn: Turn) -> str:
-    """How to address them: the stored name, title-cased when it was typed in lower case."""
-    name = (turn.stakeholder.full_name if turn.stakeholder else None) or ""
-    return name.title() if name and name == name.lower() else name
