@@ -78,6 +78,10 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "identified": frozenset({"name"}),
     "ticket_received": frozenset({"ticket"}),
     "kb_answer": frozenset({"ticket", "title", "answer", "legal_basis"}),
+    "kb_provisional": frozenset({"ticket", "title", "answer", "legal_basis", "deadline"}),
+    "kb_guidance": frozenset({"ticket", "title", "answer", "legal_basis", "deadline"}),
+    "kb_details": frozenset({"title", "details", "legal_basis"}),
+    "desk_suggestion": frozenset({"topic", "state"}),
     "resolved": frozenset({"ticket"}),
     "handoff": frozenset({"ticket", "deadline"}),
     "handoff_out_of_scope": frozenset({"ticket", "reply", "deadline"}),
@@ -393,6 +397,26 @@ class MatcherConfig(StrictModel):
         return self
 
 
+class KnowledgeConfig(StrictModel):
+    """How the bot uses knowledge-base answers: only reviewed answers are presented as settled."""
+
+    # An entry marked verified: false is sent as a provisional answer with a caveat and handed to
+    # a CSO to confirm or correct (provisional), never sent (cso_only), or sent like a verified
+    # one (answer; not recommended).
+    unverified: Literal["provisional", "cso_only", "answer"] = "provisional"
+    # Per-entry override by id, e.g. {spm-dispensasi: cso_only}: the office's own choice.
+    delivery: dict[str, Literal["answer", "provisional", "cso_only", "handoff"]] = Field(
+        default_factory=dict
+    )
+    # `csobot kb review` lists entries reviewed longer ago than this.
+    review_after_days: int = Field(default=180, ge=1, le=3650)
+    # Details longer than this wait behind a "Selengkapnya" button instead of following the
+    # direct answer in the same message.
+    inline_details_max: int = Field(default=500, ge=0, le=4000)
+    # `csobot kb check` warns when the direct answer (the first part) is longer than this.
+    direct_answer_max: int = Field(default=300, ge=80, le=1000)
+
+
 class Texts(StrictModel):
     """Everything the bot says to stakeholders and staff; the office may reword any of it."""
 
@@ -458,6 +482,12 @@ class Texts(StrictModel):
     ask_question: str
     ticket_received: str
     kb_answer: str
+    kb_provisional: str
+    kb_guidance: str
+    kb_details: str
+    button_more: str
+    desk_suggestion: str
+    desk_suggestion_states: dict[Literal["provisional", "cso_only", "handoff"], str]
     button_answered: str
     button_not_answered: str
     clarify: str
@@ -753,6 +783,7 @@ class Config(StrictModel):
     reports: ReportsConfig
     service: ServiceConfig
     matcher: MatcherConfig
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     texts: Texts
     whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
 

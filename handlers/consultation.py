@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.buttons import Action, action
 from bot.calendar import calendar_for
 from bot.config import format_local
-from bot.knowledge import Decision, Entry, Match
+from bot.knowledge import Decision, Delivery, Entry, Match
 from bot.messages import Button
 from bot.queries import tickets
 from bot.sla import start_clocks
@@ -14,7 +14,15 @@ from bot.store.models import HANDED_OFF, Ticket, TicketStatus
 from bot.tickets import next_ticket_number
 from bot.turn import Turn
 from handlers import desk
-from handlers.answers import ANSWER, answer_message
+from handlers.answers import (
+    ANSWER,
+    UNVERIFIED_MARK,
+    answer_buttons,
+    answer_message,
+    delivery_for,
+    details_message,
+    handed_off_message,
+)
 
 AWAITING_QUESTION = "awaiting_question"
 TOPIC = "topic"  # topic:<ticket id>:<entry id>, or "-" for none of these
@@ -127,7 +135,9 @@ async def _search_and_answer(turn: Turn, ticket: Ticket, question: str) -> None:
     if match.decision is Decision.ANSWER and match.best is not None:
         entry = turn.matcher.knowledge.entry(match.best.id)
         if entry is not None:
-            _answer(turn, ticket, entry, reason=f"knowledge base match {match.best.score:.0f}")
+            await _answer(
+                turn, ticket, entry, reason=f"knowledge base match {match.best.score:.0f}"
+            )
             return
     if match.decision is Decision.CLARIFY:
         buttons = []
@@ -169,20 +179,50 @@ def _remember_match(ticket: Ticket, match: Match) -> None:
         ]
 
 
-def _answer(turn: Turn, ticket: Ticket, entry: Entry, *, reason: str) -> None:
+async def _answer(turn: Turn, ticket: Ticket, entry: Entry, *, reason: str) -> None:
+    """Send the entry's answer as its delivery allows: settled only when it was reviewed."""
     ticket.topic_id = entry.id
-    ticket.first_answer_at = ticket.first_answer_at or turn.now
-    turn.move(ticket, TicketStatus.ANSWERED, actor="bot", reason=reason)
-    text, buttons = answer_message(turn, ticket, entry)
-    turn.reply(text, buttons, ticket_id=ticket.id, key="kb_answer", values={"topic": entry.id})
+    delivery = delivery_for(turn.config, entry)
+    if not entry.verified:
+        reason = f"{reason} {UNVERIFIED_MARK}"
+    if delivery is Delivery.ANSWER:
+        ticket.first_answer_at = ticket.first_answer_at or turn.now
+        turn.move(ticket, TicketStatus.ANSWERED, actor="bot", reason=reason)
+        text, buttons = answer_message(turn, ticket, entry)
+        turn.reply(text, buttons, ticket_id=ticket.id, key="kb_answer", values={"topic": entry.id})
+        return
+    if delivery is Delivery.CSO_ONLY:
+        await _hand_off(turn, ticket, reason=f"{reason}; entry {entry.id} is for CSOs only")
+        return
+    # Provisional, or guidance that cannot state the key fact: the message itself says a CSO
+    # takes over, so no "sudah terjawab?" is asked.
+    key = f"kb_{delivery.value}"
+    await _hand_off(
+        turn,
+        ticket,
+        reason=f"{reason}; {delivery.value} answer sent, a CSO confirms it",
+        message=(*handed_off_message(turn, ticket, entry, delivery), key, {"topic": entry.id}),
+    )
 
 
 async def _hand_off(
-    turn: Turn, ticket: Ticket, *, reason: str, text_name: str = "handoff", **values: str
+    turn: Turn,
+    ticket: Ticket,
+    *,
+    reason: str,
+    text_name: str = "handoff",
+    message: tuple[str, tuple[Button, ...], str, dict[str, str]] | None = None,
+    **values: str,
 ) -> None:
+    """To the CSO queue, telling the stakeholder with `text_name` or an already built
+    `message` (text, buttons, key, values)."""
     turn.move(ticket, TicketStatus.QUEUED, actor="bot", reason=reason)
     ticket.section = ticket.section or _section(turn, ticket)
-    turn.say_about(ticket, text_name, deadline=turn.deadline_text(ticket), **values)
+    if message is None:
+        turn.say_about(ticket, text_name, deadline=turn.deadline_text(ticket), **values)
+    else:
+        text, buttons, key, message_values = message
+        turn.reply(text, buttons, ticket_id=ticket.id, key=key, values=message_values)
     calendar = calendar_for(turn.config)
     if not calendar.is_working_time(turn.now):
         # Officers read it when the office opens: say when, in the office's calendar.
@@ -233,7 +273,7 @@ async def handle_button(turn: Turn, pressed: Action) -> None:
         turn.say("stale_button")
         return
     turn.inbound_label = entry.title
-    _answer(turn, ticket, entry, reason="topic chosen by the stakeholder")
+    await _answer(turn, ticket, entry, reason="topic chosen by the stakeholder")
 
 
 async def own_ticket(turn: Turn, ticket_id: int | None) -> Ticket | None:
@@ -249,3 +289,23 @@ async def own_ticket(turn: Turn, ticket_id: int | None) -> Ticket | None:
 async def latest_open_ticket(turn: Turn) -> Ticket | None:
     assert turn.stakeholder is not None and turn.stakeholder.id is not None
     return await tickets.latest_open(turn.session, turn.stakeholder.id)
+
+
+async def handle_more(turn: Turn, pressed: Action) -> None:
+    """ "Selengkapnya": the details of an answer; still under its "sudah terjawab?" buttons
+    while the ticket waits for that confirmation."""
+    ticket = await own_ticket(turn, pressed.int_arg(0))
+    entry = turn.matcher.knowledge.entry(pressed.arg(1) or "")
+    if ticket is None or entry is None or not entry.details:
+        turn.say("stale_button")
+        return
+    turn.inbound_ticket_id = ticket.id
+    turn.inbound_label = turn.text("button_more")
+    awaiting = ticket.status == TicketStatus.ANSWERED and ticket.topic_id == entry.id
+    turn.reply(
+        details_message(turn, entry),
+        answer_buttons(turn, ticket) if awaiting else (),
+        ticket_id=ticket.id,
+        key="kb_details",
+        values={"topic": entry.id},
+    )

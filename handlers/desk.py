@@ -16,12 +16,14 @@ from bot.addresses import ToDesk, ToStaffRole, ToStakeholder
 from bot.buttons import action
 from bot.config import format_local
 from bot.files import file_into_ticket, problem
+from bot.knowledge import Delivery
 from bot.messages import Button, InboundKind, OutgoingFile, ThreadAction
 from bot.queries import tickets
 from bot.roles import CSO
 from bot.store.models import Attachment, Direction, Stakeholder, Ticket, TicketStatus
 from bot.turn import Turn
 from bot.window import ServiceWindow
+from handlers.answers import delivery_for
 
 DOCUMENTS_DONE = "docs_done"  # docs_done:<ticket id> — the stakeholder says everything was sent
 DONE_WORDS = ("sudah semua", "sudah lengkap", "selesai kirim", "sdh semua", "udah semua")
@@ -274,7 +276,7 @@ def ticket_card(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> str:
         if ticket.service_due_at
         else "-"
     )
-    return turn.text(
+    card = turn.text(
         "desk_card",
         ticket=ticket.number,
         status=turn.staff_status_label(ticket),
@@ -288,6 +290,24 @@ def ticket_card(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> str:
         question=ticket.question,
         tried=tried,
         channel=channel_line(turn, stakeholder),
+    )
+    suggestion = _suggestion(turn, ticket)
+    return f"{card}\n\n{suggestion}" if suggestion else card
+
+
+def _suggestion(turn: Turn, ticket: Ticket) -> str | None:
+    """The knowledge-base answer the bot could not present as settled, for the CSO to confirm
+    (/jawab) or correct: what the stakeholder already has from it."""
+    entry = turn.matcher.knowledge.entry(ticket.topic_id) if ticket.topic_id else None
+    if entry is None:
+        return None
+    delivery = delivery_for(turn.config, entry)
+    if delivery is Delivery.ANSWER:
+        return None
+    return turn.text(
+        "desk_suggestion",
+        topic=entry.id,
+        state=turn.config.texts.desk_suggestion_states[delivery.value],  # type: ignore[index]
     )
 
 

@@ -141,6 +141,7 @@ ButtonHandler = Callable[[Turn, Action], Awaitable[None]]
 # action name → the handler that made such buttons
 BUTTONS: dict[str, ButtonHandler] = {
     answers.ANSWER: consultation.handle_button,
+    answers.MORE: consultation.handle_more,
     consultation.TOPIC: consultation.handle_button,
     desk.DOCUMENTS_DONE: consultation.handle_documents_done,
     erasure.ERASE: erasure.handle_button,

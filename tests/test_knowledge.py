@@ -23,11 +23,12 @@ GOOD_ENTRY = """\
     questions: [bagaimana contoh ini]
     keywords: [contoh]
     answer: Jawaban contoh untuk {office_name}.
-    legal_basis:
+    sources:
       - citation: PMK 62 Tahun 2023
     documents: []
     verified: true
     reviewed: 2026-11-23
+    reviewed_by: Kepala Seksi Pencairan Dana
 """
 
 
@@ -63,7 +64,7 @@ def test_the_shipped_knowledge_base_covers_every_required_topic() -> None:
     config = load_config(ROOT / "config.yaml")
     for entry in knowledge.entries:
         assert len(entry.questions) >= 6, entry.id
-        assert entry.legal_basis, entry.id
+        assert entry.sources, entry.id
         assert "{" not in entry.render_answer(config.office_values()), entry.id
     office_topics = {e.id: e.render_answer(config.office_values()) for e in knowledge.entries}
     assert "Jl. Bahagia No. 44" in office_topics["layanan-jam-lokasi"]

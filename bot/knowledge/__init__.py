@@ -2,16 +2,17 @@
 
 from bot.knowledge.loader import KnowledgeError, load_knowledge
 from bot.knowledge.matcher import Decision, Match, Matcher
-from bot.knowledge.model import Entry, KnowledgeBase, LegalBasis, OutOfScope
+from bot.knowledge.model import Delivery, Entry, KnowledgeBase, OutOfScope, Source
 
 __all__ = [
     "Decision",
+    "Delivery",
     "Entry",
     "KnowledgeBase",
     "KnowledgeError",
-    "LegalBasis",
     "Match",
     "Matcher",
     "OutOfScope",
+    "Source",
     "load_knowledge",
 ]

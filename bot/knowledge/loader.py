@@ -11,10 +11,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.config import OFFICE_PLACEHOLDERS, placeholders_in
-from bot.knowledge.model import Entry, KnowledgeBase, LegalBasis, OutOfScope
+from bot.knowledge.model import Delivery, Entry, KnowledgeBase, OutOfScope, Source
 from bot.yamlsource import YamlDocument, YamlSyntaxError, load_yaml
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -36,10 +43,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _LegalBasis(_Strict):
+class _Source(_Strict):
     citation: str = Field(min_length=3)
     title: str | None = None
     article: str | None = None
+    checked_at: str | None = None
 
 
 class _Entry(_Strict):
@@ -49,10 +57,14 @@ class _Entry(_Strict):
     questions: list[str] = Field(min_length=MIN_QUESTIONS)
     keywords: list[str] = Field(default_factory=list)
     answer: str = Field(min_length=1)
-    legal_basis: list[_LegalBasis] = Field(min_length=1)
+    details: str | None = None
+    sources: list[_Source] = Field(min_length=1)
     documents: list[str] = Field(default_factory=list)
     verified: bool
     reviewed: date
+    reviewed_by: str = Field(min_length=2)
+    verify: str | None = None
+    delivery: Delivery | None = None
 
     @field_validator("answer")
     @classmethod
@@ -61,6 +73,22 @@ class _Entry(_Strict):
             raise ValueError("answer is empty")
         _check_placeholders(value)
         return value
+
+    @field_validator("details")
+    @classmethod
+    def _details_placeholders(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_placeholders(value)
+        return value
+
+    @model_validator(mode="after")
+    def _unverified_says_what_to_check(self) -> _Entry:
+        if not self.verified and not (self.verify or "").strip():
+            raise ValueError(
+                "verified: false needs `verify:` saying what an office must check before "
+                "marking it verified"
+            )
+        return self
 
     @field_validator("questions", "keywords", "documents")
     @classmethod
@@ -257,10 +285,14 @@ def _load_entries(
                 questions=tuple(item.questions),
                 keywords=tuple(keyword.lower() for keyword in item.keywords),
                 answer=item.answer,
-                legal_basis=tuple(LegalBasis(**basis.model_dump()) for basis in item.legal_basis),
+                details=item.details,
+                sources=tuple(Source(**basis.model_dump()) for basis in item.sources),
                 documents=tuple(item.documents),
                 verified=item.verified,
                 reviewed=item.reviewed,
+                reviewed_by=item.reviewed_by,
+                verify=item.verify,
+                delivery=item.delivery,
                 source=f"{document.path}:{document.line_of(base)}",
             )
         )

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 
+class Delivery(StrEnum):
+    """How the bot may use an entry's answer: only a checked answer is presented as settled."""
+
+    ANSWER = "answer"  # send it and ask whether it solved the question
+    PROVISIONAL = "provisional"  # send it marked provisional; a CSO confirms or corrects it
+    CSO_ONLY = "cso_only"  # never sent by the bot; the CSO sees it as a suggestion
+    HANDOFF = "handoff"  # general guidance that cannot state the key fact: send, then hand off
+
+
 @dataclass(frozen=True)
-class LegalBasis:
+class Source:
+    """Where a fact comes from: the regulation (number, year, article) and where it was read."""
+
     citation: str
     title: str | None = None
     article: str | None = None
+    checked_at: str | None = None
 
     def render(self) -> str:
         text = self.citation
@@ -24,7 +37,11 @@ class LegalBasis:
 
 @dataclass(frozen=True)
 class Entry:
-    """One answerable topic; `id` is stable forever (tickets and reports refer to it)."""
+    """One answerable topic; `id` is stable forever (tickets and reports refer to it).
+
+    `answer` is the direct answer a phone shows first; `details` (steps, documents, conditions)
+    follow it or wait behind a button, so the key sentence is never the last one.
+    """
 
     id: str
     title: str
@@ -33,17 +50,24 @@ class Entry:
     questions: tuple[str, ...]
     keywords: tuple[str, ...]
     answer: str
-    legal_basis: tuple[LegalBasis, ...]
+    details: str | None
+    sources: tuple[Source, ...]
     documents: tuple[str, ...]
     verified: bool
     reviewed: date
+    reviewed_by: str
     source: str
+    verify: str | None = None
+    delivery: Delivery | None = None
 
     def render_answer(self, office_values: dict[str, Any]) -> str:
         return self.answer.format(**office_values).strip()
 
+    def render_details(self, office_values: dict[str, Any]) -> str:
+        return (self.details or "").format(**office_values).strip()
+
     def render_legal_basis(self) -> str:
-        return "; ".join(basis.render() for basis in self.legal_basis)
+        return "; ".join(basis.render() for basis in self.sources)
 
 
 @dataclass(frozen=True)
