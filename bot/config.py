@@ -380,7 +380,8 @@ class MatcherConfig(StrictModel):
     Answer when the best topic's score reaches answer_score, leads the runner-up by answer_margin,
     and the question is at least min_similarity close to that topic's examples; offer up to
     max_candidates topics (those scoring option_score or more besides the best) when the best
-    reaches clarify_score; otherwise hand over to a CSO. `csobot kb calibrate` suggests values.
+    reaches clarify_score, or its best max_candidates guesses when the best in-scope topic still
+    reaches option_score; otherwise hand over to a CSO. `csobot kb calibrate` suggests values.
     """
 
     answer_score: float = Field(ge=0, le=100)

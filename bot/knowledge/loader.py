@@ -123,6 +123,7 @@ class _OutOfScopeFile(_Strict):
 
 class _LanguageFile(_Strict):
     abbreviations: dict[str, str] = Field(default_factory=dict)
+    phrases: dict[str, str] = Field(default_factory=dict)
     fillers: list[str] = Field(default_factory=list)
 
 
@@ -181,6 +182,7 @@ def load_knowledge(directory: Path, sections: Iterable[str] | None = None) -> Kn
     entries: list[Entry] = []
     out_of_scope: list[OutOfScope] = []
     abbreviations: dict[str, str] = {}
+    phrases: dict[str, str] = {}
     fillers: list[str] = []
     seen: dict[str, str] = {}
     for path in sorted(directory.glob("*.yaml")):
@@ -193,6 +195,7 @@ def load_knowledge(directory: Path, sections: Iterable[str] | None = None) -> Kn
             language = _load_language(document, problems)
             if language is not None:
                 abbreviations.update(language.abbreviations)
+                phrases.update(language.phrases)
                 fillers.extend(language.fillers)
         elif path.name == OUT_OF_SCOPE_FILE:
             out_of_scope.extend(_load_out_of_scope(document, problems, seen))
@@ -215,6 +218,7 @@ def load_knowledge(directory: Path, sections: Iterable[str] | None = None) -> Kn
         entries=tuple(entries),
         out_of_scope=tuple(out_of_scope),
         abbreviations={key.lower(): value.lower() for key, value in abbreviations.items()},
+        phrases={key.lower(): value.lower() for key, value in phrases.items()},
         fillers=tuple(filler.lower() for filler in fillers),
     )
 

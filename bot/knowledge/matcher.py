@@ -100,7 +100,7 @@ class Matcher:
     def __init__(self, knowledge: KnowledgeBase, thresholds: MatcherConfig) -> None:
         self.knowledge = knowledge
         self.thresholds = thresholds
-        self.normalise = Normaliser(knowledge.abbreviations, knowledge.fillers)
+        self.normalise = Normaliser(knowledge.abbreviations, knowledge.fillers, knowledge.phrases)
         self._out_of_scope = {topic.id for topic in knowledge.out_of_scope}
         topics: list[Entry | OutOfScope] = [*knowledge.entries, *knowledge.out_of_scope]
         self._topic_ids = [topic.id for topic in topics]
@@ -234,4 +234,8 @@ class Matcher:
                     *(c for c in in_scope[1:limit] if c.score >= settings.option_score),
                 ]
                 return Match(question, Decision.CLARIFY, tuple(options))
+        if top.id not in self._out_of_scope and top.score >= settings.option_score:
+            # Unsure, but the right topic is often among the best guesses already: offer them
+            # (the stakeholder can still choose a CSO) rather than hand off without a word.
+            return Match(question, Decision.CLARIFY, tuple(in_scope[:limit]))
         return Match(question, Decision.HANDOFF, tuple(in_scope[:limit]))

@@ -90,6 +90,7 @@ class KnowledgeBase:
     entries: tuple[Entry, ...]
     out_of_scope: tuple[OutOfScope, ...] = ()
     abbreviations: dict[str, str] = field(default_factory=dict)
+    phrases: dict[str, str] = field(default_factory=dict)
     fillers: tuple[str, ...] = ()
 
     def entry(self, entry_id: str) -> Entry | None:

@@ -11,10 +11,28 @@ _REPEATS = re.compile(r"([a-z])\1{2,}")
 
 class Normaliser:
     """Lower-cases, strips emoji and punctuation, undoes letter repeats, expands abbreviations
-    and removes greeting/politeness filler. All vocabulary comes from knowledge/_language.yaml."""
+    rewrites everyday descriptions into official terms, and removes greeting/politeness filler.
+    All vocabulary comes from knowledge/_language.yaml."""
 
-    def __init__(self, abbreviations: Mapping[str, str], fillers: Iterable[str]) -> None:
+    def __init__(
+        self,
+        abbreviations: Mapping[str, str],
+        fillers: Iterable[str],
+        phrases: Mapping[str, str] | None = None,
+    ) -> None:
         self._abbreviations = {_basic(key): _basic(value) for key, value in abbreviations.items()}
+        # Everyday descriptions of official terms ("kas kecil" → "uang persediaan"): matched as
+        # whole words after abbreviations are expanded, longest first.
+        self._phrases = {_basic(key): _basic(value) for key, value in (phrases or {}).items()}
+        self._phrase_pattern = (
+            re.compile(
+                r"\b(?:"
+                + "|".join(re.escape(key) for key in sorted(self._phrases, key=len, reverse=True))
+                + r")\b"
+            )
+            if self._phrases
+            else None
+        )
         phrases = sorted(
             {_basic(filler) for filler in fillers if _basic(filler)}, key=len, reverse=True
         )
@@ -27,6 +45,8 @@ class Normaliser:
     def __call__(self, text: str) -> str:
         words = [self._abbreviations.get(word, word) for word in _basic(text).split()]
         expanded = " ".join(word for word in words if word)
+        if self._phrase_pattern is not None:
+            expanded = self._phrase_pattern.sub(lambda m: self._phrases[m.group(0)], expanded)
         if self._fillers is not None:
             expanded = self._fillers.sub(" ", expanded)
         return " ".join(expanded.split())
