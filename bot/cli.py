@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.calendar_cli import register as register_calendar
 from bot.config import Config, ConfigError, load_config
+from bot.kb_cli import register as register_kb
 from bot.knowledge import KnowledgeBase, KnowledgeError, Matcher
 from bot.knowledge.evaluation import Labelled
 from bot.settings import Settings
@@ -168,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     kb_calibrate.set_defaults(handler=_kb_calibrate)
 
+    register_kb(kb_commands)
     register_calendar(commands)
 
     retention = commands.add_parser(
@@ -401,6 +403,8 @@ def _matcher(settings: Settings) -> Matcher:
 
 
 async def _kb_check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.knowledge.review import warnings
+
     matcher = _matcher(settings)
     knowledge = matcher.knowledge
     unverified = sum(not entry.verified for entry in knowledge.entries)
@@ -409,6 +413,11 @@ async def _kb_check(settings: Settings, args: argparse.Namespace) -> int:
         f"({unverified} marked verified: false), {len(knowledge.out_of_scope)} out-of-scope topics, "
         f"{sum(len(e.questions) for e in knowledge.entries)} example questions"
     )
+    found = warnings(knowledge, load_config(settings.csobot_config))
+    for line in found:
+        print(f"warning: {line}")
+    if found:
+        print(f"{len(found)} warning(s); `csobot kb review` lists what needs a reviewer")
     return 0
 
 

@@ -635,6 +635,7 @@ class Texts(StrictModel):
     report_served: str
     report_resolved_in_time: str
     report_escalations: str
+    report_unverified_answers: str
     report_breaches: str
     report_first_answer: str
     report_resolution: str

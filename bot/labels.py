@@ -36,6 +36,10 @@ REASON_CODES = (
     "automatic escalation before the deadline",
     "resolved by CSO",
     "knowledge base answer {topic}",
+    "provisional answer from unverified entry {topic}",
+    "unverified entry {topic} sent as an answer",
+    "guidance from entry {topic}, a CSO confirms the specifics",
+    "entry {topic} is for CSOs only",
     "reopened: {reason}",
     "consent withdrawn: personal data erased (UU 27/2022)",
 )

@@ -50,7 +50,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Config, format_local
-from bot.knowledge.model import KnowledgeBase
+from bot.knowledge.model import UNVERIFIED_MARK, KnowledgeBase
 from bot.labels import StaffLabels
 from bot.skm import skm_index
 from bot.store.models import SurveyResponse, Ticket, TicketEvent, TicketStatus
@@ -76,6 +76,7 @@ OFFICE_FIGURES = (
     "answered_unconfirmed",
     "answered_unconfirmed_past_deadline",
     "escalations",
+    "answers_from_unverified_entries",
     "breaches",
     "skm_index",
     "skm_grade",
@@ -110,6 +111,7 @@ class Report:
     answered_unconfirmed: int = 0
     answered_unconfirmed_past_deadline: int = 0
     escalations: int = 0
+    answers_from_unverified: int = 0  # tickets answered (provisionally or not) from such entries
     first_answer_minutes: list[float] = field(default_factory=list)
     resolution_hours: list[float] = field(default_factory=list)
     survey_scores: list[tuple[str, int]] = field(default_factory=list)  # (element, score 1–4)
@@ -192,6 +194,7 @@ class Report:
             "answered_unconfirmed": self.answered_unconfirmed,
             "answered_unconfirmed_past_deadline": self.answered_unconfirmed_past_deadline,
             "escalations": self.escalations,
+            "answers_from_unverified_entries": self.answers_from_unverified,
             "breaches": self.breaches,
             "first_answer_minutes_median": first_median,
             "first_answer_minutes_p90": first_p90,
@@ -293,6 +296,8 @@ async def _office_report(
         history = events.get(ticket.id or 0, [])
         if any(event.to_status == TicketStatus.ESCALATED for event in history):
             report.escalations += 1
+        if any(UNVERIFIED_MARK in event.reason for event in history):
+            report.answers_from_unverified += 1
         is_resolved = ticket.status == TicketStatus.RESOLVED and ticket.resolved_at is not None
         unconfirmed = ticket.status == TicketStatus.ANSWERED
         report.answered_unconfirmed += int(unconfirmed)

@@ -13,7 +13,6 @@ from bot.turn import Turn
 
 ANSWER = "answer"  # answer:<ticket id>:yes|no
 MORE = "more"  # more:<ticket id>:<entry id>
-UNVERIFIED_MARK = "(unverified entry)"  # in event reasons: what reports count
 
 
 def delivery_for(config: Config, entry: Entry) -> Delivery:

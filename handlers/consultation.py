@@ -16,7 +16,6 @@ from bot.turn import Turn
 from handlers import desk
 from handlers.answers import (
     ANSWER,
-    UNVERIFIED_MARK,
     answer_buttons,
     answer_message,
     delivery_for,
@@ -183,25 +182,33 @@ async def _answer(turn: Turn, ticket: Ticket, entry: Entry, *, reason: str) -> N
     """Send the entry's answer as its delivery allows: settled only when it was reviewed."""
     ticket.topic_id = entry.id
     delivery = delivery_for(turn.config, entry)
-    if not entry.verified:
-        reason = f"{reason} {UNVERIFIED_MARK}"
     if delivery is Delivery.ANSWER:
+        if not entry.verified:  # the office chose to send unverified entries as answers
+            reason = f"unverified entry {entry.id} sent as an answer"
         ticket.first_answer_at = ticket.first_answer_at or turn.now
         turn.move(ticket, TicketStatus.ANSWERED, actor="bot", reason=reason)
         text, buttons = answer_message(turn, ticket, entry)
         turn.reply(text, buttons, ticket_id=ticket.id, key="kb_answer", values={"topic": entry.id})
         return
     if delivery is Delivery.CSO_ONLY:
-        await _hand_off(turn, ticket, reason=f"{reason}; entry {entry.id} is for CSOs only")
+        await _hand_off(turn, ticket, reason=f"entry {entry.id} is for CSOs only")
         return
     # Provisional, or guidance that cannot state the key fact: the message itself says a CSO
     # takes over, so no "sudah terjawab?" is asked.
-    key = f"kb_{delivery.value}"
+    reason = (
+        f"provisional answer from unverified entry {entry.id}"
+        if delivery is Delivery.PROVISIONAL
+        else f"guidance from entry {entry.id}, a CSO confirms the specifics"
+    )
     await _hand_off(
         turn,
         ticket,
-        reason=f"{reason}; {delivery.value} answer sent, a CSO confirms it",
-        message=(*handed_off_message(turn, ticket, entry, delivery), key, {"topic": entry.id}),
+        reason=reason,
+        message=(
+            *handed_off_message(turn, ticket, entry, delivery),
+            f"kb_{delivery.value}",
+            {"topic": entry.id},
+        ),
     )
 
 

@@ -7,6 +7,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+# In a ticket event's reason when an answer came from an entry marked verified: false ("provisional
+# answer from unverified entry …", "unverified entry … sent as an answer"): reports count these.
+UNVERIFIED_MARK = "unverified entry "
+
 
 class Delivery(StrEnum):
     """How the bot may use an entry's answer: only a checked answer is presented as settled."""

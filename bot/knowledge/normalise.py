@@ -33,12 +33,12 @@ class Normaliser:
             if self._phrases
             else None
         )
-        phrases = sorted(
+        filler_phrases = sorted(
             {_basic(filler) for filler in fillers if _basic(filler)}, key=len, reverse=True
         )
         self._fillers = (
-            re.compile(r"\b(?:" + "|".join(re.escape(phrase) for phrase in phrases) + r")\b")
-            if phrases
+            re.compile(r"\b(?:" + "|".join(map(re.escape, filler_phrases)) + r")\b")
+            if filler_phrases
             else None
         )
 
