@@ -381,7 +381,8 @@ class MatcherConfig(StrictModel):
     and the question is at least min_similarity close to that topic's examples; offer up to
     max_candidates topics (those scoring option_score or more besides the best) when the best
     reaches clarify_score, or its best max_candidates guesses when the best in-scope topic still
-    reaches option_score; otherwise hand over to a CSO. `csobot kb calibrate` suggests values.
+    reaches offer_score (unset: never); otherwise hand over to a CSO. `csobot kb calibrate`
+    suggests the other values.
     """
 
     answer_score: float = Field(ge=0, le=100)
@@ -390,6 +391,7 @@ class MatcherConfig(StrictModel):
     option_score: float = Field(ge=0, le=100)
     min_similarity: float = Field(ge=0, le=100)
     max_candidates: int = Field(ge=1, le=3)
+    offer_score: float | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> MatcherConfig:

@@ -41,6 +41,7 @@ TEST_MATCHER = {
     "option_score": 30,
     "min_similarity": 25,
     "max_candidates": 3,
+    "offer_score": None,  # four topics: every question has a best guess; unknown ones go to a CSO
 }
 
 

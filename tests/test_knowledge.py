@@ -66,7 +66,10 @@ def test_the_shipped_knowledge_base_covers_every_required_topic() -> None:
         assert len(entry.questions) >= 6, entry.id
         assert entry.sources, entry.id
         assert "{" not in entry.render_answer(config.office_values()), entry.id
-    office_topics = {e.id: e.render_answer(config.office_values()) for e in knowledge.entries}
+    values = config.office_values()
+    office_topics = {
+        e.id: f"{e.render_answer(values)}\n{e.render_details(values)}" for e in knowledge.entries
+    }
     assert "Jl. Bahagia No. 44" in office_topics["layanan-jam-lokasi"]
     assert "pengaduan.kppn072@kemenkeu.go.id" in office_topics["pengaduan"]
 

@@ -29,7 +29,14 @@ from bot.knowledge.suggest import (
 from bot.report import build_report
 from bot.runtime import Runtime, build_runtime
 from bot.store.models import Message
-from tests.conftest import FIXTURE_KB, ROOT, TEST_MATCHER, FakeChat, config_for_tests, make_settings
+from tests.conftest import (
+    FIXTURE_KB,
+    ROOT,
+    TEST_MATCHER,
+    FakeChat,
+    config_for_tests,
+    make_settings,
+)
 from tests.test_supervision import STAFF, staff
 
 SECTIONS = ("pencairan", "mski", "bank", "vera", "umum")
@@ -57,9 +64,7 @@ UNVERIFIED_TUP = {
 }
 
 
-async def runtime_for(
-    tmp_path: Path, clock: FakeClock, kb: Path, **config: Any
-) -> Runtime:
+async def runtime_for(tmp_path: Path, clock: FakeClock, kb: Path, **config: Any) -> Runtime:
     settings = make_settings(
         tmp_path,
         csobot_knowledge_dir=kb,
@@ -193,7 +198,10 @@ async def test_long_details_wait_behind_selengkapnya(tmp_path: Path, clock: Fake
         chat = FakeChat(runtime)
         await chat.identify()
         await chat.send("kapan gup bisa diajukan")
-        assert "GUP dapat diajukan setelah UP digunakan paling sedikit 50 persen.\n\nLampirkan SPTJ." in chat.replies[-1].text
+        assert (
+            "GUP dapat diajukan setelah UP digunakan paling sedikit 50 persen.\n\nLampirkan SPTJ."
+            in chat.replies[-1].text
+        )
         assert "Selengkapnya" not in [b.label for b in chat.replies[-1].buttons]
     finally:
         await runtime.close()
@@ -299,13 +307,13 @@ def test_suggestions_come_from_the_desk_and_help_only_once_applied(tmp_path: Pat
 
 def test_an_unsure_match_offers_its_best_guesses(tmp_path: Path) -> None:
     """Below every answer and clarify threshold, the best guesses are still offered while the
-    best one reaches option_score; below that, the question goes to a CSO."""
+    best one reaches offer_score; below that, the question goes to a CSO."""
     knowledge = load_knowledge(FIXTURE_KB, SECTIONS)
     unsure = {**TEST_MATCHER, "answer_score": 99, "clarify_score": 99}
 
-    def decide(option_score: float) -> Any:
+    def decide(offer_score: float | None) -> Any:
         config = load_config(
-            config_for_tests(tmp_path, matcher={**unsure, "option_score": option_score})
+            config_for_tests(tmp_path, matcher={**unsure, "offer_score": offer_score})
         )
         return Matcher(knowledge, config.matcher).match("uang persediaan tambahan")
 
@@ -313,3 +321,4 @@ def test_an_unsure_match_offers_its_best_guesses(tmp_path: Path) -> None:
     assert offered.decision is Decision.CLARIFY
     assert offered.candidates[0].id == "tup-pengajuan" and len(offered.candidates) == 3
     assert decide(99).decision is Decision.HANDOFF
+    assert decide(None).decision is Decision.HANDOFF  # an office may switch offering off

@@ -155,6 +155,17 @@ async def insert(session: AsyncSession) -> None:
                     reason="x",
                 )
             )
+        if row.key == "M2":  # sent provisionally from an entry nobody verified, then to a CSO
+            session.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    at=row.opened,
+                    actor="bot",
+                    from_status="asked",
+                    to_status="queued",
+                    reason="provisional answer from unverified entry tup-pengajuan",
+                )
+            )
         if row.resolved is not None:
             assert row.closed_by is not None
             session.add(
@@ -216,6 +227,7 @@ PEKALONGAN: dict[str, object] = {
     "answered_unconfirmed": 1,
     "answered_unconfirmed_past_deadline": 1,
     "escalations": 1,
+    "answers_from_unverified_entries": 0,
     "breaches": 3,
     "first_answer_minutes_median": 5.0,
     "first_answer_minutes_p90": 30.0,
@@ -262,6 +274,7 @@ MAJENE: dict[str, object] = {
     "answered_unconfirmed": 0,
     "answered_unconfirmed_past_deadline": 0,
     "escalations": 0,
+    "answers_from_unverified_entries": 1,  # M2
     "breaches": 2,
     "first_answer_minutes_median": 232.5,
     "first_answer_minutes_p90": 465.0,
@@ -297,6 +310,7 @@ PONTIANAK_ROW: dict[str, object] = {
     "answered_unconfirmed": 0,
     "answered_unconfirmed_past_deadline": 0,
     "escalations": 0,
+    "answers_from_unverified_entries": 0,
     "breaches": 0,
     "skm_index": None,
     "skm_grade": None,
@@ -335,6 +349,7 @@ ALL: dict[str, object] = {
     "answered_unconfirmed": 1,
     "answered_unconfirmed_past_deadline": 1,
     "escalations": 1,
+    "answers_from_unverified_entries": 1,  # M2
     "breaches": 5,
     "first_answer_minutes_median": 5.0,
     "first_answer_minutes_p90": 465.0,

@@ -205,6 +205,13 @@ def calibrate(
         for position, topic in enumerate(in_scope):
             if topic.id == item.label:
                 label_position[index], label_score[index] = position, topic.score
+    # An unsure best guess is still offered at offer_score (kept as configured, not searched).
+    offer = matcher.thresholds.offer_score
+    offering = (
+        ~empty & ~top_out_of_scope & (top_score >= offer)
+        if offer is not None
+        else np.zeros(count, dtype=bool)
+    )
     in_scope_count = max(int((~is_none).sum()), 1)
     none_count = max(int(is_none.sum()), 1)
     best: tuple[tuple[float, ...], MatcherConfig] | None = None
@@ -223,7 +230,10 @@ def calibrate(
                     if wrong > max_wrong:
                         continue
                     clarified = known & ~top_out_of_scope & ~answered & (top_score >= clarify)
-                    rejected = (is_none & ~answered & ~clarified).sum() * 100 / none_count
+                    guessed = offering & ~answered & ~clarified
+                    rejected = (
+                        (is_none & ~answered & ~clarified & ~guessed).sum() * 100 / none_count
+                    )
                     if rejected < min_rejection:
                         continue
                     strict = (answered & top_right & ~is_none).sum() / in_scope_count
@@ -231,7 +241,10 @@ def calibrate(
                         offered = (label_position == 0) | (
                             (label_position > 0) & (clarified & (label_score >= option) | answered)
                         )
-                        top3 = ((answered | clarified) & offered & ~is_none).sum() / in_scope_count
+                        top3 = (
+                            ((answered | clarified) & offered | guessed & (label_position >= 0))
+                            & ~is_none
+                        ).sum() / in_scope_count
                         key = (strict + top3, strict, answer, margin, min_similarity)
                         if best is None or key > best[0]:
                             update = {

@@ -234,7 +234,8 @@ class Matcher:
                     *(c for c in in_scope[1:limit] if c.score >= settings.option_score),
                 ]
                 return Match(question, Decision.CLARIFY, tuple(options))
-        if top.id not in self._out_of_scope and top.score >= settings.option_score:
+        offer = settings.offer_score
+        if offer is not None and top.id not in self._out_of_scope and top.score >= offer:
             # Unsure, but the right topic is often among the best guesses already: offer them
             # (the stakeholder can still choose a CSO) rather than hand off without a word.
             return Match(question, Decision.CLARIFY, tuple(in_scope[:limit]))
