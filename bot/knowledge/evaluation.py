@@ -175,7 +175,7 @@ def calibrate(
     matcher: Matcher,
     items: list[Labelled],
     *,
-    max_wrong: float = 1.5,
+    max_wrong: float = 1.0,
     min_rejection: float = 92.0,
 ) -> Calibration | None:
     """The thresholds with the best strict plus top-3 accuracy whose wrong-answer rate stays at or
