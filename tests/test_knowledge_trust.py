@@ -36,8 +36,11 @@ from tests.conftest import (
     FakeChat,
     config_for_tests,
     make_settings,
+    start_telegram,
 )
+from tests.fakes.bot_api import FakeBotApi
 from tests.test_supervision import STAFF, staff
+from tests.test_telegram_e2e import TOKEN, USER, identify, press, say
 
 SECTIONS = ("pencairan", "mski", "bank", "vera", "umum")
 LONG_DETAILS = "\n".join(
@@ -322,3 +325,38 @@ def test_an_unsure_match_offers_its_best_guesses(tmp_path: Path) -> None:
     assert offered.candidates[0].id == "tup-pengajuan" and len(offered.candidates) == 3
     assert decide(99).decision is Decision.HANDOFF
     assert decide(None).decision is Decision.HANDOFF  # an office may switch offering off
+
+
+async def test_provisional_answers_and_selengkapnya_on_telegram(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    """Through the real PTB stack against the fake Bot API: the caveat, no confirmation buttons
+    under a provisional answer, and the details behind an inline "Selengkapnya" button."""
+    kb = knowledge_copy(
+        tmp_path,
+        **{"tup-pengajuan": UNVERIFIED_TUP, "gup-pengisian": {"details": LONG_DETAILS}},
+    )
+    settings = make_settings(
+        tmp_path,
+        csobot_knowledge_dir=kb,
+        telegram_bot_token=TOKEN,
+        telegram_api_base_url=bot_api.base_url,
+        telegram_file_base_url=bot_api.file_base_url,
+    )
+    runtime = await build_runtime(settings, clock=clock)
+    host = await start_telegram(runtime)
+    try:
+        await identify(bot_api)
+        await say(bot_api, "Lewati", 1)
+        _ack, provisional, *_ = await say(bot_api, "bagaimana cara mengajukan tup?", 2)
+        assert provisional.startswith("⚠️ Jawaban sementara")
+        assert "reply_markup" not in bot_api.sent("sendMessage", USER)[-1].params
+        _ack, answer = await say(bot_api, "kapan gup bisa diajukan", 2)
+        assert "Langkah ke-1" not in answer
+        keyboard = bot_api.sent("sendMessage", USER)[-1].params["reply_markup"]["inline_keyboard"]
+        assert [row[0]["text"] for row in keyboard] == ["Ya, terjawab", "Belum", "Selengkapnya"]
+        (details,) = await press(bot_api, keyboard[2][0]["callback_data"], 1)
+        assert "Langkah ke-8" in details
+    finally:
+        await host.stop()
+        await runtime.close()
