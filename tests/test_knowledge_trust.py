@@ -49,7 +49,7 @@ LONG_DETAILS = "\n".join(
 )
 
 
-def knowledge_copy(tmp_path: Path, **changes: dict[str, Any]) -> Path:
+def knowledge_copy(tmp_path: Path, **changes: Any) -> Path:
     """The fixture knowledge base with some entries changed (by id)."""
     directory = tmp_path / "kb"
     shutil.copytree(FIXTURE_KB, directory)
