@@ -4,6 +4,7 @@ candidate knowledge only through a person's review."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -360,3 +361,56 @@ async def test_provisional_answers_and_selengkapnya_on_telegram(
     finally:
         await host.stop()
         await runtime.close()
+
+
+async def test_kb_suggest_reads_what_the_desk_resolved(tmp_path: Path, clock: FakeClock) -> None:
+    """Tickets resolved at the desk, then `csobot kb suggest` on that database: the /jawab topic's
+    missed question as a candidate example, a free answer asked twice as a candidate entry."""
+    runtime = await runtime_for(tmp_path, clock, FIXTURE_KB)
+    taught = "uangnya mantul ke kas negara krn rekening salah, bayar ulangnya gimana"
+    try:
+        asked = [
+            ("3001", "bagaimana cara mutasi pegawai ke kementerian lain", "/selesai Lewat BKN."),
+            ("3002", "cara mutasi pegawai antar kementerian gimana", "/selesai Lewat BKN."),
+            ("3003", taught, "/jawab retur-sp2d"),
+        ]
+        for number, (user, question, closing) in enumerate(asked, 1):
+            chat = FakeChat(runtime, user_id=user)
+            await chat.identify()
+            await chat.send(question)
+            if (await chat.ticket()).status == "asked":  # offered topics: none fits
+                await chat.press("Bukan, hubungkan ke CSO")
+            ticket = await chat.ticket()
+            assert ticket.status == "queued", question
+            await runtime.engine.handle(staff("8001", f"/ambil {ticket.id}", f"a{number}"))
+            await runtime.engine.handle(staff("8001", closing, f"c{number}"))
+            if closing.startswith("/jawab"):
+                await chat.press_data(f"answer:{ticket.id}:yes")
+    finally:
+        await runtime.close()
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'csobot.db'}",
+        "CSOBOT_KNOWLEDGE_DIR": str(FIXTURE_KB),
+        "CSOBOT_CONFIG": str(config_for_tests(tmp_path)),
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "kb", "suggest", *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
+        )
+
+    result = cli("--output", "saran.yaml")
+    assert result.returncode == 0, result.stderr
+    suggested = yaml.safe_load((tmp_path / "saran.yaml").read_text(encoding="utf-8"))
+    assert suggested["examples"] == {"retur-sp2d": [taught]}
+    assert [draft["questions"] for draft in suggested["new_entries"]] == [
+        [asked[0][1], asked[1][1]]
+    ]
+    assert cli("--days", "0").returncode == 2
