@@ -398,9 +398,15 @@ def _knowledge(settings: Settings, config: Config) -> KnowledgeBase:
 
 
 def _matcher(settings: Settings) -> Matcher:
+    """From the same on-disk cache the bot uses: unchanged files need no rebuild (nor
+    scikit-learn), so `kb match` answers at once."""
     from bot.runtime import load_matcher
 
-    return load_matcher(load_config(settings.csobot_config), settings.csobot_knowledge_dir)
+    return load_matcher(
+        load_config(settings.csobot_config),
+        settings.csobot_knowledge_dir,
+        settings.csobot_data_dir / "cache",
+    )
 
 
 async def _kb_check(settings: Settings, args: argparse.Namespace) -> int:

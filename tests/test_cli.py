@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -159,3 +160,41 @@ sudah jelas, makasih pak
     assert "Bot: Selamat datang, Siti Rahmawati" in out  # small talk: no ticket
     assert "KNS-" in out and "status Resolved" in out  # the typed thanks closed the ticket
     assert "tidak memiliki tiket yang sedang diproses" in out
+
+
+def test_kb_match_answers_from_the_cache_without_scikit_learn(tmp_path: Path) -> None:
+    """The first `kb match` builds the matcher (scikit-learn) and caches it; later ones load the
+    cache and answer without importing scikit-learn, which is what made the first answer slow."""
+    script = (
+        "import sys; from bot.cli import main; code = main(['kb', 'match', 'cara ajukan tup']); "
+        "print('sklearn loaded' if 'sklearn' in sys.modules else 'sklearn not loaded'); "
+        "sys.exit(code)"
+    )
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "CSOBOT_", "DATABASE_URL"))
+    }
+    environment.update(
+        {
+            "CSOBOT_KNOWLEDGE_DIR": str(FIXTURE_KB),
+            "CSOBOT_CONFIG": str(config_for_tests(tmp_path)),
+            "CSOBOT_DATA_DIR": str(tmp_path / "data"),
+        }
+    )
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout.splitlines())
+    assert json.loads(outputs[0][0])["id"] == json.loads(outputs[1][0])["id"] == "tup-pengajuan"
+    assert (outputs[0][1], outputs[1][1]) == ("sklearn loaded", "sklearn not loaded")
+    assert list((tmp_path / "data" / "cache").glob("knowledge-*.pickle"))

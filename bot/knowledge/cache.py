@@ -22,7 +22,7 @@ from bot.knowledge.matcher import Matcher
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "matcher-5"
+CACHE_VERSION = "matcher-6"
 
 
 def knowledge_digest(directory: Path, sections: Iterable[str]) -> str:
