@@ -61,6 +61,9 @@ class Handled:
     chat_id: str
     unstored: tuple[Outbound, ...] = ()
     chats: tuple[tuple[str, str], ...] = ()
+    # False when the turn failed (rolled back, apology stored) or its key had been used already:
+    # the scheduler then checks whether the job is stuck.
+    complete: bool = True
 
 
 class Engine:
@@ -112,7 +115,7 @@ class Engine:
     async def _record_failure(self, inbound: Inbound) -> Handled:
         async with self.sessions() as session:
             if not await self._claim(session, inbound):
-                return Handled(inbound.channel, inbound.chat_id)
+                return Handled(inbound.channel, inbound.chat_id, complete=False)
             turn = await self._turn(session, inbound, with_conversation=False)
             if inbound.is_private:
                 turn.say("internal_error")
@@ -120,14 +123,14 @@ class Engine:
                 turn.record_inbound = False
             handled = await self._persist(session, turn)
             await session.commit()
-            return handled
+            return replace(handled, complete=False)
 
     async def _handle(self, inbound: Inbound, typing: Callable[[], None]) -> Handled:
         async with self.sessions() as session:
             await self._one_turn_at_a_time(session, inbound)
             if not await self._claim(session, inbound):
                 log.info("duplicate update %s ignored", inbound.update_key)
-                return Handled(inbound.channel, inbound.chat_id)
+                return Handled(inbound.channel, inbound.chat_id, complete=False)
             turn = await self._turn(session, inbound, typing=typing)
             turn.inbound = await self._typed_choice(session, turn)
             await self.router(turn)
@@ -144,7 +147,11 @@ class Engine:
         typing: Callable[[], None] = lambda: None,
         with_conversation: bool = True,
     ) -> Turn:
-        stakeholder = await stakeholders.find(session, inbound.channel, inbound.user_id)
+        stakeholder = (
+            None  # a timer speaks for nobody: its handler loads what the job is about
+            if inbound.kind is InboundKind.TIMER
+            else await stakeholders.find(session, inbound.channel, inbound.user_id)
+        )
         conversation = (
             await stakeholders.conversation(session, stakeholder.id)
             if stakeholder is not None and stakeholder.id is not None and with_conversation

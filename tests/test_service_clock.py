@@ -362,3 +362,33 @@ async def test_ticket_clock_fields_are_utc_and_shown_in_status(tmp_path: Path) -
         assert stored.deadline_at is not None and stored.deadline_at.tzinfo is not None
     finally:
         await runtime.close()
+
+
+async def test_a_job_whose_turn_fails_is_set_aside_once_not_retried_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a timer's handler: the turn is rolled back and its key used up, so the job could
+    never run; it is marked failed at once, and the next sweep leaves it alone."""
+    from handlers import service_clock
+
+    clock = FakeClock(wib(23, 9))
+    runtime = await runtime_for(tmp_path, clock)
+    try:
+        chat = await queued_question(runtime)
+        calls: list[int] = []
+
+        async def broken(turn: object) -> None:
+            calls.append(1)
+            raise RuntimeError("bug in a timer handler")
+
+        monkeypatch.setattr(service_clock, "handle_timer", broken)
+        clock.set(wib(23, 10))  # the first progress message and the queue reminder are due
+        await chat.host.scheduler.run_due()
+        jobs = await rows(runtime, ScheduledJob)
+        failed = sorted(job.kind for job in jobs if job.status == "failed")
+        assert failed == ["progress", "queue_reminder"] and len(calls) == 2
+        clock.set(wib(23, 10, 10))
+        await chat.host.scheduler.run_due()
+        assert len(calls) == 2  # set aside: not tried again
+    finally:
+        await runtime.close()
