@@ -304,7 +304,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
                 telegram.TelegramChannel(runtime.settings, webhook=args.webhook, budget=shared)
             ]
             if settings.whatsapp_enabled:
-                channels.append(whatsapp.WhatsAppChannel(runtime.settings))
+                channels.append(whatsapp.WhatsAppChannel(runtime.settings, budget=shared))
             dashboard = dashboard_if_configured(runtime) if serve_web else None
         except (*startup_errors, DashboardSettingsError) as exc:
             print(f"csobot: {exc}", file=sys.stderr)

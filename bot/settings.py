@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     whatsapp_phone_number_id: str = ""  # the business number's id (not the number itself)
     whatsapp_api_base_url: str = "https://graph.facebook.com"
     whatsapp_api_version: str = "v24.0"
+    # The Cloud API's throughput per business number: 80 messages/s unless Meta raised it.
+    whatsapp_messages_per_second: float = Field(default=80.0, gt=0, le=1000)
 
     @property
     def whatsapp_enabled(self) -> bool:

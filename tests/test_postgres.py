@@ -207,3 +207,21 @@ async def test_telegram_on_postgresql_sends_within_the_shared_budget(
         finally:
             await host.stop()
             await runtime.close()
+
+
+async def test_whatsapp_on_postgresql_sends_within_the_shared_budget(
+    tmp_path: Path, clock: FakeClock, bot_api: FakeBotApi
+) -> None:
+    """The business number's throughput is one bucket for every process, like Telegram's."""
+    from bot.store.models import SendBudget
+    from tests.whatsapp_harness import whatsapp_desk
+
+    async with (
+        postgres_database(postgres_url() or "") as url,
+        whatsapp_desk(tmp_path, bot_api, clock, database_url=url, shared_budget=True) as wa,
+    ):
+        replies = await wa.say("halo", 1)
+        assert replies and wa.refused() == []
+        buckets = {row.bucket: row.tokens for row in await rows(wa.runtime, SendBudget)}
+        number = wa.graph.phone_number_id
+        assert buckets[f"whatsapp:{number}"] <= 80 - len(replies)

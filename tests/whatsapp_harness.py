@@ -18,6 +18,7 @@ from bot.channels.whatsapp import WhatsAppChannel
 from bot.clock import FakeClock
 from bot.host import Host
 from bot.runtime import Runtime, build_runtime
+from bot.send_budget import SharedSendBudget
 from bot.store.models import InboxUpdate
 from tests.conftest import config_for_tests, make_settings, rows
 from tests.fakes.bot_api import FakeBotApi
@@ -129,6 +130,8 @@ async def whatsapp_desk(
     clock: FakeClock,
     *,
     token: str | None = None,
+    database_url: str | None = None,
+    shared_budget: bool = False,
     **config_changes: Any,
 ) -> AsyncIterator[WhatsAppDesk]:
     graph = FakeGraphApi(now=lambda: clock.now().timestamp())
@@ -151,11 +154,13 @@ async def whatsapp_desk(
         whatsapp_phone_number_id=graph.phone_number_id,
         whatsapp_api_base_url=graph.base_url,
         whatsapp_api_version=graph.version,
+        **({"database_url": database_url} if database_url else {}),
     )
     runtime = await build_runtime(settings, clock=clock)
-    telegram = TelegramChannel(runtime.settings)
+    budget = SharedSendBudget(runtime.sessions, runtime.clock) if shared_budget else None
+    telegram = TelegramChannel(runtime.settings, budget=budget)
     telegram.initial_backoff = 0.01
-    whatsapp = WhatsAppChannel(runtime.settings)
+    whatsapp = WhatsAppChannel(runtime.settings, budget=budget)
     whatsapp.initial_backoff = 0.01
     host = Host(runtime, [telegram, whatsapp], inbox_interval=0.05, outbox_interval=0.05)
     server: uvicorn.Server | None = None

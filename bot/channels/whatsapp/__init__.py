@@ -63,6 +63,7 @@ from bot.messages import (
     Outbound,
     parse_command,
 )
+from bot.send_budget import Rate, SharedSendBudget
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -197,9 +198,17 @@ class WhatsAppSender:
 
     channel = CHANNEL
 
-    def __init__(self, client: GraphClient, settings: Settings) -> None:
+    def __init__(
+        self, client: GraphClient, settings: Settings, budget: SharedSendBudget | None = None
+    ) -> None:
         self.client = client
         self.data_dir = settings.csobot_data_dir
+        # The business number's throughput, shared by every process (PostgreSQL).
+        self.budget = budget
+        self.bucket = f"whatsapp:{settings.whatsapp_phone_number_id}"
+        self.rate = Rate(
+            settings.whatsapp_messages_per_second, settings.whatsapp_messages_per_second
+        )
         self.texts: ChoiceTexts | None = None  # set at start, from config.yaml
         self.token_rejected = False
 
@@ -225,6 +234,8 @@ class WhatsAppSender:
     async def _post(self, chat_id: str, body: dict[str, Any]) -> str:
         address = {"recipient": chat_id} if is_bsuid(chat_id) else {"to": chat_id}
         message = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+        if self.budget is not None:
+            await self.budget.acquire(self.bucket, self.rate)
         return await self.client.send({**message, **address, **body})
 
     async def _send_file(self, chat_id: str, outbound: Outbound) -> str:
@@ -267,7 +278,7 @@ class WhatsAppChannel:
     name = CHANNEL
     initial_backoff = 1.0
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, budget: SharedSendBudget | None = None) -> None:
         missing = [
             name
             for name, value in (
@@ -286,7 +297,7 @@ class WhatsAppChannel:
         self.secret = settings.whatsapp_app_secret.get_secret_value().encode()
         self.verify_token = settings.whatsapp_verify_token.get_secret_value()
         self.client = GraphClient(settings)
-        self.sender = WhatsAppSender(self.client, settings)
+        self.sender = WhatsAppSender(self.client, settings, budget)
         self._host: ChannelHost | None = None
 
     @property
