@@ -347,8 +347,7 @@ async def test_provisional_answers_and_selengkapnya_on_telegram(
     runtime = await build_runtime(settings, clock=clock)
     host = await start_telegram(runtime)
     try:
-        await identify(bot_api)
-        await say(bot_api, "Lewati", 1)
+        await identify(bot_api)  # ends with the phone shared
         _ack, provisional, *_ = await say(bot_api, "bagaimana cara mengajukan tup?", 2)
         assert provisional.startswith("⚠️ Jawaban sementara")
         assert "reply_markup" not in bot_api.sent("sendMessage", USER)[-1].params
