@@ -24,9 +24,8 @@ bagaimana prosedur mutasi pegawai antar kementerian lembaga
 """
 
 
-def run(
-    tmp_path: Path, *args: str, stdin: str = "", **env: str
-) -> subprocess.CompletedProcess[str]:
+def environment_for(tmp_path: Path, **env: str) -> dict[str, str]:
+    """This process's environment without csobot's settings, plus the test's own."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -37,11 +36,24 @@ def run(
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
             "CSOBOT_KNOWLEDGE_DIR": str(FIXTURE_KB),
             "CSOBOT_CONFIG": str(config_for_tests(tmp_path)),
+            "CSOBOT_DATA_DIR": str(tmp_path / "data"),
             **env,
         }
     )
+    return environment
+
+
+def run(
+    tmp_path: Path,
+    *args: str,
+    stdin: str = "",
+    python: tuple[str, ...] = ("-m", "bot"),
+    **env: str,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` (or other interpreter arguments) in `tmp_path`."""
+    environment = environment_for(tmp_path, **env)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, *python, *args],
         input=stdin,
         check=False,
         capture_output=True,
@@ -170,29 +182,9 @@ def test_kb_match_answers_from_the_cache_without_scikit_learn(tmp_path: Path) ->
         "print('sklearn loaded' if 'sklearn' in sys.modules else 'sklearn not loaded'); "
         "sys.exit(code)"
     )
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "CSOBOT_", "DATABASE_URL"))
-    }
-    environment.update(
-        {
-            "CSOBOT_KNOWLEDGE_DIR": str(FIXTURE_KB),
-            "CSOBOT_CONFIG": str(config_for_tests(tmp_path)),
-            "CSOBOT_DATA_DIR": str(tmp_path / "data"),
-        }
-    )
     outputs = []
     for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            text=True,
-            env=environment,
-            cwd=tmp_path,
-            check=False,
-            timeout=120,
-        )
+        done = run(tmp_path, python=("-c", script))
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout.splitlines())
     assert json.loads(outputs[0][0])["id"] == json.loads(outputs[1][0])["id"] == "tup-pengajuan"

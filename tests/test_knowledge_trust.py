@@ -4,7 +4,6 @@ candidate knowledge only through a person's review."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -37,11 +36,11 @@ from tests.conftest import (
     FakeChat,
     config_for_tests,
     make_settings,
-    start_telegram,
 )
 from tests.fakes.bot_api import FakeBotApi
+from tests.test_cli import run
 from tests.test_supervision import STAFF, staff
-from tests.test_telegram_e2e import TOKEN, USER, identify, press, say
+from tests.test_telegram_e2e import USER, identify, press, say, start_bot
 
 SECTIONS = ("pencairan", "mski", "bank", "vera", "umum")
 LONG_DETAILS = "\n".join(
@@ -337,15 +336,7 @@ async def test_provisional_answers_and_selengkapnya_on_telegram(
         tmp_path,
         **{"tup-pengajuan": UNVERIFIED_TUP, "gup-pengisian": {"details": LONG_DETAILS}},
     )
-    settings = make_settings(
-        tmp_path,
-        csobot_knowledge_dir=kb,
-        telegram_bot_token=TOKEN,
-        telegram_api_base_url=bot_api.base_url,
-        telegram_file_base_url=bot_api.file_base_url,
-    )
-    runtime = await build_runtime(settings, clock=clock)
-    host = await start_telegram(runtime)
+    runtime, host = await start_bot(tmp_path, bot_api, clock, csobot_knowledge_dir=kb)
     try:
         await identify(bot_api)  # ends with the phone shared
         _ack, provisional, *_ = await say(bot_api, "bagaimana cara mengajukan tup?", 2)
@@ -387,22 +378,14 @@ async def test_kb_suggest_reads_what_the_desk_resolved(tmp_path: Path, clock: Fa
                 await chat.press_data(f"answer:{ticket.id}:yes")
     finally:
         await runtime.close()
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'csobot.db'}",
-        "CSOBOT_KNOWLEDGE_DIR": str(FIXTURE_KB),
-        "CSOBOT_CONFIG": str(config_for_tests(tmp_path)),
-    }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "kb", "suggest", *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            cwd=tmp_path,
-            check=False,
-            timeout=120,
+        return run(
+            tmp_path,
+            "kb",
+            "suggest",
+            *args,
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'csobot.db'}",
         )
 
     result = cli("--output", "saran.yaml")

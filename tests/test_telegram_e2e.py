@@ -29,13 +29,17 @@ USER = 424242
 TOKEN = "123456:TEST-TOKEN"
 
 
-async def start_bot(tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock) -> tuple[Runtime, Host]:
-    """Start csobot on Telegram against the fake server (start-up retries 100× faster)."""
+async def start_bot(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock, **overrides: Any
+) -> tuple[Runtime, Host]:
+    """Start csobot on Telegram against the fake server (start-up retries 100× faster);
+    `overrides` are further settings."""
     settings = make_settings(
         tmp_path,
         telegram_bot_token=TOKEN,
         telegram_api_base_url=bot_api.base_url,
         telegram_file_base_url=bot_api.file_base_url,
+        **overrides,
     )
     runtime = await build_runtime(settings, clock=clock)
     channel = await start_telegram(runtime)
