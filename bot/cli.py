@@ -233,11 +233,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _with_runtime(
-    settings: Settings, args: argparse.Namespace, body: Callable[..., Awaitable[int]]
+    settings: Settings,
+    args: argparse.Namespace,
+    body: Callable[..., Awaitable[int]],
+    *,
+    build_apart: bool = False,
 ) -> int:
     from bot.runtime import build_runtime
 
-    runtime = await build_runtime(settings, office=getattr(args, "office", None))
+    runtime = await build_runtime(
+        settings, office=getattr(args, "office", None), build_apart=build_apart
+    )
     try:
         return await body(runtime)
     finally:
@@ -317,7 +323,9 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             print(f"csobot: {exc}", file=sys.stderr)
             return EXIT_CONFIG
 
-    return await _with_runtime(settings, args, body)
+    # A long-running bot builds a changed knowledge base in a child process: scikit-learn
+    # then never enters it.
+    return await _with_runtime(settings, args, body, build_apart=True)
 
 
 async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:

@@ -37,10 +37,13 @@ class Runtime:
         await self.db_engine.dispose()
 
 
-def load_matcher(config: Config, directory: Path, cache_dir: Path | None = None) -> Matcher:
+def load_matcher(
+    config: Config, directory: Path, cache_dir: Path | None = None, *, apart: bool = False
+) -> Matcher:
     """Raises KnowledgeError with every problem when the knowledge base is invalid.
 
-    With `cache_dir`, unchanged knowledge files are loaded from the cache built last time.
+    With `cache_dir`, unchanged knowledge files are loaded from the cache built last time;
+    `apart` builds changed ones in a child process (a long-running bot stays lean).
     """
 
     def build() -> Matcher:
@@ -48,7 +51,7 @@ def load_matcher(config: Config, directory: Path, cache_dir: Path | None = None)
 
     if cache_dir is None:
         return build()
-    matcher = cached_matcher(directory, config.sections, cache_dir, build)
+    matcher = cached_matcher(directory, config.sections, cache_dir, build, apart=apart)
     matcher.thresholds = config.matcher  # thresholds are config, not part of what is cached
     return matcher
 
@@ -59,11 +62,13 @@ async def build_runtime(
     office: str | None = None,
     clock: Clock | None = None,
     desk_channel: str | None = None,
+    build_apart: bool = False,
 ) -> Runtime:
     """Raises ConfigError, KnowledgeError or DatabaseError with a message for the operator.
 
     `desk_channel` puts the desk on another channel for this process (`csobot chat` shows it
     in the terminal); a staff group belongs to its own channel, so it is left out then.
+    `build_apart` builds a changed knowledge base in a child process (`csobot run`).
     """
     config = load_config(settings.csobot_config, office)
     if desk_channel is not None and desk_channel != config.desk.channel:
@@ -72,7 +77,7 @@ async def build_runtime(
 
     def load() -> Matcher:
         cache = settings.csobot_data_dir / "cache"
-        return load_matcher(config, settings.csobot_knowledge_dir, cache)
+        return load_matcher(config, settings.csobot_knowledge_dir, cache, apart=build_apart)
 
     def intents(matcher: Matcher) -> IntentReader:
         own = settings.csobot_knowledge_dir / INTENTS_FILE

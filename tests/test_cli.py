@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import FIXTURE_KB, config_for_tests
 
@@ -190,3 +193,34 @@ def test_kb_match_answers_from_the_cache_without_scikit_learn(tmp_path: Path) ->
     assert json.loads(outputs[0][0])["id"] == json.loads(outputs[1][0])["id"] == "tup-pengajuan"
     assert (outputs[0][1], outputs[1][1]) == ("sklearn loaded", "sklearn not loaded")
     assert list((tmp_path / "data" / "cache").glob("knowledge-*.pickle"))
+
+
+def test_a_long_running_bot_builds_the_knowledge_base_apart(tmp_path: Path) -> None:
+    """`csobot run` builds a changed knowledge base in a child process and loads the result:
+    the same answers, and scikit-learn never in the bot's own memory; problems in the files
+    are reported like an in-process build's."""
+    script = (
+        "import sys; from pathlib import Path; from bot.config import load_config; "
+        "from bot.runtime import load_matcher; "
+        f"config = load_config(Path({str(config_for_tests(tmp_path))!r})); "
+        f"m = load_matcher(config, Path({str(FIXTURE_KB)!r}), Path('cache'), apart=True); "
+        "print(m.match('cara ajukan tup').best.id, 'sklearn' in sys.modules)"
+    )
+    done = run(tmp_path, python=("-c", script))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["tup-pengajuan", "False"]
+    assert list((tmp_path / "cache").glob("knowledge-*.pickle"))
+
+    from bot.config import load_config
+    from bot.knowledge import KnowledgeError
+    from bot.runtime import load_matcher
+
+    broken = tmp_path / "broken"
+    shutil.copytree(FIXTURE_KB, broken)
+    path = broken / "up-tup.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("verified: true", "verified: mungkin", 1)
+    )
+    with pytest.raises(KnowledgeError) as caught:
+        load_matcher(load_config(config_for_tests(tmp_path)), broken, tmp_path / "c2", apart=True)
+    assert any("up-tup.yaml:" in line and "verified" in line for line in caught.value.problems)
