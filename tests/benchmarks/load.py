@@ -9,7 +9,8 @@ on, and, when CSOBOT_TEST_POSTGRES_URL is set, PostgreSQL with one and two webho
 messages per second together stay under Telegram's 30). A bare PTB application answering each update once is
 measured against the same fake in the same run.
 
-Printed per mode: updates/s, p50/p99 from an update to its last reply, peak RSS of the bot
+A last SQLite run starts with 10,000 open tickets (and their 40,000 pending jobs) in the
+database, for the memory target. Printed per mode: updates/s, p50/p99 from an update to its last reply, peak RSS of the bot
 process(es), messages sent per update, and the ratio to bare PTB. BENCH_UPDATES (default 2000)
 sets the size.
 """
@@ -24,10 +25,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from sqlmodel import select
 
 from tests.conftest import postgres_database, postgres_url
 from tests.fakes.bot_api import FakeBotApi
@@ -36,6 +39,7 @@ from tests.faults import environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "bench-load-secret"
+OPEN_TICKETS = 10_000  # the memory target is stated with this many open tickets
 IDENTIFICATION = FAULTS_SCRIPT[:7]  # /start … "Lewati": a newcomer identifying
 # One stakeholder's conversation: identification, then questions (answerable, out of scope).
 SCRIPT: list[tuple[str, str]] = [
@@ -198,6 +202,74 @@ async def stop(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
+async def open_tickets(database_url: str, count: int) -> None:
+    """`count` tickets waiting for a CSO, each with its four pending jobs due in the coming
+    days (nothing due during the run): what an office's database holds in a busy season."""
+    from sqlalchemy import insert
+
+    from bot.store import db
+    from bot.store.models import JobKind, ScheduledJob, Stakeholder, Ticket
+
+    engine = db.create_engine(database_url)
+    now = datetime.now(UTC)
+    try:
+        await db.upgrade(engine)
+        async with db.session_factory(engine)() as session:
+            holder = Stakeholder(
+                channel="telegram",
+                channel_user_id="bench-open",
+                chat_id="bench-open",
+                full_name="Bench",
+                role="ppk",
+                organisation="Satker",
+                consent_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(holder)
+            await session.flush()
+            tickets: list[dict[str, Any]] = [
+                {
+                    "number": f"KNS-20200101-{n:05d}",
+                    "office": "pekalongan",
+                    "stakeholder_id": holder.id,
+                    "channel": "telegram",
+                    "status": "queued",
+                    "question": f"pertanyaan terbuka nomor {n} tentang pencairan dana",
+                    "match_candidates": [],
+                    "requested_documents": [],
+                    "opened_at": now,
+                    "updated_at": now,
+                    "deadline_at": now + timedelta(days=3),
+                    "status_since": now,
+                }
+                for n in range(1, count + 1)
+            ]
+            await session.exec(insert(Ticket), params=tickets)
+            ids = (await session.exec(select(Ticket.id))).all()
+            jobs: list[dict[str, Any]] = [
+                {
+                    "ticket_id": ticket_id,
+                    "kind": kind.value,
+                    "due_at": now + timedelta(days=days),
+                    "status": "pending",
+                    "pending": True,
+                    "created_at": now,
+                }
+                for ticket_id in ids
+                for kind, days in (
+                    (JobKind.PROGRESS, 1),
+                    (JobKind.DEADLINE_REMINDER, 2),
+                    (JobKind.AUTO_ESCALATE, 2.5),
+                    (JobKind.BREACH, 3),
+                )
+            ]
+            await session.exec(insert(ScheduledJob), params=jobs)
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
 async def measure(
     name: str,
     *,
@@ -207,7 +279,10 @@ async def measure(
     bare: bool = False,
     rate_limit: bool = False,
     processes: int = 0,  # 0: polling; n: n webhook processes
+    backlog: int = 0,  # open tickets already in the database
 ) -> Result:
+    if backlog:
+        await open_tickets(database_url, backlog)
     server = FakeBotApi()
     await server.start()
     env = environment(workdir, server, database_url)
@@ -305,6 +380,15 @@ async def main() -> None:
             )
             results.append(result)
             print(result.line(bare), flush=True)
+        url = sqlite("sqlite-backlog")
+        backlog = await measure(
+            f"csobot SQLite, {OPEN_TICKETS:,} open tickets",
+            workdir=base / "sqlite-backlog",
+            database_url=url,
+            updates=updates,
+            backlog=OPEN_TICKETS,
+        )
+        print(backlog.line(bare), flush=True)
         pg = postgres_url()
         if pg is None:
             print("PostgreSQL: CSOBOT_TEST_POSTGRES_URL is not set, skipped")
