@@ -258,6 +258,20 @@ def test_check_warns_and_review_lists_per_section(tmp_path: Path) -> None:
     assert "tup-pengajuan" in cli.stdout and "last reviewed" not in cli.stdout
 
 
+def test_a_regulation_checked_in_two_places_is_cited_once(tmp_path: Path) -> None:
+    sources = [
+        {"citation": "PMK 62 Tahun 2023", "title": "Pelaksanaan Anggaran", "checked_at": "a"},
+        {"citation": "PMK 62 Tahun 2023", "title": "(salinan lain)", "checked_at": "b"},
+        {"citation": "PMK 62 Tahun 2023", "article": "Pasal 53", "checked_at": "c"},
+    ]
+    kb = knowledge_copy(tmp_path, **{"tup-pengajuan": {"sources": sources}})
+    entry = load_knowledge(kb, SECTIONS).entry("tup-pengajuan")
+    assert entry is not None
+    assert entry.render_legal_basis() == (
+        "PMK 62 Tahun 2023 tentang Pelaksanaan Anggaran; PMK 62 Tahun 2023 Pasal 53"
+    )
+
+
 def test_the_shipped_knowledge_base_is_sourced_short_and_checked() -> None:
     config = load_config(ROOT / "config.yaml")
     knowledge = load_knowledge(ROOT / "knowledge", config.sections)

@@ -71,7 +71,12 @@ class Entry:
         return (self.details or "").format(**office_values).strip()
 
     def render_legal_basis(self) -> str:
-        return "; ".join(basis.render() for basis in self.sources)
+        """Each regulation (and article) once, though it may be listed once per place it was
+        checked."""
+        shown: dict[tuple[str, str | None], str] = {}
+        for basis in self.sources:
+            shown.setdefault((basis.citation, basis.article), basis.render())
+        return "; ".join(shown.values())
 
 
 @dataclass(frozen=True)
