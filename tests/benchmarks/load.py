@@ -407,20 +407,34 @@ async def main() -> None:
             backlog=OPEN_TICKETS,
         )
         print(backlog.line(bare), flush=True)
-        # Latency at the platform's ceiling: 1.4 messages per update, 30 messages/s.
-        paced = await measure(
-            f"csobot SQLite, limiter on, paced at {PACE:g} updates/s",
-            workdir=base / "sqlite-paced",
-            database_url=sqlite("sqlite-paced"),
-            updates=min(updates, PACED_UPDATES),
-            rate_limit=True,
-            pace=PACE,
-        )
-        print(paced.line(bare), flush=True)
+        # Latency at the platform's ceiling (1.4 messages per update, 30 messages/s): csobot's
+        # own (limiter off), then with the queue a limiter at exactly that rate adds.
+        for name, limit in (("off", False), ("on", True)):
+            paced = await measure(
+                f"csobot SQLite, paced {PACE:g} upd/s, limiter {name}",
+                workdir=base / f"sqlite-paced-{name}",
+                database_url=sqlite(f"sqlite-paced-{name}"),
+                updates=min(updates, PACED_UPDATES),
+                rate_limit=limit,
+                pace=PACE,
+            )
+            print(paced.line(bare), flush=True)
         pg = postgres_url()
         if pg is None:
             print("PostgreSQL: CSOBOT_TEST_POSTGRES_URL is not set, skipped")
             return
+        async with postgres_database(pg) as url:
+            workdir = base / "pg-paced"
+            workdir.mkdir()
+            paced = await measure(
+                f"csobot PostgreSQL webhook x1, paced {PACE:g} upd/s, limiter off",
+                workdir=workdir,
+                database_url=url,
+                updates=min(updates, PACED_UPDATES),
+                processes=1,
+                pace=PACE,
+            )
+            print(paced.line(bare), flush=True)
         for processes, limit in ((1, False), (2, False), (2, True)):
             async with postgres_database(pg) as url:
                 workdir = base / f"pg-{processes}-{limit}"
