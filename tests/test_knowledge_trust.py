@@ -28,7 +28,7 @@ from bot.knowledge.suggest import (
 )
 from bot.report import build_report
 from bot.runtime import Runtime, build_runtime
-from bot.store.models import Message
+from bot.store.models import Message, Ticket
 from tests.conftest import (
     FIXTURE_KB,
     ROOT,
@@ -390,6 +390,18 @@ async def test_kb_suggest_reads_what_the_desk_resolved(tmp_path: Path, clock: Fa
             await runtime.engine.handle(staff("8001", closing, f"c{number}"))
             if closing.startswith("/jawab"):
                 await chat.press_data(f"answer:{ticket.id}:yes")
+        erased = FakeChat(runtime, user_id="3004")  # asked, answered, then erased their data
+        await erased.identify()
+        await erased.send("cara mutasi pegawai ke kementerian lain bagaimana")
+        if (await erased.ticket()).status == "asked":
+            await erased.press("Bukan, hubungkan ke CSO")
+        gone = await erased.ticket()
+        await runtime.engine.handle(staff("8001", f"/ambil {gone.id}", "a4"))
+        await runtime.engine.handle(staff("8001", "/selesai Lewat BKN.", "c4"))
+        await erased.send("/hapus_data")
+        await erased.press("Ya, hapus data saya")
+        async with runtime.sessions() as session:
+            assert (await session.get(Ticket, gone.id)).question == "[dihapus]"  # type: ignore[union-attr]
     finally:
         await runtime.close()
 

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.knowledge.matcher import Decision, Matcher
 from bot.knowledge.model import KnowledgeBase
+from bot.queries.erasure import ERASED
 from bot.store.models import Ticket, TicketEvent, TicketStatus
 
 CSO_ANSWER_REASON = "knowledge base answer "  # the event reason of /jawab <topic>
@@ -57,7 +58,8 @@ def mask(question: str) -> str:
 
 async def desk_resolutions(session: AsyncSession, since: datetime | None) -> list[Resolution]:
     """Resolved tickets that went through the desk, with what the CSO answered them with.
-    Tickets closed for want of a confirmation (nobody said the answer helped) are left out."""
+    Tickets closed for want of a confirmation (nobody said the answer helped), and questions
+    erased at the stakeholder's request, are left out."""
     query = select(Ticket).where(Ticket.status == TicketStatus.RESOLVED)
     if since is not None:
         query = query.where(col(Ticket.resolved_at) >= since)
@@ -75,7 +77,7 @@ async def desk_resolutions(session: AsyncSession, since: datetime | None) -> lis
     found = []
     for ticket_id, ticket in tickets.items():
         trail = history.get(ticket_id or 0, [])
-        if not ticket.question.strip() or not any(
+        if ticket.question.strip() in ("", ERASED) or not any(
             e.to_status == TicketStatus.QUEUED for e in trail
         ):
             continue  # answered by the bot alone: nothing to learn
