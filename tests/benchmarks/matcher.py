@@ -195,13 +195,15 @@ def content() -> None:
 
 
 def learning() -> None:
-    """The desk teaching the matcher: the fresh tuning set played as tickets CSOs resolved (its
+    """The desk teaching the matcher: the held-out set played as tickets CSOs resolved (its
     label is the topic the CSO sent with /jawab, "none" a free answer), `kb suggest` run on them,
-    every suggested example accepted as a reviewer would, then the never-tuned sets measured."""
+    every suggested example accepted as a reviewer would, then the never-tuned sets measured.
+    (The fresh tuning set went through this loop once and its accepted suggestions are in
+    knowledge/, so it is no longer a fair desk.)"""
     config = load_config(ROOT / "config.yaml")
     knowledge = load_knowledge(ROOT / "knowledge", config.sections)
     matcher = Matcher(knowledge, config.matcher)
-    desk = read_labelled(ROOT / "tests" / "data" / "kb_fresh_dev.jsonl")
+    desk = read_labelled(ROOT / "tests" / "data" / "kb_holdout.jsonl")
     found = suggest(
         matcher, [Resolution(i.question, None if i.label == NONE else i.label) for i in desk]
     )
@@ -211,7 +213,7 @@ def learning() -> None:
         f"\n== learning from the desk ({len(desk)} resolved tickets → {examples} suggested "
         f"examples for {len(found.examples)} entries, {len(found.new_topics)} candidate new entries)"
     )
-    for name in ("kb_fresh", "kb_unseen", "kb_holdout"):
+    for name in ("kb_fresh", "kb_unseen"):
         items = read_labelled(ROOT / "tests" / "data" / f"{name}.jsonl")
         before, after = evaluate(matcher.match, items), evaluate(learned.match, items)
         print(
