@@ -71,6 +71,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     messages: int = 0
     rss_mb: float = 0.0
+    cpu_seconds: float = 0.0  # the bot processes' CPU time during the run (user + system)
 
     @property
     def rate(self) -> float:
@@ -87,8 +88,18 @@ class Result:
         return (
             f"{self.name:<34} {self.rate:8.1f} upd/s  p50 {p50:7.0f} ms  p99 {p99:7.0f} ms  "
             f"RSS {self.rss_mb:6.0f} MB  {self.messages / max(self.updates, 1):4.2f} msg/upd  "
-            f"{ratio} of bare PTB  ({self.messages / self.seconds if self.seconds else 0:.1f} msg/s)"
+            f"{ratio} of bare PTB  ({self.messages / self.seconds if self.seconds else 0:.1f} msg/s, "
+            f"bot CPU {self.cpu_seconds / self.seconds if self.seconds else 0:.2f} cores)"
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (/proc/<pid>/stat, clock ticks)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -354,10 +365,20 @@ async def measure(
         users = [700_000 + n for n in range(max(1, updates // len(SCRIPT)))]
         before = len(server.sent("sendMessage"))
         driver = Driver(server, users, per_step, post if processes else None, pace)
+        cpu_before = sum(cpu_seconds(bot.pid) for bot in bots)
         seconds = await driver.run()
+        cpu = sum(cpu_seconds(bot.pid) for bot in bots) - cpu_before
         sent = len(server.sent("sendMessage")) - before
         rss = sum(peak_rss_mb(bot.pid) for bot in bots)
-        return Result(name, len(users) * len(SCRIPT), seconds, driver.latencies, sent, rss_mb=rss)
+        return Result(
+            name,
+            len(users) * len(SCRIPT),
+            seconds,
+            driver.latencies,
+            sent,
+            rss_mb=rss,
+            cpu_seconds=cpu,
+        )
     finally:
         for bot in bots:
             await stop(bot)
