@@ -2,8 +2,8 @@
 
 Telegram allows a bot about 30 messages per second (and 20 per minute into one group); PTB's
 rate limiter counts per process, so two processes together could send twice that and meet 429s.
-Here every process takes its tokens from the same rows: one atomic UPDATE per message refills the
-bucket for the time passed and takes a token only if one is there. SQLite deployments are one
+Here every process takes its tokens from the same rows: one UPDATE per message, on the locked
+row, refills the bucket for the time passed and takes a token only if one is there. SQLite deployments are one
 process, where PTB's own limiter is enough, so this is used on PostgreSQL.
 """
 
@@ -29,32 +29,25 @@ class Rate:
 TELEGRAM_BOT = Rate(30.0, 30.0)
 TELEGRAM_GROUP = Rate(20.0 / 60.0, 20.0)
 
+# One statement per message: the bucket is refilled for the time passed and, when a whole token
+# is there, one is taken. The row is locked while it is read, so two processes never take the
+# same token; `level` (before taking) is returned either way.
 _TAKE = text(
     """
-    UPDATE send_budget
-    SET tokens = LEAST(
-            CAST(:burst AS float8),
-            tokens + EXTRACT(EPOCH FROM (CAST(:now AS timestamptz) - updated_at))
-                * CAST(:rate AS float8)
-        ) - 1,
-        updated_at = GREATEST(updated_at, CAST(:now AS timestamptz))
-    WHERE bucket = :bucket
-      AND LEAST(
-            CAST(:burst AS float8),
-            tokens + EXTRACT(EPOCH FROM (CAST(:now AS timestamptz) - updated_at))
-                * CAST(:rate AS float8)
-        ) >= 1
-    RETURNING tokens
-    """
-)
-_LEVEL = text(
-    """
-    SELECT LEAST(
-            CAST(:burst AS float8),
-            tokens + EXTRACT(EPOCH FROM (CAST(:now AS timestamptz) - updated_at))
-                * CAST(:rate AS float8)
-        )
-    FROM send_budget WHERE bucket = :bucket
+    UPDATE send_budget AS bucket
+    SET tokens = refilled.level - CASE WHEN refilled.level >= 1 THEN 1 ELSE 0 END,
+        updated_at = GREATEST(bucket.updated_at, CAST(:now AS timestamptz))
+    FROM (
+        SELECT bucket AS name, LEAST(
+                CAST(:burst AS float8),
+                tokens + GREATEST(
+                    EXTRACT(EPOCH FROM (CAST(:now AS timestamptz) - updated_at)), 0
+                ) * CAST(:rate AS float8)
+            ) AS level
+        FROM send_budget WHERE bucket = :bucket FOR UPDATE
+    ) AS refilled
+    WHERE bucket.bucket = refilled.name
+    RETURNING refilled.level
     """
 )
 
@@ -63,26 +56,28 @@ class SharedSendBudget:
     def __init__(self, sessions: SessionFactory, clock: Clock) -> None:
         self.sessions = sessions
         self.clock = clock
+        self._created: set[str] = set()  # buckets known to have their row
 
     async def take(self, bucket: str, rate: Rate) -> float:
         """Take a token: 0.0 when taken, else the seconds until one will be there."""
         now = self.clock.now()
         values = {"bucket": bucket, "rate": rate.per_second, "burst": rate.burst, "now": now}
         async with self.sessions() as session:
-            await session.exec(
-                insert(SendBudget)  # type: ignore[call-overload]
-                .values(bucket=bucket, tokens=rate.burst, updated_at=now)
-                .on_conflict_do_nothing(index_elements=["bucket"])
-            )
-            taken = (await session.exec(_TAKE.bindparams(**values))).first()  # type: ignore[call-overload]
-            level = None
-            if taken is None:
-                level = (await session.exec(_LEVEL.bindparams(**values))).scalar()  # type: ignore[call-overload]
+            if bucket not in self._created:
+                await session.exec(
+                    insert(SendBudget)  # type: ignore[call-overload]
+                    .values(bucket=bucket, tokens=rate.burst, updated_at=now)
+                    .on_conflict_do_nothing(index_elements=["bucket"])
+                )
+            level = (await session.exec(_TAKE.bindparams(**values))).scalar()  # type: ignore[call-overload]
             await session.commit()
-        if taken is not None:
+        self._created.add(bucket)
+        if level is None:  # the row vanished (a restored database): create it next time
+            self._created.discard(bucket)
+            return 0.001
+        if level >= 1:
             return 0.0
-        missing = 1.0 - float(level or 0.0)
-        return max(missing / rate.per_second, 0.001)
+        return max((1.0 - float(level)) / rate.per_second, 0.001)
 
     async def acquire(self, bucket: str, rate: Rate) -> None:
         """Wait until a token of `bucket` is taken."""

@@ -172,6 +172,12 @@ async def test_one_send_budget_for_every_process(postgres_runtime: Runtime) -> N
     assert taken.count(0.0) == 15
     group = Rate(per_second=20 / 60, burst=20)
     assert [await one.take("telegram:group:-100", group) for _ in range(21)].count(0.0) == 20
+    # At the same moment from both processes at once: the burst is shared, never exceeded.
+    burst = Rate(per_second=5.0, burst=12.0)
+    waits = await asyncio.gather(
+        *((one if n % 2 else two).take("whatsapp:123", burst) for n in range(30))
+    )
+    assert waits.count(0.0) == 12
 
 
 async def test_telegram_on_postgresql_sends_within_the_shared_budget(
