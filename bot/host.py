@@ -79,7 +79,13 @@ class Host:
             )
             for channel in self.channels
         }
-        self.scheduler = Scheduler(runtime.engine, runtime.sessions, runtime.clock, self.deliver)
+        self.scheduler = Scheduler(
+            runtime.engine,
+            runtime.sessions,
+            runtime.clock,
+            self.deliver,
+            concurrent=runtime.db_engine.dialect.name == "postgresql",
+        )
         self.inbox = Inbox(runtime.sessions, runtime.clock)
         self._inbox_wake = {channel.name: asyncio.Event() for channel in self.channels}
         # One delivery task per chat at a time: a chat that waits (429, a slow group) never

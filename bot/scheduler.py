@@ -51,13 +51,16 @@ class Scheduler:
         sessions: SessionFactory,
         clock: Clock,
         deliver: Callable[[Handled], Awaitable[None]] = _nothing,
+        *,
+        concurrent: bool = False,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.clock = clock
         self.deliver = deliver
         self._wake = asyncio.Event()
-        self._dialect: str | None = None
+        # Different tickets' jobs side by side: on PostgreSQL, where writers do not queue.
+        self.concurrent = concurrent
 
     def wake(self) -> None:
         """Run the next sweep now instead of at the end of the interval."""
@@ -144,9 +147,10 @@ class Scheduler:
                 return handled
 
     async def _dispatch(self, claimed: list[tuple[int, str, int]]) -> None:
-        """On PostgreSQL, different tickets' jobs run side by side (a backlog after downtime must
-        not take minutes); one ticket's jobs always run in order. SQLite has one writer: in turn."""
-        if not await self._concurrent():
+        """Concurrent (PostgreSQL): different tickets' jobs side by side, so a backlog after
+        downtime does not take minutes; one ticket's jobs always in order. Else (SQLite, one
+        writer) in turn."""
+        if not self.concurrent:
             for job_id, key, _ in claimed:
                 await self._run_job(job_id, key)
             return
@@ -166,13 +170,6 @@ class Scheduler:
         handled = await self._feed(key, timers.job(job_id))
         if not handled.complete:
             await self._give_up_if_stuck(job_id, key)
-
-    async def _concurrent(self) -> bool:
-        if self._dialect is None:
-            async with self.sessions() as session:
-                bind = session.bind
-                self._dialect = bind.dialect.name if bind is not None else "sqlite"
-        return self._dialect == "postgresql"
 
     async def _give_up_if_stuck(self, job_id: int, key: str) -> None:
         """A job still pending at the same due time after its turn failed (the engine logged why):

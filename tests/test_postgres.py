@@ -73,10 +73,11 @@ async def test_two_schedulers_on_postgresql_send_each_progress_message_once(
     from bot.scheduler import Scheduler
     from bot.store.models import Message, ScheduledJob
 
-    chat = FakeChat(postgres_runtime)
-    await chat.identify()
-    await chat.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
-    assert (await chat.ticket()).status == "queued"
+    for user in ("1001", "1002"):  # two tickets: their jobs run side by side in each process
+        chat = FakeChat(postgres_runtime, user_id=user)
+        await chat.identify()
+        await chat.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
+        assert (await chat.ticket()).status == "queued"
     async with postgres_runtime.sessions() as session:
         jobs = (await session.exec(select(ScheduledJob))).all()
     assert {job.kind for job in jobs} >= {"progress", "queue_reminder", "breach"}
@@ -84,17 +85,19 @@ async def test_two_schedulers_on_postgresql_send_each_progress_message_once(
     clock.set(
         progress_due + timedelta(minutes=1)
     )  # Monday 10:01 WIB: progress and queue reminder due
-    first = Scheduler(postgres_runtime.engine, postgres_runtime.sessions, clock)
-    second = Scheduler(postgres_runtime.engine, postgres_runtime.sessions, clock)
+    first, second = (
+        Scheduler(postgres_runtime.engine, postgres_runtime.sessions, clock, concurrent=True)
+        for _ in range(2)
+    )
     handled = await asyncio.gather(first.run_due(), second.run_due())
-    assert sum(handled) >= 2  # (the weekly report is also tried, by both; it runs once)
+    assert sum(handled) >= 4  # (the weekly report is also tried, by both; it runs once)
     async with postgres_runtime.sessions() as session:
         done = (
             await session.exec(select(ScheduledJob).where(ScheduledJob.status == "done"))
         ).all()
-    assert sorted(job.kind for job in done) == ["progress", "queue_reminder"]  # each exactly once
+    assert sorted(job.kind for job in done) == ["progress"] * 2 + ["queue_reminder"] * 2
     progress = [m for m in await rows(postgres_runtime, Message) if "Kabar perkembangan" in m.text]
-    assert len(progress) == 1
+    assert len(progress) == 2  # one per ticket, each exactly once
     assert isinstance(clock.now(), datetime)
 
 

@@ -97,7 +97,12 @@ async def measure(due: int, database_url: str | None = None) -> None:
         runtime = await build_runtime(settings, clock=clock)
         try:
             await populate(runtime, due)
-            scheduler = Scheduler(runtime.engine, runtime.sessions, clock)
+            scheduler = Scheduler(
+                runtime.engine,
+                runtime.sessions,
+                clock,
+                concurrent=runtime.db_engine.dialect.name == "postgresql",
+            )
             started = time.perf_counter()
             claimed = await scheduler.claim_due()
             found = time.perf_counter() - started
