@@ -405,22 +405,17 @@ def _knowledge(settings: Settings, config: Config) -> KnowledgeBase:
     return load_knowledge(settings.csobot_knowledge_dir, sections=config.sections)
 
 
-def _matcher(settings: Settings) -> Matcher:
-    """From the same on-disk cache the bot uses: unchanged files need no rebuild (nor
-    scikit-learn), so `kb match` answers at once."""
-    from bot.runtime import load_matcher
+def _matcher(settings: Settings, config: Config | None = None) -> Matcher:
+    from bot.kb_cli import cached_matcher_for
 
-    return load_matcher(
-        load_config(settings.csobot_config),
-        settings.csobot_knowledge_dir,
-        settings.csobot_data_dir / "cache",
-    )
+    return cached_matcher_for(settings, config or load_config(settings.csobot_config))
 
 
 async def _kb_check(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge.review import warnings
 
-    matcher = _matcher(settings)
+    config = load_config(settings.csobot_config)
+    matcher = _matcher(settings, config)
     knowledge = matcher.knowledge
     unverified = sum(not entry.verified for entry in knowledge.entries)
     print(
@@ -428,7 +423,7 @@ async def _kb_check(settings: Settings, args: argparse.Namespace) -> int:
         f"({unverified} marked verified: false), {len(knowledge.out_of_scope)} out-of-scope topics, "
         f"{sum(len(e.questions) for e in knowledge.entries)} example questions"
     )
-    found = warnings(knowledge, load_config(settings.csobot_config))
+    found = warnings(knowledge, config)
     for line in found:
         print(f"warning: {line}")
     if found:

@@ -141,7 +141,6 @@ class Matcher:
             max_df=MAX_DOCUMENT_FREQUENCY if len(examples) >= PRUNE_FROM_EXAMPLES else 1.0,
         )
         matrix = vectorizer.fit_transform(examples)
-        self._analyse = char_wb_ngrams
         self._vocabulary: dict[str, int] = vectorizer.vocabulary_
         self._idf = vectorizer.idf_.astype(np.float32)
         # Rows are grouped by topic; the centroid of a group is the mean of its rows.
@@ -168,7 +167,7 @@ class Matcher:
     def _vector(self, normalised: str) -> tuple[np.ndarray, np.ndarray]:
         """The question's TF-IDF vector (sublinear tf, L2-normalised) as (columns, weights)."""
         counts: dict[int, int] = {}
-        for gram in self._analyse(normalised):
+        for gram in char_wb_ngrams(normalised):
             column = self._vocabulary.get(gram)
             if column is not None:
                 counts[column] = counts.get(column, 0) + 1

@@ -17,11 +17,10 @@ from datetime import date, datetime
 
 import numpy as np
 import yaml
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.knowledge.matcher import Decision, Matcher
+from bot.knowledge.matcher import Decision, Matcher, char_wb_ngrams
 from bot.knowledge.model import KnowledgeBase
 from bot.queries.erasure import ERASED
 from bot.store.models import Ticket, TicketEvent, TicketStatus
@@ -139,7 +138,9 @@ def _clusters(questions: list[str], matcher: Matcher) -> list[list[str]]:
     texts = [matcher.normalise(q) or q.lower() for q in questions]
     if len(texts) < 2:
         return [[q] for q in questions]
-    vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+    from sklearn.feature_extraction.text import TfidfVectorizer  # only when suggesting
+
+    vectors = TfidfVectorizer(analyzer=char_wb_ngrams, sublinear_tf=True)  # the matcher's n-grams
     matrix = vectors.fit_transform(texts)
     similarity = (matrix @ matrix.T).toarray()
     group = list(range(len(texts)))
