@@ -200,36 +200,20 @@ async def _answer(turn: Turn, ticket: Ticket, entry: Entry, *, reason: str) -> N
         if delivery is Delivery.PROVISIONAL
         else f"guidance from entry {entry.id}, a CSO confirms the specifics"
     )
-    await _hand_off(
-        turn,
-        ticket,
-        reason=reason,
-        message=(
-            *handed_off_message(turn, ticket, entry, delivery),
-            f"kb_{delivery.value}",
-            {"topic": entry.id},
-        ),
-    )
+    text, buttons = handed_off_message(turn, ticket, entry, delivery)
+    key = f"kb_{delivery.value}"
+    turn.reply(text, buttons, ticket_id=ticket.id, key=key, values={"topic": entry.id})
+    await _hand_off(turn, ticket, reason=reason, text_name=None)
 
 
 async def _hand_off(
-    turn: Turn,
-    ticket: Ticket,
-    *,
-    reason: str,
-    text_name: str = "handoff",
-    message: tuple[str, tuple[Button, ...], str, dict[str, str]] | None = None,
-    **values: str,
+    turn: Turn, ticket: Ticket, *, reason: str, text_name: str | None = "handoff", **values: str
 ) -> None:
-    """To the CSO queue, telling the stakeholder with `text_name` or an already built
-    `message` (text, buttons, key, values)."""
+    """To the CSO queue, telling the stakeholder with `text_name` (None: they were told)."""
     turn.move(ticket, TicketStatus.QUEUED, actor="bot", reason=reason)
     ticket.section = ticket.section or _section(turn, ticket)
-    if message is None:
+    if text_name is not None:
         turn.say_about(ticket, text_name, deadline=turn.deadline_text(ticket), **values)
-    else:
-        text, buttons, key, message_values = message
-        turn.reply(text, buttons, ticket_id=ticket.id, key=key, values=message_values)
     calendar = calendar_for(turn.config)
     if not calendar.is_working_time(turn.now):
         # Officers read it when the office opens: say when, in the office's calendar.
