@@ -448,6 +448,8 @@ class Texts(StrictModel):
     profile_kept: str
     cancelled_edit: str
     cancelled_identification: str
+    # How a profile field is named where the bot lists what it kept ({kept} above).
+    field_names: dict[Literal["full_name", "role", "satker_code", "organisation", "phone"], str]
     cancelled_identification_empty: str
     survey_reask: str
     survey_left: str

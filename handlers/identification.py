@@ -88,14 +88,12 @@ def kept_fields(turn: Turn) -> tuple[bool, list[str]]:
     draft = _draft(turn)
     if EDIT in draft:
         return True, []
-    names = {
-        "full_name": "nama",
-        "role": "peran",
-        "satker_code": "kode satker",
-        "organisation": "satker/instansi",
-        "phone": "nomor HP",
-    }
-    return False, [names[f] for f in FIELDS.values() if draft.get(f) not in (None, "")]
+    names = turn.config.texts.field_names
+    return False, [
+        names[field]  # type: ignore[index]
+        for field in FIELDS.values()
+        if draft.get(field) not in (None, "")
+    ]
 
 
 def resume(turn: Turn) -> None:
