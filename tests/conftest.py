@@ -256,6 +256,13 @@ async def events(runtime: Runtime, ticket_id: int | None) -> list[tuple[str | No
         return [(e.from_status, e.to_status) for e in (await session.exec(query)).all()]
 
 
+async def texts_to(runtime: Runtime, chat_id: str) -> list[str]:
+    """Texts queued to `chat_id`, oldest first (also those to staff, delivered or not)."""
+    async with runtime.sessions() as session:
+        query = select(Message).where(Message.chat_id == chat_id, Message.direction == "out")
+        return [m.text for m in (await session.exec(query.order_by(col(Message.id)))).all()]
+
+
 async def transcript(runtime: Runtime) -> list[tuple[str, str]]:
     return [(m.direction, m.text) for m in await rows(runtime, Message, Message.id)]
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlmodel import col, select
 
 from bot.clock import FakeClock
 from bot.config import load_config
@@ -28,7 +27,7 @@ from bot.knowledge.suggest import (
 )
 from bot.report import build_report
 from bot.runtime import Runtime, build_runtime
-from bot.store.models import Message, Ticket
+from bot.store.models import Ticket
 from tests.conftest import (
     FIXTURE_KB,
     ROOT,
@@ -36,6 +35,7 @@ from tests.conftest import (
     FakeChat,
     config_for_tests,
     make_settings,
+    texts_to,
 )
 from tests.fakes.bot_api import FakeBotApi
 from tests.test_cli import run
@@ -74,12 +74,6 @@ async def runtime_for(tmp_path: Path, clock: FakeClock, kb: Path, **config: Any)
         csobot_config=config_for_tests(tmp_path, staff=STAFF, **config),
     )
     return await build_runtime(settings, clock=clock)
-
-
-async def texts_to(runtime: Runtime, chat_id: str) -> list[str]:
-    async with runtime.sessions() as session:
-        query = select(Message).where(Message.chat_id == chat_id, Message.direction == "out")
-        return [m.text for m in (await session.exec(query.order_by(col(Message.id)))).all()]
 
 
 async def test_an_unverified_entry_is_sent_as_provisional_and_handed_to_a_cso(

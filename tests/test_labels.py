@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col
 
 from bot.clock import FakeClock
 from bot.config import ConfigError, load_config
@@ -25,10 +25,10 @@ from bot.labels import REASON_CODES, StaffLabels
 from bot.report import build_report
 from bot.report import render_html as report_html
 from bot.runtime import Runtime, build_runtime
-from bot.store.models import Message, Ticket
+from bot.store.models import Ticket
 from bot.transcript import Transcript, load_transcript, render_html, render_jsonl, render_markdown
 from bot.web import create_app, create_login_link
-from tests.conftest import ROOT, FakeChat, config_for_tests, make_settings
+from tests.conftest import ROOT, FakeChat, config_for_tests, make_settings, texts_to
 from tests.test_supervision import STAFF, scripted_consultation, staff
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -71,12 +71,6 @@ async def runtime_with(tmp_path: Path, clock: FakeClock, **texts: Any) -> Runtim
         changes["texts"] = {**shipped_texts(), **texts}
     config = config_for_tests(tmp_path, **changes)
     return await build_runtime(make_settings(tmp_path, csobot_config=config), clock=clock)
-
-
-async def texts_to(runtime: Runtime, chat_id: str) -> list[str]:
-    async with runtime.sessions() as session:
-        query = select(Message).where(Message.chat_id == chat_id, Message.direction == "out")
-        return [m.text for m in (await session.exec(query.order_by(col(Message.id)))).all()]
 
 
 async def transcript_of(runtime: Runtime, number: str) -> Transcript:

@@ -26,12 +26,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlmodel import select
 
 from tests.conftest import postgres_database, postgres_url
 from tests.fakes.bot_api import FakeBotApi
@@ -233,67 +232,13 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 async def open_tickets(database_url: str, count: int) -> None:
     """`count` tickets waiting for a CSO, each with its four pending jobs due in the coming
     days (nothing due during the run): what an office's database holds in a busy season."""
-    from sqlalchemy import insert
-
     from bot.store import db
-    from bot.store.models import JobKind, ScheduledJob, Stakeholder, Ticket
+    from tests.benchmarks.scheduler import populate
 
     engine = db.create_engine(database_url)
-    now = datetime.now(UTC)
     try:
         await db.upgrade(engine)
-        async with db.session_factory(engine)() as session:
-            holder = Stakeholder(
-                channel="telegram",
-                channel_user_id="bench-open",
-                chat_id="bench-open",
-                full_name="Bench",
-                role="ppk",
-                organisation="Satker",
-                consent_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(holder)
-            await session.flush()
-            tickets: list[dict[str, Any]] = [
-                {
-                    "number": f"KNS-20200101-{n:05d}",
-                    "office": "pekalongan",
-                    "stakeholder_id": holder.id,
-                    "channel": "telegram",
-                    "status": "queued",
-                    "question": f"pertanyaan terbuka nomor {n} tentang pencairan dana",
-                    "match_candidates": [],
-                    "requested_documents": [],
-                    "opened_at": now,
-                    "updated_at": now,
-                    "deadline_at": now + timedelta(days=3),
-                    "status_since": now,
-                }
-                for n in range(1, count + 1)
-            ]
-            await session.exec(insert(Ticket), params=tickets)
-            ids = (await session.exec(select(Ticket.id))).all()
-            jobs: list[dict[str, Any]] = [
-                {
-                    "ticket_id": ticket_id,
-                    "kind": kind.value,
-                    "due_at": now + timedelta(days=days),
-                    "status": "pending",
-                    "pending": True,
-                    "created_at": now,
-                }
-                for ticket_id in ids
-                for kind, days in (
-                    (JobKind.PROGRESS, 1),
-                    (JobKind.DEADLINE_REMINDER, 2),
-                    (JobKind.AUTO_ESCALATE, 2.5),
-                    (JobKind.BREACH, 3),
-                )
-            ]
-            await session.exec(insert(ScheduledJob), params=jobs)
-            await session.commit()
+        await populate(db.session_factory(engine), due=0, now=datetime.now(UTC), count=count)
     finally:
         await engine.dispose()
 

@@ -15,6 +15,7 @@ from bot.clock import FakeClock
 from bot.runtime import build_runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.store.db import SessionFactory
 from bot.store.models import JobKind, ScheduledJob, Stakeholder, Ticket
 from tests.conftest import postgres_database
 
@@ -23,8 +24,11 @@ OPEN_TICKETS = 10_000
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # Tuesday 10:00 WIB, the progress hour
 
 
-async def populate(runtime: object, due: int) -> None:
-    sessions = runtime.sessions  # type: ignore[attr-defined]
+async def populate(
+    sessions: SessionFactory, due: int, now: datetime = NOW, count: int = OPEN_TICKETS
+) -> None:
+    """`count` tickets waiting for a CSO, each with its four pending jobs; the progress jobs of
+    the first `due` are due at `now`, everything else later (into a fresh database)."""
     async with sessions() as session:
         session.add(
             Stakeholder(
@@ -35,13 +39,13 @@ async def populate(runtime: object, due: int) -> None:
                 full_name="Bench",
                 role="ppk",
                 organisation="Satker",
-                consent_at=NOW,
-                created_at=NOW,
-                updated_at=NOW,
+                consent_at=now,
+                created_at=now,
+                updated_at=now,
             )
         )
         await session.flush()
-        opened = NOW - timedelta(hours=20)
+        opened = now - timedelta(hours=20)
         tickets = [
             {
                 "id": n,
@@ -55,20 +59,20 @@ async def populate(runtime: object, due: int) -> None:
                 "requested_documents": [],
                 "opened_at": opened,
                 "updated_at": opened,
-                "deadline_at": NOW + timedelta(days=2),
+                "deadline_at": now + timedelta(days=2),
                 "status_since": opened,
             }
-            for n in range(1, OPEN_TICKETS + 1)
+            for n in range(1, count + 1)
         ]
         await session.exec(insert(Ticket), params=tickets)
         jobs = []
-        for n in range(1, OPEN_TICKETS + 1):
-            progress_due = NOW - timedelta(minutes=1) if n <= due else NOW + timedelta(days=1)
+        for n in range(1, count + 1):
+            progress_due = now - timedelta(minutes=1) if n <= due else now + timedelta(days=1)
             for kind, at in (
                 (JobKind.PROGRESS, progress_due),
-                (JobKind.DEADLINE_REMINDER, NOW + timedelta(hours=5)),
-                (JobKind.AUTO_ESCALATE, NOW + timedelta(hours=20)),
-                (JobKind.BREACH, NOW + timedelta(days=2)),
+                (JobKind.DEADLINE_REMINDER, now + timedelta(hours=5)),
+                (JobKind.AUTO_ESCALATE, now + timedelta(hours=20)),
+                (JobKind.BREACH, now + timedelta(days=2)),
             ):
                 jobs.append(
                     {
@@ -96,7 +100,7 @@ async def measure(due: int, database_url: str | None = None) -> None:
         clock = FakeClock(NOW)
         runtime = await build_runtime(settings, clock=clock)
         try:
-            await populate(runtime, due)
+            await populate(runtime.sessions, due)
             scheduler = Scheduler(
                 runtime.engine,
                 runtime.sessions,
