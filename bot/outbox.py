@@ -297,13 +297,12 @@ class OutboxDispatcher:
         item.status = OutboxStatus.SENT
         item.attempts += 1
         item.sent_at = self.clock.now()
-        item.platform_message_id = platform_id
+        item.platform_message_id = platform_id  # status callbacks find the message by it
         item.template = template
-        message.payload = {**message.payload, "platform_message_id": platform_id}
-        if template is not None:
-            message.payload = {**message.payload, "template": template}
         session.add(item)
-        session.add(message)
+        if template is not None:  # the transcript says which template stood in for the text
+            message.payload = {**message.payload, "template": template}
+            session.add(message)
         await session.commit()
 
     async def _postpone(

@@ -85,7 +85,7 @@ async def build_runtime(
         return load_intents(path, matcher.knowledge.abbreviations)
 
     holder = KnowledgeHolder(load(), load, load_intents=intents)
-    db_engine = db.create_engine(settings.database_url)
+    db_engine = db.create_engine(settings.database_url, settings.database_pool_size)
     try:
         await db.upgrade(db_engine)
     except Exception:

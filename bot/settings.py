@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     csobot_webhook_listen: str = "0.0.0.0"
     csobot_webhook_port: int = 8443
     database_url: str = DEFAULT_DATABASE_URL
+    # Connections each process keeps (default 3 on SQLite, 20 on PostgreSQL): on PostgreSQL,
+    # processes × (this + 10) must stay under the server's max_connections.
+    database_pool_size: int | None = Field(default=None, ge=1, le=200)
     csobot_config: Path = Field(default=Path("config.yaml"))
     csobot_knowledge_dir: Path = Field(default=Path("knowledge"))
     csobot_data_dir: Path = Field(default=Path("data"))

@@ -234,3 +234,50 @@ async def test_whatsapp_on_postgresql_sends_within_the_shared_budget(
         buckets = {row.bucket: row.tokens for row in await rows(wa.runtime, SendBudget)}
         number = wa.graph.phone_number_id
         assert buckets[f"whatsapp:{number}"] <= 80 - len(replies)
+
+
+async def test_connections_the_server_dropped_cost_one_retry_not_an_update(
+    tmp_path: Path, bot_api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Connections are not pinged before use: when the server drops them (a restart), the
+    operation that meets a dead one fails, is retried, and the stakeholder is still answered."""
+    from sqlalchemy import text
+
+    from bot.clock import SystemClock
+    from tests.conftest import start_telegram
+    from tests.test_telegram_e2e import TOKEN, USER, press, say
+
+    async with postgres_database(postgres_url() or "") as url:
+        settings = make_settings(
+            tmp_path,
+            database_url=url,
+            telegram_bot_token=TOKEN,
+            telegram_api_base_url=bot_api.base_url,
+            telegram_file_base_url=bot_api.file_base_url,
+        )
+        runtime = await build_runtime(settings, clock=SystemClock())
+        host = await start_telegram(runtime)
+        try:
+            await say(bot_api, "/start", 2)
+            pool = runtime.db_engine.pool
+            assert pool.checkedin() >= 1  # connections kept open between turns
+            admin = db.create_engine(postgres_url() or "")
+            try:
+                async with admin.connect() as connection:
+                    killed = await connection.execute(
+                        text(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = :name AND pid <> pg_backend_pid()"
+                        ),
+                        {"name": runtime.db_engine.url.database},
+                    )
+                    assert killed.scalar_one() >= 1
+            finally:
+                await admin.dispose()
+            (thanks,) = await press(bot_api, "consent:yes", 1)
+            assert "nama" in thanks.lower()
+            # The dead connection was met (and the update stored again), not avoided.
+            assert "update not stored" in caplog.text
+        finally:
+            await host.stop()
+            await runtime.close()
