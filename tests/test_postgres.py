@@ -245,7 +245,7 @@ async def test_connections_the_server_dropped_cost_one_retry_not_an_update(
 
     from bot.clock import SystemClock
     from tests.conftest import start_telegram
-    from tests.test_telegram_e2e import TOKEN, USER, press, say
+    from tests.test_telegram_e2e import TOKEN, press, say
 
     async with postgres_database(postgres_url() or "") as url:
         settings = make_settings(
