@@ -242,6 +242,7 @@ async def test_connections_the_server_dropped_cost_one_retry_not_an_update(
     """Connections are not pinged before use: when the server drops them (a restart), the
     operation that meets a dead one fails, is retried, and the stakeholder is still answered."""
     from sqlalchemy import text
+    from sqlalchemy.pool import QueuePool
 
     from bot.clock import SystemClock
     from tests.conftest import start_telegram
@@ -260,7 +261,7 @@ async def test_connections_the_server_dropped_cost_one_retry_not_an_update(
         try:
             await say(bot_api, "/start", 2)
             pool = runtime.db_engine.pool
-            assert pool.checkedin() >= 1  # connections kept open between turns
+            assert isinstance(pool, QueuePool) and pool.checkedin() >= 1  # kept between turns
             admin = db.create_engine(postgres_url() or "")
             try:
                 async with admin.connect() as connection:
