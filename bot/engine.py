@@ -265,21 +265,20 @@ class Engine:
         """
         stakeholder = turn.stakeholder
         inbound = turn.inbound
+        # They wrote: a channel's window (WhatsApp's 24 hours) opens, and what was held while
+        # it was closed goes out first, in order. Only such channels hold messages or need the
+        # time (elsewhere it would be one more UPDATE per update).
         if (
             stakeholder is not None
             and inbound.is_private
             and turn.staff is None
             and inbound.kind is not InboundKind.TIMER
             and stakeholder.chat_id == inbound.chat_id
+            and ServiceWindow.for_channel(self.config, inbound.channel) is not None
         ):
-            # They wrote: a channel's window (WhatsApp's 24 hours) opens, and what was held
-            # while it was closed goes out first, in order. Only such channels hold messages.
             stakeholder.last_inbound_at = turn.now
             session.add(stakeholder)
-            if ServiceWindow.for_channel(self.config, inbound.channel) is not None:
-                await stakeholders.release_held(
-                    session, inbound.channel, inbound.chat_id, turn.now
-                )
+            await stakeholders.release_held(session, inbound.channel, inbound.chat_id, turn.now)
         if stakeholder is not None and turn.record_inbound:
             session.add(
                 Message(

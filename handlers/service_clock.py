@@ -54,9 +54,10 @@ async def handle_timer(turn: Turn) -> None:
         )  # never at night
         turn.session.add(job)
         return
+    # The next job of the same kind is written in the same flush: SQLAlchemy emits a table's
+    # UPDATEs before its INSERTs, so the unique pending index never sees two.
     job.status, job.pending, job.done_at = "done", None, turn.now
     turn.session.add(job)
-    await turn.session.flush()
     if job.kind == JobKind.AUTO_CLOSE:
         _auto_close(turn, ticket)
         return

@@ -8,13 +8,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.store.models import Attachment, Direction, Ticket, TicketStatus
 
 
+def _kept(session: AsyncSession, ticket: Ticket | None) -> Ticket | None:
+    """Held for the session's life: SQLAlchemy's identity map holds objects only weakly, so a
+    ticket a handler read but did not change would be dropped and read again by the next
+    `get` of the same turn (one more query for most replies and every progress message)."""
+    if ticket is not None:
+        session.info.setdefault("tickets", {})[ticket.id] = ticket
+    return ticket
+
+
 async def get(session: AsyncSession, ticket_id: int | None) -> Ticket | None:
-    return await session.get(Ticket, ticket_id) if ticket_id is not None else None
+    return _kept(session, await session.get(Ticket, ticket_id)) if ticket_id is not None else None
 
 
 async def by_number(session: AsyncSession, number: str) -> Ticket | None:
     query = select(Ticket).where(Ticket.number == number.strip().upper())
-    return (await session.exec(query)).first()
+    return _kept(session, (await session.exec(query)).first())
 
 
 async def latest_open(session: AsyncSession, stakeholder_id: int) -> Ticket | None:
@@ -25,7 +34,7 @@ async def latest_open(session: AsyncSession, stakeholder_id: int) -> Ticket | No
         .order_by(col(Ticket.id).desc())
         .limit(1)
     )
-    return (await session.exec(query)).first()
+    return _kept(session, (await session.exec(query)).first())
 
 
 async def open_of(session: AsyncSession, stakeholder_id: int) -> list[Ticket]:
@@ -53,7 +62,7 @@ async def in_desk_thread(session: AsyncSession, chat_id: str, thread_id: str) ->
     query = select(Ticket).where(
         Ticket.desk_chat_id == chat_id, Ticket.desk_thread_id == thread_id
     )
-    return (await session.exec(query)).first()
+    return _kept(session, (await session.exec(query)).first())
 
 
 async def received_attachments(session: AsyncSession, ticket_id: int) -> int:

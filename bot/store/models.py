@@ -72,7 +72,7 @@ class Stakeholder(SQLModel, table=True):
     satker_code: str | None = Field(default=None, max_length=6)
     organisation: str | None = Field(default=None, max_length=150)
     phone: str | None = Field(default=None, max_length=20)
-    # Their last message: opens a channel's customer-service window (WhatsApp: 24 hours).
+    # Their last message, kept on channels with a customer-service window (WhatsApp: 24 hours).
     last_inbound_at: datetime | None = _utc_column(nullable=True)
     # Asked on channels where messages outside that window need the person's opt-in.
     notifications_opt_in: bool | None = None
