@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 
 CLAIM_TIME = timedelta(minutes=5)
 BATCH = 500
-# Tickets whose jobs run at once on PostgreSQL; below the connection pool (5 + 10 overflow), so
-# stakeholders' turns still find a connection.
-CONCURRENT_TICKETS = 8
+# Tickets whose jobs run at once on PostgreSQL: with the host's 8 parallel turns, within the pool
+# of 20 connections (bot/store/db.py), so stakeholders' turns still find one. 12 rather than 8:
+# 1,000 due jobs 2.6 → 2.4 s in the same run.
+CONCURRENT_TICKETS = 12
 
 
 async def _nothing(handled: Handled) -> None:
