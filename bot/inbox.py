@@ -59,6 +59,8 @@ async def _mark_done(session: AsyncSession, row_id: int, now: datetime) -> None:
             attempts=InboxUpdate.attempts + 1,
             payload={},
         )
+        # Nothing in the session holds the row: skip the ORM's search for objects to update.
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -282,3 +282,44 @@ async def test_connections_the_server_dropped_cost_one_retry_not_an_update(
         finally:
             await host.stop()
             await runtime.close()
+
+
+async def test_one_senders_inbox_updates_run_one_at_a_time_across_processes(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """What lets a turn from the inbox skip the per-sender advisory lock: two processes claiming
+    from one inbox never hold two updates of the same sender at once, and take them in order."""
+    from bot.inbox import Inbox
+
+    async with postgres_database(postgres_url() or "") as url:
+        first = await build_runtime(make_settings(tmp_path, database_url=url), clock=clock)
+        second = db.create_engine(url)
+        try:
+            inboxes = [
+                Inbox(first.sessions, clock),
+                Inbox(db.session_factory(second), clock),
+            ]
+            for n in range(12):
+                for sender in ("ani", "budi"):
+                    await inboxes[0].store("probe", f"{sender}-{n}", sender, {"n": n})
+            holding: dict[str, int] = {}
+            peak: dict[str, int] = {}
+            seen: dict[str, list[int]] = {"ani": [], "budi": []}
+
+            async def process(inbox: Inbox) -> None:
+                while rows := await inbox.claim("probe", limit=2):  # both processes get some
+                    for row in rows:
+                        assert row.id is not None
+                        holding[row.sender] = holding.get(row.sender, 0) + 1
+                        peak[row.sender] = max(peak.get(row.sender, 0), holding[row.sender])
+                        await asyncio.sleep(0.005)  # the other process claims meanwhile
+                        seen[row.sender].append(row.payload["n"])
+                        holding[row.sender] -= 1
+                        await inbox.done(row.id)
+
+            await asyncio.gather(*(process(inbox) for inbox in inboxes))
+            assert seen == {"ani": list(range(12)), "budi": list(range(12))}
+            assert peak == {"ani": 1, "budi": 1}
+        finally:
+            await second.dispose()
+            await first.close()
