@@ -45,7 +45,7 @@ async def handle_timer(turn: Turn) -> None:
     job = await jobs.get(turn.session, pressed.int_arg(0) or 0) if pressed is not None else None
     if job is None or job.status != "pending":
         return
-    ticket = await tickets.get(turn.session, job.ticket_id)
+    ticket = await tickets.get_with_stakeholder(turn.session, job.ticket_id)
     calendar = calendar_for(turn.config)
     if job.kind == JobKind.PROGRESS and not calendar.is_working_time(turn.now):
         job.due_at, job.claimed_until = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.store.models import Attachment, Direction, Ticket, TicketStatus
+from bot.store.models import Attachment, Direction, Stakeholder, Ticket, TicketStatus
 
 
 def _kept(session: AsyncSession, ticket: Ticket | None) -> Ticket | None:
@@ -19,6 +19,22 @@ def _kept(session: AsyncSession, ticket: Ticket | None) -> Ticket | None:
 
 async def get(session: AsyncSession, ticket_id: int | None) -> Ticket | None:
     return _kept(session, await session.get(Ticket, ticket_id)) if ticket_id is not None else None
+
+
+async def get_with_stakeholder(session: AsyncSession, ticket_id: int) -> Ticket | None:
+    """The ticket with its stakeholder read in the same query and kept in the session, so a
+    message to them (a progress report) needs no second read: one query per job fewer."""
+    query = (
+        select(Ticket, Stakeholder)
+        .join(Stakeholder, col(Stakeholder.id) == col(Ticket.stakeholder_id))
+        .where(Ticket.id == ticket_id)
+    )
+    row = (await session.exec(query)).first()
+    if row is None:
+        return await get(session, ticket_id)
+    ticket, stakeholder = row
+    session.info.setdefault("stakeholders", {})[stakeholder.id] = stakeholder
+    return _kept(session, ticket)
 
 
 async def by_number(session: AsyncSession, number: str) -> Ticket | None:
