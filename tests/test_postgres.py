@@ -183,6 +183,29 @@ async def test_one_send_budget_for_every_process(postgres_runtime: Runtime) -> N
     assert waits.count(0.0) == 12
 
 
+async def test_the_shared_budget_serves_a_processs_senders_in_the_order_they_asked(
+    postgres_runtime: Runtime,
+) -> None:
+    """First come, first served: under load no chat waits while later ones are served."""
+    from bot.clock import SystemClock
+    from bot.send_budget import Rate, SharedSendBudget
+
+    budget = SharedSendBudget(postgres_runtime.sessions, SystemClock())
+    rate = Rate(per_second=50.0, burst=1.0)
+    served: list[int] = []
+
+    async def sender(n: int) -> None:
+        await budget.acquire("telegram:bot", rate)
+        served.append(n)
+
+    tasks = []
+    for n in range(10):
+        tasks.append(asyncio.create_task(sender(n)))
+        await asyncio.sleep(0.002)  # asked in this order
+    await asyncio.gather(*tasks)
+    assert served == list(range(10))
+
+
 async def test_telegram_on_postgresql_sends_within_the_shared_budget(
     tmp_path: Path, clock: FakeClock, bot_api: FakeBotApi
 ) -> None:
