@@ -231,8 +231,6 @@ class OutboxDispatcher:
             update(OutboxItem)
             .where(col(OutboxItem.id) == item.id, _is_due(now))
             .values(status=OutboxStatus.SENDING, claimed_at=now)
-            # The row in the session is set by hand below (only when claimed): no ORM search.
-            .execution_options(synchronize_session=False)
         )
         await session.commit()
         if claimed.rowcount != 1:  # type: ignore[attr-defined]

@@ -342,6 +342,32 @@ async def test_a_new_number_or_a_business_scoped_id_keeps_the_stakeholder(
         assert any(s.channel_user_id == long_id for s in await rows(wa.runtime, Stakeholder))
 
 
+async def test_a_number_is_joined_to_its_business_scoped_id_once_not_on_every_message(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
+) -> None:
+    async with whatsapp_desk(tmp_path, bot_api, clock) as wa:
+        joins: list[tuple[str, str]] = []
+        join = wa.host.identity_changed
+
+        async def counted(channel: str, old: str, new: str, *args: Any, **kwargs: Any) -> None:
+            joins.append((old, new))
+            await join(channel, old, new, *args, **kwargs)
+
+        setattr(wa.host, "identity_changed", counted)  # noqa: B010 - counted, then passed on
+        await wa.identify()
+        for text in ("status", "/bantuan", "status"):
+            assert (await wa.post(wa.graph.text(WA_ID, text, user_id=BSUID)))[0] == 200
+        await wa.all_processed()
+        assert joins == [(WA_ID, BSUID)]
+        # By number alone again (a new stakeholder could be made under it): checked again.
+        assert (await wa.post(wa.graph.text(WA_ID, "status")))[0] == 200
+        assert (await wa.post(wa.graph.text(WA_ID, "status", user_id=BSUID)))[0] == 200
+        await wa.all_processed()
+        assert joins == [(WA_ID, BSUID), (WA_ID, BSUID)]
+        (stakeholder,) = await rows(wa.runtime, Stakeholder)
+        assert stakeholder.channel_user_id == BSUID
+
+
 async def test_odd_input_gets_the_same_clear_replies(
     tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock
 ) -> None:

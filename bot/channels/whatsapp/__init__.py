@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import logging
 import mimetypes
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -73,6 +74,7 @@ MAX_WEBHOOK_BYTES = 3_000_000  # Meta batches up to 1,000 updates; each is small
 MAX_BACKOFF = 60.0
 MEDIA_ATTEMPTS = 4  # a failed media download is retried from the inbox this many times
 TOKEN_REJECTED_RETRY = 600.0  # seconds: a rejected token is an operator's job, not a retry loop
+JOINED_KEPT = 10_000  # number → business-scoped id pairs remembered per process
 
 # Graph API error codes (developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
 OUTSIDE_WINDOW = 131047  # re-engagement: more than 24 hours since the person wrote
@@ -299,6 +301,8 @@ class WhatsAppChannel:
         self.client = GraphClient(settings)
         self.sender = WhatsAppSender(self.client, settings, budget)
         self._host: ChannelHost | None = None
+        # Numbers already joined to their business-scoped id in this process (number → id).
+        self._joined: OrderedDict[str, str] = OrderedDict()
 
     @property
     def host(self) -> ChannelHost:
@@ -465,9 +469,7 @@ class WhatsAppChannel:
         if kind == "system":
             await self._system(message, identity, wa_id)
             return
-        if user_id and wa_id:
-            # First known by number, now with a business-scoped id: the same stakeholder.
-            await self.host.identity_changed(CHANNEL, wa_id, user_id, user_id)
+        await self._join_identities(wa_id, user_id)
         inbound = self.to_inbound(message, identity, wa_id)
         if inbound is None:
             return
@@ -475,6 +477,24 @@ class WhatsAppChannel:
             last_try = attempt + 1 >= MEDIA_ATTEMPTS
             inbound = replace(inbound, file=await self._fetch(inbound, inbound.file, last_try))
         await self.host.receive(inbound)
+
+    async def _join_identities(self, wa_id: str, user_id: str) -> None:
+        """First known by number, now with a business-scoped id: the same stakeholder. Once per
+        pair and process, not a database transaction on every message that carries both; a
+        message by number alone (a stakeholder may be created under it) makes the next pair
+        checked again."""
+        if not wa_id:
+            return
+        if not user_id:
+            self._joined.pop(wa_id, None)
+            return
+        if self._joined.get(wa_id) == user_id:
+            self._joined.move_to_end(wa_id)
+            return
+        await self.host.identity_changed(CHANNEL, wa_id, user_id, user_id)
+        self._joined[wa_id] = user_id
+        if len(self._joined) > JOINED_KEPT:
+            self._joined.popitem(last=False)
 
     def to_inbound(self, message: dict[str, Any], identity: str, wa_id: str) -> Inbound | None:
         """One WhatsApp message as what the person did."""
