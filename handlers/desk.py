@@ -51,7 +51,7 @@ def officer(turn: Turn) -> str:
 
 async def hand_off(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> None:
     """A ticket entered the CSO queue: open its thread with the card, or tell the CSOs privately."""
-    card = ticket_card(turn, ticket, stakeholder)
+    card = await ticket_card(turn, ticket, stakeholder)
     if has_group(turn) and ticket.desk_thread_id is None:
         where = stakeholder.satker_code or stakeholder.organisation or "-"
         title = f"{ticket.number} · {where} · {summary(ticket)}"
@@ -260,7 +260,7 @@ def summary(ticket: Ticket) -> str:
     return text if len(text) <= SUMMARY_LENGTH else text[: SUMMARY_LENGTH - 1] + "…"
 
 
-def ticket_card(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> str:
+async def ticket_card(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> str:
     """What a CSO needs at a glance: who asks, what, what the bot tried, and by when."""
     zone = ZoneInfo(turn.config.current_office.timezone)
     role = turn.config.role(stakeholder.role)
@@ -291,18 +291,21 @@ def ticket_card(turn: Turn, ticket: Ticket, stakeholder: Stakeholder) -> str:
         tried=tried,
         channel=channel_line(turn, stakeholder),
     )
-    suggestion = _suggestion(turn, ticket)
+    suggestion = await _suggestion(turn, ticket)
     return f"{card}\n\n{suggestion}" if suggestion else card
 
 
-def _suggestion(turn: Turn, ticket: Ticket) -> str | None:
+async def _suggestion(turn: Turn, ticket: Ticket) -> str | None:
     """The knowledge-base answer the bot could not present as settled, for the CSO to confirm
-    (/jawab) or correct: what the stakeholder already has from it."""
+    (/jawab) or correct: what the stakeholder already has from it. Not once a CSO has settled
+    it (the ticket reopened after /jawab or /selesai)."""
     entry = turn.matcher.knowledge.entry(ticket.topic_id) if ticket.topic_id else None
     if entry is None:
         return None
     delivery = delivery_for(turn.config, entry)
     if delivery is Delivery.ANSWER:
+        return None
+    if ticket.id is not None and not await tickets.suggestion_pending(turn.session, ticket.id):
         return None
     return turn.text(
         "desk_suggestion",

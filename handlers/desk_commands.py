@@ -167,7 +167,7 @@ async def take(turn: Turn, place: Place, argument: str) -> None:
         await _remember(turn, ticket)
         stakeholder = await stakeholders.get(turn.session, ticket.stakeholder_id)
         assert stakeholder is not None
-        turn.reply(desk.ticket_card(turn, ticket, stakeholder), key="desk_card")
+        turn.reply(await desk.ticket_card(turn, ticket, stakeholder), key="desk_card")
 
 
 async def note(turn: Turn, place: Place, argument: str) -> None:

@@ -55,7 +55,7 @@ async def escalate(
             ticket=ticket.number,
             officer=by,
             reason=reason,
-            card=desk.ticket_card(turn, ticket, stakeholder),
+            card=await desk.ticket_card(turn, ticket, stakeholder),
             link=ticket.desk_thread_link or "",
         )
     desk.tell_stakeholder(turn, ticket, "escalated_notice", ticket=ticket.number)

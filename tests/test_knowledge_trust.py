@@ -123,6 +123,34 @@ async def test_an_unverified_entry_is_sent_as_provisional_and_handed_to_a_cso(
         await runtime.close()
 
 
+async def test_the_card_of_a_reopened_ticket_no_longer_offers_a_confirmed_suggestion(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    runtime = await runtime_for(
+        tmp_path, clock, knowledge_copy(tmp_path, **{"tup-pengajuan": UNVERIFIED_TUP})
+    )
+
+    async def cards() -> list[str]:
+        return [t for t in await texts_to(runtime, "8001") if "Pertanyaan:" in t]
+
+    try:
+        chat = FakeChat(runtime)
+        await chat.identify()
+        await chat.send("bagaimana cara mengajukan tup?")
+        ticket = await chat.ticket()
+        (first,) = await cards()
+        assert "jawaban sementara sudah terkirim" in first
+        await runtime.engine.handle(staff("8001", f"/ambil {ticket.id}", "r1"))
+        await runtime.engine.handle(staff("8001", "/jawab tup-pengajuan", "r2"))
+        await chat.press_data(f"answer:{ticket.id}:no")  # confirmed, yet not solved for them
+        assert (await chat.ticket()).status == "queued"
+        again = (await cards())[-1]  # the ticket back in the queue, with its card
+        assert again != first and ticket.number in again
+        assert "Usulan dari knowledge base" not in again
+    finally:
+        await runtime.close()
+
+
 async def test_an_office_may_keep_an_entry_for_csos_or_send_unverified_ones_as_answers(
     tmp_path: Path, clock: FakeClock
 ) -> None:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, func, select
+from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.store.models import Attachment, Direction, Stakeholder, Ticket, TicketStatus
+from bot.store.models import (
+    Attachment,
+    Direction,
+    Stakeholder,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
 
 
 def _kept(session: AsyncSession, ticket: Ticket | None) -> Ticket | None:
@@ -87,3 +94,35 @@ async def received_attachments(session: AsyncSession, ticket_id: int) -> int:
         Attachment.ticket_id == ticket_id, Attachment.direction == Direction.IN
     )
     return int((await session.exec(query)).one())
+
+
+# How a ticket's knowledge-base suggestion stands, from its status changes' reasons
+# (bot.labels.REASON_CODES): the bot handed it to a CSO with an entry it could not present as
+# settled (sent as provisional or guidance, or kept for CSOs), or a CSO settled it since.
+SUGGESTED_REASONS = (
+    "provisional answer from unverified entry ",
+    "guidance from entry ",
+    "entry ",  # entry {topic} is for CSOs only
+)
+SETTLING_REASONS = ("knowledge base answer ", "resolved by CSO")
+
+
+async def suggestion_pending(session: AsyncSession, ticket_id: int) -> bool:
+    """Whether the entry the bot handed over with still waits for a CSO to confirm or correct
+    it (a reopened ticket a CSO already answered does not)."""
+    query = (
+        select(TicketEvent.reason)
+        .where(
+            TicketEvent.ticket_id == ticket_id,
+            or_(
+                *(
+                    col(TicketEvent.reason).startswith(prefix)
+                    for prefix in (*SUGGESTED_REASONS, *SETTLING_REASONS)
+                )
+            ),
+        )
+        .order_by(col(TicketEvent.id).desc())
+        .limit(1)
+    )
+    reason = (await session.exec(query)).first()
+    return reason is not None and reason.startswith(SUGGESTED_REASONS)
