@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot.clock import FakeClock
 from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
 from bot.store import db
 from bot.store.models import OutboxItem, Ticket
 from tests.conftest import FakeChat, events, make_settings, postgres_database, postgres_url, rows
@@ -21,6 +22,19 @@ pytestmark = pytest.mark.skipif(
     postgres_url() is None,
     reason="CSOBOT_TEST_POSTGRES_URL is not set (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)",
 )
+
+
+def telegram_settings(tmp_path: Path, database_url: str, bot_api: FakeBotApi) -> Settings:
+    """Settings for csobot on Telegram (the fake Bot API) on the given PostgreSQL database."""
+    from tests.test_telegram_e2e import TOKEN
+
+    return make_settings(
+        tmp_path,
+        database_url=database_url,
+        telegram_bot_token=TOKEN,
+        telegram_api_base_url=bot_api.base_url,
+        telegram_file_base_url=bot_api.file_base_url,
+    )
 
 
 @pytest.fixture
@@ -213,16 +227,10 @@ async def test_telegram_on_postgresql_sends_within_the_shared_budget(
     from bot.host import Host
     from bot.send_budget import SharedSendBudget
     from bot.store.models import SendBudget
-    from tests.test_telegram_e2e import TOKEN, USER, say
+    from tests.test_telegram_e2e import USER, say
 
     async with postgres_database(postgres_url() or "") as url:
-        settings = make_settings(
-            tmp_path,
-            database_url=url,
-            telegram_bot_token=TOKEN,
-            telegram_api_base_url=bot_api.base_url,
-            telegram_file_base_url=bot_api.file_base_url,
-        )
+        settings = telegram_settings(tmp_path, url, bot_api)
         runtime = await build_runtime(settings, clock=clock)
         channel = TelegramChannel(
             runtime.settings, budget=SharedSendBudget(runtime.sessions, runtime.clock)
@@ -269,16 +277,10 @@ async def test_connections_the_server_dropped_cost_one_retry_not_an_update(
 
     from bot.clock import SystemClock
     from tests.conftest import start_telegram
-    from tests.test_telegram_e2e import TOKEN, press, say
+    from tests.test_telegram_e2e import press, say
 
     async with postgres_database(postgres_url() or "") as url:
-        settings = make_settings(
-            tmp_path,
-            database_url=url,
-            telegram_bot_token=TOKEN,
-            telegram_api_base_url=bot_api.base_url,
-            telegram_file_base_url=bot_api.file_base_url,
-        )
+        settings = telegram_settings(tmp_path, url, bot_api)
         runtime = await build_runtime(settings, clock=SystemClock())
         host = await start_telegram(runtime)
         try:
