@@ -161,21 +161,29 @@ async def _score(turn: Turn, ticket: Ticket, index: int, elements: list[str], sc
 
 
 def typed_score(turn: Turn, text: str) -> int | None:
-    """A score typed instead of pressed: "4", "sangat baik", "bagus sekali"… (config)."""
-    words = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+    """A score typed instead of pressed: "4", "sangat baik", "bagus sekali"… (config), read
+    the way the conversation reads everything (abbreviations of knowledge/_language.yaml,
+    letter repeats): "sgt baik" is "sangat baik", "mantaaap" is "mantap"."""
+    intents = turn.knowledge.intents
+    normalise = intents.normalise if intents is not None else _words
+    words = normalise(text)
     if words.isdigit() and 1 <= int(words) <= 4:
         return int(words)
     for score, label in enumerate(turn.config.texts.survey_scale, 1):
-        if words in (label.lower(), f"{score} {label.lower()}"):
+        if words in (normalise(label), f"{score} {normalise(label)}"):
             return score
     best: tuple[int, int] | None = None  # (length of the phrase found, score)
     for score, phrases in turn.config.survey.typed_scores.items():
-        for phrase in phrases:
-            if f" {phrase.lower()} " in f" {words} " and (best is None or len(phrase) > best[0]):
+        for phrase in map(normalise, phrases):
+            if f" {phrase} " in f" {words} " and (best is None or len(phrase) > best[0]):
                 best = (len(phrase), score)
     if best is None or len(words.split()) > 6:  # a sentence is not a score
         return None
     return best[1]
+
+
+def _words(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
 
 async def handle_comment(turn: Turn) -> bool:

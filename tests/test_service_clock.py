@@ -319,7 +319,7 @@ async def test_typed_survey_answers_and_leaving_the_survey(tmp_path: Path) -> No
         await chat.send("bagaimana cara mengajukan tup?")
         await chat.press("Ya, terjawab")
         await chat.send("4")  # the number of the option
-        await chat.send("bagus sekali pak")  # a near form of "Sangat baik"
+        await chat.send("sgt baik pak")  # an abbreviation of "Sangat baik" (not "baik": 3)
         assert "saran atau masukan" in chat.text
         await chat.press("Lewati")
         scores = {(r.element, r.score) for r in await rows(runtime, SurveyResponse)}
