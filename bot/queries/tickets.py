@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -96,15 +98,20 @@ async def received_attachments(session: AsyncSession, ticket_id: int) -> int:
     return int((await session.exec(query)).one())
 
 
-# How a ticket's knowledge-base suggestion stands, from its status changes' reasons
-# (bot.labels.REASON_CODES): the bot handed it to a CSO with an entry it could not present as
+# How a ticket's knowledge-base suggestion stands, from its status changes' reasons (codes of
+# bot.labels.REASON_CODES): the bot handed it to a CSO with an entry it could not present as
 # settled (sent as provisional or guidance, or kept for CSOs), or a CSO settled it since.
 SUGGESTED_REASONS = (
-    "provisional answer from unverified entry ",
-    "guidance from entry ",
-    "entry ",  # entry {topic} is for CSOs only
+    "provisional answer from unverified entry {topic}",
+    "guidance from entry {topic}, a CSO confirms the specifics",
+    "entry {topic} is for CSOs only",
 )
-SETTLING_REASONS = ("knowledge base answer ", "resolved by CSO")
+SETTLING_REASONS = ("knowledge base answer {topic}", "resolved by CSO")
+
+
+def _like(code: str) -> str:
+    """`entry {topic} is for CSOs only` → `entry % is for CSOs only`."""
+    return re.sub(r"\{\w+\}", "%", code)
 
 
 async def suggestion_pending(session: AsyncSession, ticket_id: int) -> bool:
@@ -116,8 +123,8 @@ async def suggestion_pending(session: AsyncSession, ticket_id: int) -> bool:
             TicketEvent.ticket_id == ticket_id,
             or_(
                 *(
-                    col(TicketEvent.reason).startswith(prefix)
-                    for prefix in (*SUGGESTED_REASONS, *SETTLING_REASONS)
+                    col(TicketEvent.reason).like(_like(code))
+                    for code in (*SUGGESTED_REASONS, *SETTLING_REASONS)
                 )
             ),
         )
@@ -125,4 +132,7 @@ async def suggestion_pending(session: AsyncSession, ticket_id: int) -> bool:
         .limit(1)
     )
     reason = (await session.exec(query)).first()
-    return reason is not None and reason.startswith(SUGGESTED_REASONS)
+    return reason is not None and any(
+        re.fullmatch(re.escape(_like(code)).replace("%", ".*"), reason)
+        for code in SUGGESTED_REASONS
+    )
