@@ -289,7 +289,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from bot.channels import telegram, whatsapp
     from bot.channels.base import Channel
-    from bot.host import Host
+    from bot.host import Host, ListenError
     from bot.send_budget import SharedSendBudget
     from bot.web.app import DashboardSettingsError, dashboard_if_configured
 
@@ -319,7 +319,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         listen = (settings.csobot_webhook_listen, settings.csobot_webhook_port)
         try:
             return await host.run_until_signal(listen if serve_web else None)
-        except startup_errors as exc:
+        except (*startup_errors, ListenError) as exc:
             print(f"csobot: {exc}", file=sys.stderr)
             return EXIT_CONFIG
 

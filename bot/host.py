@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -49,6 +50,28 @@ log = logging.getLogger(__name__)
 
 PARALLEL_TURNS = 8  # updates of different people handled at once by one process
 TYPING_AFTER = 1.0  # seconds a turn may take before the chat shows "typing…"
+
+
+class ListenError(Exception):
+    """The web app cannot listen where it was told to (a port in use, an address not ours)."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bound before anything starts, so a port in use is one clear line, not uvicorn's exit
+    from inside a task after the channels have started."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ListenError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); another program may be "
+            "using the port: stop it or choose another (CSOBOT_WEBHOOK_LISTEN and "
+            "CSOBOT_WEBHOOK_PORT for `csobot run`, --host and --port for `csobot serve`)"
+        ) from exc
+    return sock
 
 
 class Host:
@@ -382,13 +405,19 @@ class Host:
         `listen` (address, port) serves the web app; SIGHUP reloads the knowledge base, keeping
         the old version when the files have problems.
         """
+        sock = listening_socket(*listen) if listen is not None else None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
         with contextlib.suppress(NotImplementedError, AttributeError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, self.reload_knowledge)
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
         server: uvicorn.Server | None = None
         serving: asyncio.Task[None] | None = None
         if listen is not None:
@@ -404,7 +433,7 @@ class Host:
             )
             server = uvicorn.Server(config)
             server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # ours handle them
-            serving = asyncio.create_task(server.serve())
+            serving = asyncio.create_task(server.serve(sockets=[sock] if sock else None))
             log.info("web app on http://%s:%d", *listen)
         stopped = asyncio.create_task(self.wait_stopped())
         waiting: set[asyncio.Task[Any]] = {stopped} | ({serving} if serving else set())

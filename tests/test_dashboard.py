@@ -512,6 +512,27 @@ async def test_serve_without_a_secret_explains_and_exits_2(
     assert "CSOBOT_WEB_PASSWORD_HASH is invalid" in capsys.readouterr().err
 
 
+async def test_serve_on_a_port_in_use_says_so_and_exits_1(
+    runtime: Runtime,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One clear line, no traceback (uvicorn would exit from inside its task otherwise)."""
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CSOBOT_WEB_SECRET", SECRET)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert await serve(runtime, "127.0.0.1", port) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "CSOBOT_WEBHOOK_PORT" in err
+    assert "Traceback" not in err
+
+
 # ---------------------------------------------------------------- sessions
 
 

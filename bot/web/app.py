@@ -22,7 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.host import Host
+from bot.host import Host, ListenError
 from bot.runtime import Runtime
 from bot.web import pages
 from bot.web.auth import PasswordHash, PasswordHashError, SessionSigner
@@ -30,6 +30,7 @@ from bot.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
+EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
 # No scripts at all; the report's charts are inline PNGs, the templates carry inline styles.
 CONTENT_SECURITY_POLICY = (
@@ -207,4 +208,10 @@ async def serve(runtime: Runtime, host: str, port: int) -> int:
     except DashboardSettingsError as exc:
         print(f"csobot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    return await Host(runtime, run_scheduler=False, dashboard=app).run_until_signal((host, port))
+    try:
+        return await Host(runtime, run_scheduler=False, dashboard=app).run_until_signal(
+            (host, port)
+        )
+    except ListenError as exc:
+        print(f"csobot: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
