@@ -18,6 +18,13 @@ from typing import Any
 from bot.config import Config
 from bot.knowledge.model import KnowledgeBase
 
+# Reason codes the code reads back (the desk card, `csobot kb suggest`), written through these.
+RESOLVED_BY_CSO = "resolved by CSO"
+CSO_KB_ANSWER = "knowledge base answer {topic}"  # /jawab <topic>
+PROVISIONAL_ANSWER = "provisional answer from unverified entry {topic}"
+GUIDANCE_ANSWER = "guidance from entry {topic}, a CSO confirms the specifics"
+CSO_ONLY_ENTRY = "entry {topic} is for CSOs only"
+
 # The reason codes csobot stores in ticket_event.reason, now or in earlier versions (rows keep
 # them); `{topic}` is a knowledge-base or out-of-scope topic id, shown by its title.
 REASON_CODES = (
@@ -34,12 +41,12 @@ REASON_CODES = (
     "documents complete",
     "escalated: {reason}",
     "automatic escalation before the deadline",
-    "resolved by CSO",
-    "knowledge base answer {topic}",
-    "provisional answer from unverified entry {topic}",
+    RESOLVED_BY_CSO,
+    CSO_KB_ANSWER,
+    PROVISIONAL_ANSWER,
     "unverified entry {topic} sent as an answer",
-    "guidance from entry {topic}, a CSO confirms the specifics",
-    "entry {topic} is for CSOs only",
+    GUIDANCE_ANSWER,
+    CSO_ONLY_ENTRY,
     "reopened: {reason}",
     "consent withdrawn: personal data erased (UU 27/2022)",
 )

@@ -7,6 +7,7 @@ from bot.buttons import Action, action
 from bot.calendar import calendar_for
 from bot.config import format_local
 from bot.knowledge import Decision, Delivery, Entry, Match
+from bot.labels import CSO_ONLY_ENTRY, GUIDANCE_ANSWER, PROVISIONAL_ANSWER
 from bot.messages import Button
 from bot.queries import tickets
 from bot.sla import start_clocks
@@ -191,14 +192,12 @@ async def _answer(turn: Turn, ticket: Ticket, entry: Entry, *, reason: str) -> N
         turn.reply(text, buttons, ticket_id=ticket.id, key="kb_answer", values={"topic": entry.id})
         return
     if delivery is Delivery.CSO_ONLY:
-        await _hand_off(turn, ticket, reason=f"entry {entry.id} is for CSOs only")
+        await _hand_off(turn, ticket, reason=CSO_ONLY_ENTRY.format(topic=entry.id))
         return
     # Provisional, or guidance that cannot state the key fact: the message itself says a CSO
     # takes over, so no "sudah terjawab?" is asked.
-    reason = (
-        f"provisional answer from unverified entry {entry.id}"
-        if delivery is Delivery.PROVISIONAL
-        else f"guidance from entry {entry.id}, a CSO confirms the specifics"
+    reason = (PROVISIONAL_ANSWER if delivery is Delivery.PROVISIONAL else GUIDANCE_ANSWER).format(
+        topic=entry.id
     )
     text, buttons = handed_off_message(turn, ticket, entry, delivery)
     key = f"kb_{delivery.value}"

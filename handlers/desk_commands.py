@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.buttons import Action, action
 from bot.knowledge import Entry
+from bot.labels import CSO_KB_ANSWER, RESOLVED_BY_CSO
 from bot.messages import Button, InboundKind, OutgoingFile, ThreadAction
 from bot.queries import stakeholders, tickets
 from bot.queries.staff import current as current_staff_session
@@ -329,7 +330,7 @@ async def resolve(turn: Turn, place: Place, argument: str) -> None:
     desk.take_if_free(turn, ticket, announce=False)
     officer = desk.officer(turn)
     ticket.first_answer_at = ticket.first_answer_at or turn.now
-    turn.move(ticket, TicketStatus.RESOLVED, actor=f"cso:{officer}", reason="resolved by CSO")
+    turn.move(ticket, TicketStatus.RESOLVED, actor=f"cso:{officer}", reason=RESOLVED_BY_CSO)
     text = turn.text("resolved_by_cso", ticket=ticket.number, answer=argument)
     desk.notify_stakeholder(turn, ticket, text, actor=f"cso:{officer}", key="resolved_by_cso")
     desk_reply(turn, place, "desk_resolved", officer=officer, answer=argument)
@@ -355,7 +356,7 @@ async def answer_from_knowledge(turn: Turn, place: Place, argument: str) -> None
         ticket,
         TicketStatus.ANSWERED,
         actor=f"cso:{desk.officer(turn)}",
-        reason=f"knowledge base answer {entry.id}",
+        reason=CSO_KB_ANSWER.format(topic=entry.id),
     )
     text, buttons = answer_message(turn, ticket, entry)
     desk.notify_stakeholder(turn, ticket, text, buttons, key="kb_answer")

@@ -8,6 +8,7 @@ from typing import Any
 from bot.addresses import ToStakeholder
 from bot.buttons import Action, action
 from bot.intents import Context, Intent
+from bot.knowledge.normalise import Normaliser
 from bot.messages import Button
 from bot.queries import stakeholders, tickets
 from bot.queries.survey import record_answer, surveyed_since
@@ -165,7 +166,11 @@ def typed_score(turn: Turn, text: str) -> int | None:
     the way the conversation reads everything (abbreviations of knowledge/_language.yaml,
     letter repeats): "sgt baik" is "sangat baik", "mantaaap" is "mantap"."""
     intents = turn.knowledge.intents
-    normalise = intents.normalise if intents is not None else _words
+    normalise = (
+        intents.normalise
+        if intents is not None
+        else Normaliser(turn.matcher.knowledge.abbreviations, ())  # as intents would read it
+    )
     words = normalise(text)
     if words.isdigit() and 1 <= int(words) <= 4:
         return int(words)
@@ -180,10 +185,6 @@ def typed_score(turn: Turn, text: str) -> int | None:
     if best is None or len(words.split()) > 6:  # a sentence is not a score
         return None
     return best[1]
-
-
-def _words(text: str) -> str:
-    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
 
 async def handle_comment(turn: Turn) -> bool:

@@ -344,11 +344,3 @@ def test_config_refuses_an_unknown_placeholder_in_staff_texts(
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert "texts" in str(caught.value) and expected in str(caught.value)
-
-
-def test_the_desk_cards_suggestion_rule_reads_real_reason_codes() -> None:
-    """Reasons the desk card looks for are codes the handlers write, so a reworded code cannot
-    silently switch the suggestion line off (or leave it on)."""
-    from bot.queries.tickets import SETTLING_REASONS, SUGGESTED_REASONS
-
-    assert set(SUGGESTED_REASONS) | set(SETTLING_REASONS) <= set(REASON_CODES)

@@ -22,10 +22,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.knowledge.matcher import Decision, Matcher, char_wb_ngrams
 from bot.knowledge.model import KnowledgeBase
+from bot.labels import CSO_KB_ANSWER, reason_pattern
 from bot.queries.erasure import ERASED
 from bot.store.models import Ticket, TicketEvent, TicketStatus
 
-CSO_ANSWER_REASON = "knowledge base answer "  # the event reason of /jawab <topic>
+_CSO_ANSWER = reason_pattern(CSO_KB_ANSWER)  # the event reason of /jawab <topic>
 # Account, NIP, SPM and phone numbers are personal or case data, never example text.
 _LONG_NUMBER = re.compile(r"\d{5,}")
 CLUSTER_SIMILARITY = 0.45  # cosine of character n-grams: "the same question, worded anew"
@@ -84,11 +85,11 @@ async def desk_resolutions(session: AsyncSession, since: datetime | None) -> lis
         if closing is None:
             continue
         by_cso = [
-            e.reason.removeprefix(CSO_ANSWER_REASON).strip()
+            answered["topic"]
             for e in trail
             if e.actor.startswith("cso:")
             and e.to_status == TicketStatus.ANSWERED
-            and e.reason.startswith(CSO_ANSWER_REASON)
+            and (answered := _CSO_ANSWER.fullmatch(e.reason)) is not None
         ]
         confirmed = closing.actor == "stakeholder" or closing.actor.startswith("cso:")
         if by_cso and confirmed:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import re
+from typing import TypeVar
 
-from sqlmodel import col, func, or_, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.labels import (
+    CSO_KB_ANSWER,
+    CSO_ONLY_ENTRY,
+    GUIDANCE_ANSWER,
+    PROVISIONAL_ANSWER,
+    RESOLVED_BY_CSO,
+    reason_pattern,
+)
 from bot.store.models import (
     Attachment,
     Direction,
@@ -16,14 +24,16 @@ from bot.store.models import (
     TicketStatus,
 )
 
+Row = TypeVar("Row", Ticket, Stakeholder)
 
-def _kept(session: AsyncSession, ticket: Ticket | None) -> Ticket | None:
+
+def _kept(session: AsyncSession, row: Row | None) -> Row | None:
     """Held for the session's life: SQLAlchemy's identity map holds objects only weakly, so a
-    ticket a handler read but did not change would be dropped and read again by the next
-    `get` of the same turn (one more query for most replies and every progress message)."""
-    if ticket is not None:
-        session.info.setdefault("tickets", {})[ticket.id] = ticket
-    return ticket
+    row a handler read but did not change would be dropped and read again by the next `get`
+    of the same turn (one more query for most replies and every progress message)."""
+    if row is not None:
+        session.info.setdefault("kept", {})[(type(row), row.id)] = row
+    return row
 
 
 async def get(session: AsyncSession, ticket_id: int | None) -> Ticket | None:
@@ -42,7 +52,7 @@ async def get_with_stakeholder(session: AsyncSession, ticket_id: int) -> Ticket 
     if row is None:
         return await get(session, ticket_id)
     ticket, stakeholder = row
-    session.info.setdefault("stakeholders", {})[stakeholder.id] = stakeholder
+    _kept(session, stakeholder)
     return _kept(session, ticket)
 
 
@@ -98,20 +108,11 @@ async def received_attachments(session: AsyncSession, ticket_id: int) -> int:
     return int((await session.exec(query)).one())
 
 
-# How a ticket's knowledge-base suggestion stands, from its status changes' reasons (codes of
-# bot.labels.REASON_CODES): the bot handed it to a CSO with an entry it could not present as
-# settled (sent as provisional or guidance, or kept for CSOs), or a CSO settled it since.
-SUGGESTED_REASONS = (
-    "provisional answer from unverified entry {topic}",
-    "guidance from entry {topic}, a CSO confirms the specifics",
-    "entry {topic} is for CSOs only",
-)
-SETTLING_REASONS = ("knowledge base answer {topic}", "resolved by CSO")
-
-
-def _like(code: str) -> str:
-    """`entry {topic} is for CSOs only` → `entry % is for CSOs only`."""
-    return re.sub(r"\{\w+\}", "%", code)
+# How a ticket's knowledge-base suggestion stands, from its status changes' reasons: the bot
+# handed it to a CSO with an entry it could not present as settled (sent as provisional or
+# guidance, or kept for CSOs), or a CSO settled it since.
+_SUGGESTED = tuple(map(reason_pattern, (PROVISIONAL_ANSWER, GUIDANCE_ANSWER, CSO_ONLY_ENTRY)))
+_SETTLED = tuple(map(reason_pattern, (CSO_KB_ANSWER, RESOLVED_BY_CSO)))
 
 
 async def suggestion_pending(session: AsyncSession, ticket_id: int) -> bool:
@@ -119,20 +120,12 @@ async def suggestion_pending(session: AsyncSession, ticket_id: int) -> bool:
     it (a reopened ticket a CSO already answered does not)."""
     query = (
         select(TicketEvent.reason)
-        .where(
-            TicketEvent.ticket_id == ticket_id,
-            or_(
-                *(
-                    col(TicketEvent.reason).like(_like(code))
-                    for code in (*SUGGESTED_REASONS, *SETTLING_REASONS)
-                )
-            ),
-        )
+        .where(TicketEvent.ticket_id == ticket_id)
         .order_by(col(TicketEvent.id).desc())
-        .limit(1)
     )
-    reason = (await session.exec(query)).first()
-    return reason is not None and any(
-        re.fullmatch(re.escape(_like(code)).replace("%", ".*"), reason)
-        for code in SUGGESTED_REASONS
-    )
+    for reason in (await session.exec(query)).all():  # a ticket has a handful of events
+        if any(pattern.fullmatch(reason) for pattern in _SUGGESTED):
+            return True
+        if any(pattern.fullmatch(reason) for pattern in _SETTLED):
+            return False
+    return False
