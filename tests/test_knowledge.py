@@ -170,6 +170,8 @@ def test_normalisation_of_chat_style_indonesian() -> None:
     assert normalise("tolonggggg") == "tolong"
     assert normalise("minus") == "minus"  # fillers are whole words only
     assert normalise("🙏🙏") == ""
+    # Sundanese and Javanese spellings keep their letters; a typographic apostrophe splits
+    assert normalise("Pagawé Désémber, aksés SP2D’nya") == "pagawe desember akses sp2d nya"
 
 
 @pytest.fixture

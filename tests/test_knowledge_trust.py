@@ -17,6 +17,7 @@ import yaml
 from bot.clock import FakeClock
 from bot.config import load_config
 from bot.knowledge import Decision, KnowledgeError, Matcher, load_knowledge
+from bot.knowledge.normalise import Normaliser
 from bot.knowledge.review import needs_review, render_review, warnings
 from bot.knowledge.suggest import (
     Resolution,
@@ -278,6 +279,22 @@ def test_check_warns_and_review_lists_per_section(tmp_path: Path) -> None:
     )
     assert cli.returncode == 0, cli.stderr
     assert "tup-pengajuan" in cli.stdout and "last reviewed" not in cli.stdout
+
+
+def test_a_regional_word_may_not_rewrite_an_official_term(tmp_path: Path) -> None:
+    config = load_config(config_for_tests(tmp_path, staff=STAFF))
+    kb = knowledge_copy(tmp_path, **{"tup-pengajuan": {"keywords": ["tup", "dak tup"]}})
+    language = kb / "_language.yaml"
+    data = yaml.safe_load(language.read_text(encoding="utf-8"))
+    data["regional"] = {"dak": "tidak", "kulo": "saya"}
+    language.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    knowledge = load_knowledge(kb, SECTIONS)
+    assert Normaliser(knowledge.abbreviations, ())("kulo dereng") == "saya dereng"
+    found = [line for line in warnings(knowledge, config) if "regional word" in line]
+    assert found == [
+        "_language.yaml: regional word 'dak' (read as 'tidak') is a word of entry "
+        "tup-pengajuan's «dak tup»; remove it from `regional:`"
+    ]
 
 
 def test_a_regulation_checked_in_two_places_is_cited_once(tmp_path: Path) -> None:

@@ -123,6 +123,7 @@ class _OutOfScopeFile(_Strict):
 
 class _LanguageFile(_Strict):
     abbreviations: dict[str, str] = Field(default_factory=dict)
+    regional: dict[str, str] = Field(default_factory=dict)
     phrases: dict[str, str] = Field(default_factory=dict)
     fillers: list[str] = Field(default_factory=list)
 
@@ -182,6 +183,7 @@ def load_knowledge(directory: Path, sections: Iterable[str] | None = None) -> Kn
     entries: list[Entry] = []
     out_of_scope: list[OutOfScope] = []
     abbreviations: dict[str, str] = {}
+    regional: dict[str, str] = {}
     phrases: dict[str, str] = {}
     fillers: list[str] = []
     seen: dict[str, str] = {}
@@ -195,6 +197,7 @@ def load_knowledge(directory: Path, sections: Iterable[str] | None = None) -> Kn
             language = _load_language(document, problems)
             if language is not None:
                 abbreviations.update(language.abbreviations)
+                regional.update(language.regional)
                 phrases.update(language.phrases)
                 fillers.extend(language.fillers)
         elif path.name == OUT_OF_SCOPE_FILE:
@@ -217,7 +220,11 @@ def load_knowledge(directory: Path, sections: Iterable[str] | None = None) -> Kn
     return KnowledgeBase(
         entries=tuple(entries),
         out_of_scope=tuple(out_of_scope),
-        abbreviations={key.lower(): value.lower() for key, value in abbreviations.items()},
+        # A regional word is read like an abbreviation; a chat abbreviation wins a clash.
+        abbreviations={
+            key.lower(): value.lower() for key, value in {**regional, **abbreviations}.items()
+        },
+        regional={key.lower(): value.lower() for key, value in regional.items()},
         phrases={key.lower(): value.lower() for key, value in phrases.items()},
         fillers=tuple(filler.lower() for filler in fillers),
     )

@@ -98,7 +98,8 @@ class OutOfScope:
 class KnowledgeBase:
     entries: tuple[Entry, ...]
     out_of_scope: tuple[OutOfScope, ...] = ()
-    abbreviations: dict[str, str] = field(default_factory=dict)
+    abbreviations: dict[str, str] = field(default_factory=dict)  # regional words included
+    regional: dict[str, str] = field(default_factory=dict)
     phrases: dict[str, str] = field(default_factory=dict)
     fillers: tuple[str, ...] = ()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
@@ -53,5 +54,8 @@ class Normaliser:
 
 
 def _basic(text: str) -> str:
-    text = _NON_WORD.sub(" ", text.lower())
+    # Accents folded first: Sundanese and Javanese spellings ("pagawé", "Désémber", "aksés") would
+    # otherwise lose the letter and split the word ("pagaw", "d s mber").
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    text = _NON_WORD.sub(" ", "".join(c for c in decomposed if not unicodedata.combining(c)))
     return " ".join(_REPEATS.sub(r"\1", text).split())

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.config import Config
+from bot.knowledge.loader import LANGUAGE_FILE
 from bot.knowledge.model import Entry, KnowledgeBase
 
 # "konfirmasikan ke KPPN", "silakan hubungi KPPN", "datang langsung ke KPPN": the stakeholder is
@@ -55,8 +56,26 @@ def warnings(knowledge: KnowledgeBase, config: Config) -> list[str]:
                 lines.append(
                     f"{where}: source {source.citation} does not say where it was checked"
                 )
+    lines.extend(_regional_clashes(knowledge))
     for entry_id in sorted(set(config.knowledge.delivery) - {e.id for e in knowledge.entries}):
         lines.append(f"config.yaml: knowledge.delivery names unknown entry {entry_id!r}")
+    return lines
+
+
+def _regional_clashes(knowledge: KnowledgeBase) -> list[str]:
+    """A regional word that is also a word of an entry's keywords or title ("dak" is Palembang
+    for "tidak" and the DAK of dak-fisik) would rewrite the official term out of every question."""
+    lines = []
+    for entry in knowledge.entries:
+        for term in (*entry.keywords, entry.title):
+            for word in sorted(
+                set(re.findall(r"[a-z0-9]+", term.lower())) & knowledge.regional.keys()
+            ):
+                lines.append(
+                    f"{LANGUAGE_FILE}: regional word {word!r} (read as "
+                    f"{knowledge.regional[word]!r}) is a word of entry {entry.id}'s «{term}»; "
+                    "remove it from `regional:`"
+                )
     return lines
 
 
