@@ -291,10 +291,11 @@ def test_a_regional_word_may_not_rewrite_an_official_term(tmp_path: Path) -> Non
     knowledge = load_knowledge(kb, SECTIONS)
     assert Normaliser(knowledge.abbreviations, ())("kulo dereng") == "saya dereng"
     found = [line for line in warnings(knowledge, config) if "regional word" in line]
-    assert found == [
+    expected = (
         "_language.yaml: regional word 'dak' (read as 'tidak') is a word of entry "
         "tup-pengajuan's «dak tup»; remove it from `regional:`"
-    ]
+    )
+    assert found == [expected]
 
 
 def test_a_regulation_checked_in_two_places_is_cited_once(tmp_path: Path) -> None:
