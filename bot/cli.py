@@ -157,7 +157,10 @@ def _parser() -> argparse.ArgumentParser:
     # seen): thresholds fitted on one set do worse on the next, so they keep a safety margin. On
     # the fresh set, 1.5 % wrong where fitted became 3.2 % (README "Matcher measurements").
     kb_calibrate.add_argument(
-        "--max-wrong", type=float, default=1.0, help="wrong answers allowed, %% (default 1.0)"
+        "--max-wrong",
+        type=float,
+        default=1.0,
+        help="wrong answers allowed in each file, %% (default 1.0)",
     )
     kb_calibrate.add_argument(
         "--min-rejection",
@@ -468,20 +471,25 @@ def _labelled(files: list[str]) -> list[Labelled] | None:
 async def _kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge.evaluation import calibrate
 
-    items = _labelled(args.file)
-    if items is None:
+    sets = [_labelled([name]) for name in args.file]
+    if any(items is None for items in sets):
         return EXIT_CONFIG
     result = calibrate(
-        _matcher(settings), items, max_wrong=args.max_wrong, min_rejection=args.min_rejection
+        _matcher(settings),
+        [items for items in sets if items is not None],
+        max_wrong=args.max_wrong,
+        min_rejection=args.min_rejection,
     )
     if result is None:
-        print("no thresholds meet those limits on this file; add example questions to the entries")
+        print(
+            "no thresholds meet those limits on these files; add example questions to the entries"
+        )
         return EXIT_RUNTIME
     chosen = result.thresholds
     print("suggested `matcher:` settings for config.yaml:")
     for key, value in chosen.model_dump().items():
         print(f"  {key}: {value:g}")
-    print("with them, on this file:")
+    print("with them, on these files together:")
     print("\n".join("  " + line for line in result.report.lines(worst=5)))
     return 0
 

@@ -221,9 +221,7 @@ def test_evaluation_counts_follow_the_definitions(fixture_matcher: Matcher) -> N
         fixture_matcher.match,
         [
             Labelled("bagaimana cara mengajukan tup?", "tup-pengajuan"),  # strict, top-3
-            Labelled(
-                "bagaimana cara mengajukan tup?", "gup-pengisian"
-            ),  # wrong answer, yet among the candidates
+            Labelled("kapan gup bisa diajukan", "tup-pengajuan"),  # wrong, yet a candidate
             Labelled("masalah sp2d saya", "retur-sp2d"),  # clarify with it offered: top-3
             Labelled("cara lapor spt tahunan pribadi", "none"),  # rejected
             Labelled("kapan gup bisa diajukan", "none"),  # answered out of scope: wrong
@@ -232,7 +230,7 @@ def test_evaluation_counts_follow_the_definitions(fixture_matcher: Matcher) -> N
     assert (report.total, report.in_scope, report.out_of_scope) == (5, 3, 2)
     assert (report.strict, report.top3, report.wrong, report.rejected) == (1, 3, 2, 1)
     assert report.confusions == {
-        ("gup-pengisian", "tup-pengajuan"): 1,
+        ("tup-pengajuan", "gup-pengisian"): 1,
         ("retur-sp2d", "sp2d-status"): 1,
     }
 

@@ -330,7 +330,9 @@ def test_suggestions_come_from_the_desk_and_help_only_once_applied(tmp_path: Pat
     config = load_config(config_for_tests(tmp_path))
     knowledge = load_knowledge(FIXTURE_KB, SECTIONS)
     matcher = Matcher(knowledge, config.matcher)
-    taught = "rekening penerima salah jadi uangnya mantul ke kas negara, gimana bayar ulangnya"
+    taught = (
+        "transferan ke rekanan nyangkut gara2 nama di buku tabungan beda, gimana biar cair lagi"
+    )
     assert matcher.match(taught).decision is not Decision.ANSWER
     resolutions = [
         Resolution(taught, "retur-sp2d"),
@@ -357,9 +359,11 @@ def test_suggestions_come_from_the_desk_and_help_only_once_applied(tmp_path: Pat
     assert pasted["new_entries"][0]["verified"] is False
     assert matcher.knowledge is knowledge  # suggesting changed nothing
     learned = Matcher(apply_examples(knowledge, found.examples), config.matcher)
-    similar = "rekening penerima salah, uangnya mantul ke kas negara, cara bayar ulang?"
-    assert learned.match(similar).best is not None
-    assert learned.match(similar).best.id == "retur-sp2d"  # type: ignore[union-attr]
+    similar = "transferan ke rekanan nyangkut karena nama di buku tabungan beda, bagaimana supaya cair lagi?"
+    assert matcher.match(similar).decision is not Decision.ANSWER
+    after = learned.match(similar)
+    assert after.decision is Decision.ANSWER and after.best is not None
+    assert after.best.id == "retur-sp2d"
 
 
 def test_an_unsure_match_offers_its_best_guesses(tmp_path: Path) -> None:
@@ -411,7 +415,9 @@ async def test_kb_suggest_reads_what_the_desk_resolved(tmp_path: Path, clock: Fa
     """Tickets resolved at the desk, then `csobot kb suggest` on that database: the /jawab topic's
     missed question as a candidate example, a free answer asked twice as a candidate entry."""
     runtime = await runtime_for(tmp_path, clock, FIXTURE_KB)
-    taught = "uangnya mantul ke kas negara krn rekening salah, bayar ulangnya gimana"
+    taught = (
+        "transferan ke rekanan nyangkut gara2 nama di buku tabungan beda, gimana biar cair lagi"
+    )
     try:
         asked = [
             ("3001", "bagaimana cara mutasi pegawai ke kementerian lain", "/selesai Lewat BKN."),

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 EXIT_INVALID = 2  # the child found problems in the knowledge files (printed one per line)
 BUILD_TIMEOUT = 600  # seconds; ten thousand entries build in under a minute (`make bench`)
 
-CACHE_VERSION = "matcher-8"
+CACHE_VERSION = "matcher-9"
 
 
 def knowledge_digest(directory: Path, sections: Iterable[str]) -> str:
