@@ -8,10 +8,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from typing import TYPE_CHECKING
 
-from bot.calendar import WorkingCalendar, calendar_for
 from bot.config import Config, load_config
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # the calendar (holidays) loads only for the calendar commands
+    from bot.calendar import WorkingCalendar
 
 EXIT_INPUT = 2
 
@@ -72,6 +75,8 @@ def _calendar(config: Config, office_id: str) -> WorkingCalendar | None:
             file=sys.stderr,
         )
         return None
+    from bot.calendar import calendar_for
+
     return calendar_for(config, office_id)
 
 

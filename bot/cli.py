@@ -17,17 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bot.calendar_cli import register as register_calendar
 from bot.config import Config, ConfigError, load_config
 from bot.kb_cli import register as register_kb
 from bot.knowledge import KnowledgeBase, KnowledgeError, Matcher
 from bot.knowledge.evaluation import Labelled
 from bot.settings import Settings
-from bot.store import db
+from bot.store.errors import DatabaseError
 
+# The database layer (SQLAlchemy, Alembic: about half a second) is imported by the commands
+# that use it, so `csobot kb match` and the other file-only commands answer at once.
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from bot.runtime import Runtime
 
 EXIT_RUNTIME = 1
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, KnowledgeError) as exc:
         print(f"csobot: configuration problem:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except db.DatabaseError as exc:
+    except DatabaseError as exc:
         print(f"csobot: database problem: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     except KeyboardInterrupt:
@@ -332,6 +334,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store import db
+
     engine = db.create_engine(settings.database_url)
     try:
         await db.upgrade(engine)
@@ -343,6 +347,8 @@ async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _db_current(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store import db
+
     engine = db.create_engine(settings.database_url)
     try:
         applied, head = await db.current_revision(engine)
@@ -357,6 +363,7 @@ async def _db_current(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
     from bot.queries.tickets import with_status
+    from bot.store import db
     from bot.store.models import OPEN_STATUSES, TicketStatus
 
     known = {status.value for status in TicketStatus}
@@ -503,12 +510,15 @@ def _emit(text: str, output: str | None) -> None:
 
 
 async def _database(settings: Settings) -> AsyncEngine:
+    from bot.store import db
+
     engine = db.create_engine(settings.database_url)
     await db.upgrade(engine)
     return engine
 
 
 async def _transcript(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store import db
     from bot.transcript import load_transcript, render_html, render_jsonl, render_markdown
 
     config = load_config(settings.csobot_config)
@@ -542,6 +552,7 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
         render_html,
         render_json,
     )
+    from bot.store import db
 
     config = load_config(settings.csobot_config)
     office = args.office or config.office
@@ -581,6 +592,7 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
 async def _retention_purge(settings: Settings, args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
     from bot.retention import months_before, purge
+    from bot.store import db
 
     config = load_config(settings.csobot_config)
     now = SystemClock().now()

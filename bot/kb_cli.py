@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from bot.config import Config, load_config
 from bot.knowledge import Matcher
 from bot.settings import Settings
-from bot.store import db
 
 EXIT_INPUT = 2
 
@@ -23,7 +22,7 @@ EXIT_INPUT = 2
 def cached_matcher_for(settings: Settings, config: Config) -> Matcher:
     """From the same on-disk cache the bot uses: unchanged files need no rebuild (nor
     scikit-learn), so the kb commands answer at once."""
-    from bot.runtime import load_matcher
+    from bot.knowledge.cache import load_matcher
 
     return load_matcher(config, settings.csobot_knowledge_dir, settings.csobot_data_dir / "cache")
 
@@ -75,6 +74,7 @@ async def _review(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _suggest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge.suggest import desk_resolutions, render_yaml, suggest
+    from bot.store import db
 
     if args.days < 1 or args.min_cluster < 1:
         print("csobot: --days and --min-cluster must be 1 or more", file=sys.stderr)

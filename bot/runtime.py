@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,8 +12,8 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.engine import Engine
 from bot.intents import DEFAULT_INTENTS, INTENTS_FILE, IntentReader, load_intents
-from bot.knowledge import Matcher, load_knowledge
-from bot.knowledge.cache import cached_matcher
+from bot.knowledge import Matcher
+from bot.knowledge.cache import load_matcher
 from bot.knowledge_holder import KnowledgeHolder
 from bot.settings import Settings
 from bot.store import db
@@ -35,25 +34,6 @@ class Runtime:
 
     async def close(self) -> None:
         await self.db_engine.dispose()
-
-
-def load_matcher(
-    config: Config, directory: Path, cache_dir: Path | None = None, *, apart: bool = False
-) -> Matcher:
-    """Raises KnowledgeError with every problem when the knowledge base is invalid.
-
-    With `cache_dir`, unchanged knowledge files are loaded from the cache built last time;
-    `apart` builds changed ones in a child process (a long-running bot stays lean).
-    """
-
-    def build() -> Matcher:
-        return Matcher(load_knowledge(directory, sections=config.sections), config.matcher)
-
-    if cache_dir is None:
-        return build()
-    matcher = cached_matcher(directory, config.sections, cache_dir, build, apart=apart)
-    matcher.thresholds = config.matcher  # thresholds are config, not part of what is cached
-    return matcher
 
 
 async def build_runtime(

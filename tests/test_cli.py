@@ -179,10 +179,12 @@ sudah jelas, makasih pak
 
 def test_kb_match_answers_from_the_cache_without_scikit_learn(tmp_path: Path) -> None:
     """The first `kb match` builds the matcher (scikit-learn) and caches it; later ones load the
-    cache and answer without importing scikit-learn, which is what made the first answer slow."""
+    cache and answer without importing scikit-learn, which is what made the first answer slow.
+    Neither needs the database layer (SQLAlchemy and Alembic: half a second more)."""
     script = (
         "import sys; from bot.cli import main; code = main(['kb', 'match', 'cara ajukan tup']); "
         "print('sklearn loaded' if 'sklearn' in sys.modules else 'sklearn not loaded'); "
+        "assert 'sqlalchemy' not in sys.modules and 'holidays' not in sys.modules; "
         "sys.exit(code)"
     )
     outputs = []
@@ -201,7 +203,7 @@ def test_a_long_running_bot_builds_the_knowledge_base_apart(tmp_path: Path) -> N
     are reported like an in-process build's."""
     script = (
         "import sys; from pathlib import Path; from bot.config import load_config; "
-        "from bot.runtime import load_matcher; "
+        "from bot.knowledge.cache import load_matcher; "
         f"config = load_config(Path({str(config_for_tests(tmp_path))!r})); "
         f"m = load_matcher(config, Path({str(FIXTURE_KB)!r}), Path('cache'), apart=True); "
         "print(m.match('cara ajukan tup').best.id, 'sklearn' in sys.modules)"
@@ -213,7 +215,7 @@ def test_a_long_running_bot_builds_the_knowledge_base_apart(tmp_path: Path) -> N
 
     from bot.config import load_config
     from bot.knowledge import KnowledgeError
-    from bot.runtime import load_matcher
+    from bot.knowledge.cache import load_matcher
 
     broken = tmp_path / "broken"
     shutil.copytree(FIXTURE_KB, broken)

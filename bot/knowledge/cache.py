@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bot.config import MatcherConfig
+from bot.config import Config, MatcherConfig
 from bot.knowledge.loader import KnowledgeError, load_knowledge
 from bot.knowledge.matcher import Matcher
 
@@ -71,6 +71,25 @@ def cached_matcher(
                 old.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("knowledge cache not written (%s); the next start builds again", exc)
+    return matcher
+
+
+def load_matcher(
+    config: Config, directory: Path, cache_dir: Path | None = None, *, apart: bool = False
+) -> Matcher:
+    """Raises KnowledgeError with every problem when the knowledge base is invalid.
+
+    With `cache_dir`, unchanged knowledge files are loaded from the cache built last time;
+    `apart` builds changed ones in a child process (a long-running bot stays lean).
+    """
+
+    def build() -> Matcher:
+        return Matcher(load_knowledge(directory, sections=config.sections), config.matcher)
+
+    if cache_dir is None:
+        return build()
+    matcher = cached_matcher(directory, config.sections, cache_dir, build, apart=apart)
+    matcher.thresholds = config.matcher  # thresholds are config, not part of what is cached
     return matcher
 
 

@@ -15,13 +15,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.store.errors import DatabaseError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 SessionFactory = async_sessionmaker[AsyncSession]
-
-
-class DatabaseError(Exception):
-    """The database cannot be used; the message says what to fix."""
 
 
 # Connections a process keeps open. SQLite takes one writer at a time: a few connections and
