@@ -478,14 +478,14 @@ def _labelled(files: list[str]) -> list[Labelled] | None:
 async def _kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge.evaluation import calibrate
 
-    sets = [_labelled([name]) for name in args.file]
-    if any(items is None for items in sets):
-        return EXIT_CONFIG
+    sets = []
+    for name in args.file:  # one set per file: the wrong-answer limit holds in each
+        items = _labelled([name])
+        if items is None:
+            return EXIT_CONFIG
+        sets.append(items)
     result = calibrate(
-        _matcher(settings),
-        [items for items in sets if items is not None],
-        max_wrong=args.max_wrong,
-        min_rejection=args.min_rejection,
+        _matcher(settings), sets, max_wrong=args.max_wrong, min_rejection=args.min_rejection
     )
     if result is None:
         print(

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import load_config
 from bot.knowledge import Decision, KnowledgeError, Matcher, load_knowledge
-from bot.knowledge.evaluation import Labelled, evaluate, match_json
+from bot.knowledge.evaluation import Labelled, calibrate, evaluate, match_json
 from bot.knowledge.normalise import Normaliser
 from bot.runtime import Runtime
 from tests.conftest import FIXTURE_KB, ROOT, TEST_MATCHER, FakeChat
@@ -233,6 +233,18 @@ def test_evaluation_counts_follow_the_definitions(fixture_matcher: Matcher) -> N
         ("tup-pengajuan", "gup-pengisian"): 1,
         ("retur-sp2d", "sp2d-status"): 1,
     }
+
+
+def test_calibration_keeps_the_wrong_answer_limit_in_each_set(fixture_matcher: Matcher) -> None:
+    """Pooled, two hundred easy questions let a small set run at 100 % wrong answers (1 of 202
+    is under 1 %); per set, no threshold may answer that set's question wrongly."""
+    easy = [Labelled("bagaimana cara mengajukan tup?", "tup-pengajuan")] * 200
+    easy.append(Labelled("cara lapor spt tahunan pribadi", "none"))
+    hard = [Labelled("kapan gup bisa diajukan", "tup-pengajuan")]  # answered: gup-pengisian
+    pooled = calibrate(fixture_matcher, [easy + hard])
+    assert pooled is not None and (pooled.report.strict, pooled.report.wrong) == (200, 1)
+    each = calibrate(fixture_matcher, [easy, hard])
+    assert each is not None and (each.report.strict, each.report.wrong) == (0, 0)
 
 
 def test_kb_match_and_eval_commands(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ class Normaliser:
         fillers: Iterable[str],
         phrases: Mapping[str, str] | None = None,
     ) -> None:
-        self._abbreviations = {_basic(key): _basic(value) for key, value in abbreviations.items()}
+        self._abbreviations = {plain(key): plain(value) for key, value in abbreviations.items()}
         # Everyday descriptions of official terms ("kas kecil" → "uang persediaan"): matched as
         # whole words after abbreviations are expanded, longest first.
-        self._phrases = {_basic(key): _basic(value) for key, value in (phrases or {}).items()}
+        self._phrases = {plain(key): plain(value) for key, value in (phrases or {}).items()}
         self._phrase_pattern = (
             re.compile(
                 r"\b(?:"
@@ -35,7 +35,7 @@ class Normaliser:
             else None
         )
         filler_phrases = sorted(
-            {_basic(filler) for filler in fillers if _basic(filler)}, key=len, reverse=True
+            {plain(filler) for filler in fillers if plain(filler)}, key=len, reverse=True
         )
         self._fillers = (
             re.compile(r"\b(?:" + "|".join(map(re.escape, filler_phrases)) + r")\b")
@@ -44,7 +44,7 @@ class Normaliser:
         )
 
     def __call__(self, text: str) -> str:
-        words = [self._abbreviations.get(word, word) for word in _basic(text).split()]
+        words = [self._abbreviations.get(word, word) for word in plain(text).split()]
         expanded = " ".join(word for word in words if word)
         if self._phrase_pattern is not None:
             expanded = self._phrase_pattern.sub(lambda m: self._phrases[m.group(0)], expanded)
@@ -53,9 +53,13 @@ class Normaliser:
         return " ".join(expanded.split())
 
 
-def _basic(text: str) -> str:
-    # Accents folded first: Sundanese and Javanese spellings ("pagawé", "Désémber", "aksés") would
-    # otherwise lose the letter and split the word ("pagaw", "d s mber").
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    text = _NON_WORD.sub(" ", "".join(c for c in decomposed if not unicodedata.combining(c)))
-    return " ".join(_REPEATS.sub(r"\1", text).split())
+def plain(text: str) -> str:
+    """Lower case, accents folded, letter repeats undone, words only: the words everything
+    else (abbreviations, phrases, fillers, `kb check`) is compared on."""
+    text = text.lower()
+    if not text.isascii():
+        # Sundanese and Javanese spellings ("pagawé", "Désémber", "aksés") would otherwise lose
+        # the letter and split the word ("pagaw", "d s mber").
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(_REPEATS.sub(r"\1", _NON_WORD.sub(" ", text)).split())

@@ -14,6 +14,7 @@ from datetime import date
 from bot.config import Config
 from bot.knowledge.loader import LANGUAGE_FILE
 from bot.knowledge.model import Entry, KnowledgeBase
+from bot.knowledge.normalise import plain
 
 # "konfirmasikan ke KPPN", "silakan hubungi KPPN", "datang langsung ke KPPN": the stakeholder is
 # talking to the KPPN already; the answer should say what the CSO will do instead.
@@ -68,9 +69,7 @@ def _regional_clashes(knowledge: KnowledgeBase) -> list[str]:
     lines = []
     for entry in knowledge.entries:
         for term in (*entry.keywords, entry.title):
-            for word in sorted(
-                set(re.findall(r"[a-z0-9]+", term.lower())) & knowledge.regional.keys()
-            ):
+            for word in sorted(set(plain(term).split()) & knowledge.regional.keys()):
                 lines.append(
                     f"{LANGUAGE_FILE}: regional word {word!r} (read as "
                     f"{knowledge.regional[word]!r}) is a word of entry {entry.id}'s «{term}»; "
