@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from bot.clock import FakeClock
@@ -16,6 +17,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.scheduler import Scheduler
 from bot.skm import skm_index
 from bot.store.models import Message, ScheduledJob, SurveyResponse, Ticket
+from bot.turn import Turn
 from tests.conftest import ROOT, FakeChat, config_for_tests, events, make_settings, rows
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -386,9 +388,113 @@ async def test_a_job_whose_turn_fails_is_set_aside_once_not_retried_forever(
         await chat.host.scheduler.run_due()
         jobs = await rows(runtime, ScheduledJob)
         failed = sorted(job.kind for job in jobs if job.status == "failed")
-        assert failed == ["progress", "queue_reminder"] and len(calls) == 2
+        # Tried in their batch (rolled back as a whole), then each alone, where it is set aside.
+        assert failed == ["progress", "queue_reminder"] and len(calls) == 4
         clock.set(wib(23, 10, 10))
         await chat.host.scheduler.run_due()
-        assert len(calls) == 2  # set aside: not tried again
+        assert len(calls) == 4  # set aside: not tried again
+    finally:
+        await runtime.close()
+
+
+async def three_queued_tickets(runtime: Runtime) -> list[FakeChat]:
+    chats = []
+    for user_id in ("1001", "1002", "1003"):
+        chat = FakeChat(runtime, user_id=user_id)
+        await chat.identify()
+        await chat.send("bagaimana cara mengajukan tup?")
+        await chat.press("Belum")
+        chats.append(chat)
+    return chats
+
+
+async def test_due_jobs_of_many_tickets_share_a_transaction(tmp_path: Path) -> None:
+    """A backlog runs in batches: one transaction for every ticket's first due job, one for
+    every ticket's second, and so on (one ticket's jobs in order, never in one transaction)."""
+    clock = FakeClock(wib(23, 9))
+    runtime = await runtime_for(tmp_path, clock)
+    try:
+        chats = await three_queued_tickets(runtime)
+        clock.set(wib(23, 10))  # each ticket's first progress message and queue reminder
+        due: dict[int, int] = {}
+        for job in await rows(runtime, ScheduledJob):
+            if job.due_at <= clock.now():
+                due[job.ticket_id] = due.get(job.ticket_id, 0) + 1
+        assert len(due) == 3 and max(due.values()) == 2
+        await chats[0].host.scheduler.run_weekly_report()  # not a job: out of the count below
+        claims: list[str] = []
+
+        def count_claims(conn: object, cursor: object, statement: str, *_: object) -> None:
+            if statement.startswith("INSERT INTO processed_update"):
+                claims.append(statement)
+
+        engine = runtime.db_engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count_claims)
+        try:
+            assert await chats[0].host.scheduler.run_due() == sum(due.values())
+        finally:
+            event.remove(engine, "before_cursor_execute", count_claims)
+        # One statement (and transaction) per layer takes the keys of all its jobs: 2, not 6.
+        assert len(claims) == max(due.values())
+        for chat in chats:
+            assert len(await sent(runtime, chat.user_id, "Kabar perkembangan")) == 1
+        jobs = await rows(runtime, ScheduledJob)
+        assert sorted(job.ticket_id for job in jobs if job.status == "done") == sorted(
+            ticket_id for ticket_id, count in due.items() for _ in range(count)
+        )
+        planned = {
+            job.ticket_id for job in jobs if job.kind == "progress" and job.status == "pending"
+        }
+        assert planned == set(due)  # each ticket's next progress message
+    finally:
+        await runtime.close()
+
+
+async def test_a_failing_job_in_a_batch_does_not_hold_back_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When one job's turn fails, its batch is rolled back and each job runs alone: the others
+    still reach their stakeholders exactly once, and only the broken one is set aside."""
+    from handlers import service_clock
+
+    clock = FakeClock(wib(23, 9))
+    runtime = await runtime_for(tmp_path, clock)
+    try:
+        chats = await three_queued_tickets(runtime)
+        stakeholder = await chats[1].stakeholder()
+        assert stakeholder is not None
+        (broken_ticket,) = [
+            ticket.id
+            for ticket in await rows(runtime, Ticket)
+            if ticket.stakeholder_id == stakeholder.id
+        ]
+        original = service_clock.handle_timer
+        tried: list[int] = []
+
+        async def sometimes_broken(turn: Turn) -> None:
+            action = turn.inbound.action
+            job = await turn.session.get(ScheduledJob, action.int_arg(0) if action else 0)
+            assert job is not None
+            tried.append(job.ticket_id)
+            if job.ticket_id == broken_ticket and job.kind == "progress":
+                raise RuntimeError("bug in a timer handler")
+            await original(turn)
+
+        monkeypatch.setattr(service_clock, "handle_timer", sometimes_broken)
+        clock.set(wib(23, 10))
+        await chats[0].host.scheduler.run_due()
+        for chat in (chats[0], chats[2]):
+            assert len(await sent(runtime, chat.user_id, "Kabar perkembangan")) == 1
+        assert await sent(runtime, "1002", "Kabar perkembangan") == []
+        progress = [job for job in await rows(runtime, ScheduledJob) if job.kind == "progress"]
+        finished = sorted(
+            (job.ticket_id, job.status) for job in progress if job.status != "pending"
+        )
+        assert finished == sorted(
+            (ticket_id, "failed" if ticket_id == broken_ticket else "done")
+            for ticket_id in {job.ticket_id for job in progress}
+        )
+        # The progress layer's batch failed: its three jobs ran in it, then each alone.
+        assert tried.count(broken_ticket) >= 2 and len(tried) > len(set(tried))
     finally:
         await runtime.close()

@@ -27,7 +27,7 @@ from bot.store.models import (
 Row = TypeVar("Row", Ticket, Stakeholder)
 
 
-def _kept(session: AsyncSession, row: Row | None) -> Row | None:
+def keep(session: AsyncSession, row: Row | None) -> Row | None:
     """Held for the session's life: SQLAlchemy's identity map holds objects only weakly, so a
     row a handler read but did not change would be dropped and read again by the next `get`
     of the same turn (one more query for most replies and every progress message)."""
@@ -37,12 +37,17 @@ def _kept(session: AsyncSession, row: Row | None) -> Row | None:
 
 
 async def get(session: AsyncSession, ticket_id: int | None) -> Ticket | None:
-    return _kept(session, await session.get(Ticket, ticket_id)) if ticket_id is not None else None
+    return keep(session, await session.get(Ticket, ticket_id)) if ticket_id is not None else None
 
 
 async def get_with_stakeholder(session: AsyncSession, ticket_id: int) -> Ticket | None:
     """The ticket with its stakeholder read in the same query and kept in the session, so a
-    message to them (a progress report) needs no second read: one query per job fewer."""
+    message to them (a progress report) needs no second read: one query per job fewer. Both
+    already kept in the session (a batch of jobs read them together): no query at all."""
+    kept = session.info.get("kept", {})
+    ticket = kept.get((Ticket, ticket_id))
+    if ticket is not None and (Stakeholder, ticket.stakeholder_id) in kept:
+        return ticket  # type: ignore[no-any-return]
     query = (
         select(Ticket, Stakeholder)
         .join(Stakeholder, col(Stakeholder.id) == col(Ticket.stakeholder_id))
@@ -52,13 +57,13 @@ async def get_with_stakeholder(session: AsyncSession, ticket_id: int) -> Ticket 
     if row is None:
         return await get(session, ticket_id)
     ticket, stakeholder = row
-    _kept(session, stakeholder)
-    return _kept(session, ticket)
+    keep(session, stakeholder)
+    return keep(session, ticket)
 
 
 async def by_number(session: AsyncSession, number: str) -> Ticket | None:
     query = select(Ticket).where(Ticket.number == number.strip().upper())
-    return _kept(session, (await session.exec(query)).first())
+    return keep(session, (await session.exec(query)).first())
 
 
 async def latest_open(session: AsyncSession, stakeholder_id: int) -> Ticket | None:
@@ -69,7 +74,7 @@ async def latest_open(session: AsyncSession, stakeholder_id: int) -> Ticket | No
         .order_by(col(Ticket.id).desc())
         .limit(1)
     )
-    return _kept(session, (await session.exec(query)).first())
+    return keep(session, (await session.exec(query)).first())
 
 
 async def open_of(session: AsyncSession, stakeholder_id: int) -> list[Ticket]:
@@ -97,7 +102,7 @@ async def in_desk_thread(session: AsyncSession, chat_id: str, thread_id: str) ->
     query = select(Ticket).where(
         Ticket.desk_chat_id == chat_id, Ticket.desk_thread_id == thread_id
     )
-    return _kept(session, (await session.exec(query)).first())
+    return keep(session, (await session.exec(query)).first())
 
 
 async def received_attachments(session: AsyncSession, ticket_id: int) -> int:

@@ -131,7 +131,7 @@ async def measure(due: int, database_url: str | None = None) -> None:
 
 async def main() -> None:
     print(
-        "\n== scheduler (SQLite, one process; each due job is one transaction with its messages)"
+        "\n== scheduler (SQLite, one process; the due jobs of up to 25 tickets share a transaction)"
     )
     for due in (10, 100, 1_000):
         await measure(due)
@@ -140,7 +140,7 @@ async def main() -> None:
     if not postgres:
         print("  PostgreSQL: skipped (set CSOBOT_TEST_POSTGRES_URL)")
         return
-    print("\n== scheduler (PostgreSQL, one process; different tickets' jobs run concurrently)")
+    print("\n== scheduler (PostgreSQL, one process; batches of 25 tickets' jobs, 4 at once)")
     for due in (100, 1_000):
         async with postgres_database(postgres) as url:
             await measure(due, url)
