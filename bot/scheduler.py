@@ -1,4 +1,5 @@
-"""Runs due jobs: claims them from the database and feeds each to the engine as a timer event.
+"""Runs due jobs: claims them from the database and feeds them to the engine as timer events,
+many tickets' jobs to a transaction (Engine.handle_timers).
 
 Claiming uses SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so several bot processes can run
 the loop at once without waiting on each other; on SQLite (one process) the clause is simply
