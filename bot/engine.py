@@ -407,7 +407,7 @@ async def queue_outbound(
 
 async def queue_outbounds(
     session: AsyncSession,
-    entries: list[Queued],
+    entries: Sequence[Queued],
     *,
     now: datetime,
 ) -> list[int]:

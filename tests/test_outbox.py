@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from bot.addresses import ToStakeholder
 from bot.addressing import Delivery
-from bot.engine import queue_outbound
+from bot.clock import FakeClock
+from bot.engine import queue_outbound, queue_outbounds
 from bot.messages import Outbound
-from bot.runtime import Runtime
-from bot.store.models import OutboxItem, Stakeholder
-from tests.conftest import FakeChat, rows
+from bot.runtime import Runtime, build_runtime
+from bot.store.inserts import insert_if_new, insert_new_keys, table_of
+from bot.store.models import Message, OutboxItem, ProcessedUpdate, Stakeholder
+from tests.conftest import FakeChat, make_settings, postgres_database, postgres_url, rows
 
 
 async def test_a_message_queued_before_a_chat_changed_reaches_the_new_chat(
@@ -66,3 +71,53 @@ async def test_a_send_cut_off_by_a_crash_goes_out_at_the_next_start(
     finally:
         await chat.host.stop()
     assert [o.text for _, o in chat.sender.delivered[before:]] == ["Kabar perkembangan"]
+
+
+async def queue_many_and_check(runtime: Runtime) -> None:
+    """Forty messages to forty chats queued in one call: every outbox row points at its own
+    message (the ids come back from one INSERT … RETURNING in the order given), and a duplicate
+    idempotency key is refused without failing the transaction."""
+    now = runtime.clock.now()
+    entries = [
+        (Outbound(f"pesan nomor {n}"), Delivery("test", f"chat-{n}"), None) for n in range(40)
+    ]
+    async with runtime.sessions() as session:
+        item_ids = await queue_outbounds(session, entries, now=now)
+        await session.commit()
+    assert len(item_ids) == len(set(item_ids)) == 40
+    async with runtime.sessions() as session:
+        pairs = []
+        for item_id in item_ids:
+            item = await session.get(OutboxItem, item_id)
+            assert item is not None
+            message = await session.get(Message, item.message_id)
+            assert message is not None
+            pairs.append((item.chat_id, message.chat_id, message.text))
+    assert pairs == [(f"chat-{n}", f"chat-{n}", f"pesan nomor {n}") for n in range(40)]
+    table = table_of(ProcessedUpdate)
+    async with runtime.sessions() as session:
+        assert await insert_if_new(session, table, {"key": "k1", "processed_at": now})
+        assert not await insert_if_new(session, table, {"key": "k1", "processed_at": now})
+        rows_ = [{"key": key, "processed_at": now} for key in ("k1", "k2", "k3")]
+        assert await insert_new_keys(session, table, rows_) == {"k2", "k3"}
+        await session.commit()
+
+
+async def test_many_queued_messages_keep_their_rows_together(runtime: Runtime) -> None:
+    await queue_many_and_check(runtime)
+
+
+async def test_many_queued_messages_keep_their_rows_together_on_postgresql(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    url = postgres_url()
+    if url is None:
+        pytest.skip(
+            "CSOBOT_TEST_POSTGRES_URL is not set (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)"
+        )
+    async with postgres_database(url) as database:
+        runtime = await build_runtime(make_settings(tmp_path, database_url=database), clock=clock)
+        try:
+            await queue_many_and_check(runtime)
+        finally:
+            await runtime.close()
