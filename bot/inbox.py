@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, update
+from sqlalchemy import bindparam, exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, or_, select
@@ -46,22 +46,26 @@ async def mark_done_in(session: AsyncSession, now: datetime) -> None:
     MARKED.set(True)
 
 
+# Built once (every update runs it); the row and the time come as parameters.
+_MARK_DONE = (
+    update(InboxUpdate)
+    .where(col(InboxUpdate.id) == bindparam("row_id"))
+    .values(
+        status=InboxStatus.DONE,
+        processed_at=bindparam("now"),
+        claimed_until=None,
+        attempts=InboxUpdate.attempts + 1,
+        payload={},
+    )
+    # Nothing in the session holds the row: skip the ORM's search for objects to update.
+    .execution_options(synchronize_session=False)
+)
+
+
 async def _mark_done(session: AsyncSession, row_id: int, now: datetime) -> None:
     """Done: the raw update is emptied, as it is not needed once handled (what is kept is in
     the transcript) and may hold personal data of someone who never consented."""
-    await session.exec(
-        update(InboxUpdate)
-        .where(col(InboxUpdate.id) == row_id)
-        .values(
-            status=InboxStatus.DONE,
-            processed_at=now,
-            claimed_until=None,
-            attempts=InboxUpdate.attempts + 1,
-            payload={},
-        )
-        # Nothing in the session holds the row: skip the ORM's search for objects to update.
-        .execution_options(synchronize_session=False)
-    )
+    await session.exec(_MARK_DONE, params={"row_id": row_id, "now": now})
 
 
 # A claim outlives the process that made it by this much: then another process (or the restarted

@@ -12,9 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,8 +49,9 @@ MAX_STATUSES = 10  # status callbacks kept per message
 FailureCallback = Callable[[Message, str], Awaitable[None]]
 
 
-def _is_due(now: datetime) -> ColumnElement[bool]:
-    """Pending and past its backoff, or claimed by a process that has not finished for too long."""
+def _is_due(now: Any, stale_before: Any) -> ColumnElement[bool]:
+    """Pending and past its backoff, or claimed by a process that has not finished since
+    `stale_before` (times, or parameters of a statement built once)."""
     return or_(
         and_(
             col(OutboxItem.status) == OutboxStatus.PENDING,
@@ -57,9 +59,32 @@ def _is_due(now: datetime) -> ColumnElement[bool]:
         ),
         and_(
             col(OutboxItem.status) == OutboxStatus.SENDING,
-            col(OutboxItem.claimed_at) < now - STALE_CLAIM,
+            col(OutboxItem.claimed_at) < stale_before,
         ),
     )
+
+
+# Built once (every message runs them); ids, chats and times come as parameters.
+_CHAT_ROWS = (
+    select(OutboxItem, Message)
+    .join(Message, col(Message.id) == col(OutboxItem.message_id))
+    .where(
+        col(OutboxItem.channel) == bindparam("channel"),
+        col(OutboxItem.chat_id) == bindparam("chat_id"),
+        col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+    )
+    .order_by(col(OutboxItem.id))
+)
+_CLAIM_ROW = (
+    update(OutboxItem)
+    .where(
+        col(OutboxItem.id) == bindparam("item_id"),
+        _is_due(bindparam("now"), bindparam("stale_before")),
+    )
+    .values(status=OutboxStatus.SENDING, claimed_at=bindparam("now"))
+    # The one object it concerns is brought up to date by hand (_deliver_one).
+    .execution_options(synchronize_session=False)
+)
 
 
 class DeliveryObserver(Protocol):
@@ -143,17 +168,8 @@ class OutboxDispatcher:
         now = self.clock.now()
         sent = 0
         async with self.sessions() as session:
-            query = (
-                select(OutboxItem, Message)
-                .join(Message, col(Message.id) == col(OutboxItem.message_id))
-                .where(
-                    OutboxItem.channel == self.sender.channel,
-                    OutboxItem.chat_id == chat_id,
-                    col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-                )
-                .order_by(col(OutboxItem.id))
-            )
-            rows = list((await session.exec(query)).all())
+            params = {"channel": self.sender.channel, "chat_id": chat_id}
+            rows = list((await session.exec(_CHAT_ROWS, params=params)).all())
             for item, message in rows:
                 outcome = await self._deliver_one(session, item, message, now)
                 if outcome is None:
@@ -169,7 +185,7 @@ class OutboxDispatcher:
                 select(OutboxItem.chat_id)
                 .where(
                     OutboxItem.channel == self.sender.channel,
-                    _is_due(now),
+                    _is_due(now, now - STALE_CLAIM),
                 )
                 .distinct()
             )
@@ -228,9 +244,7 @@ class OutboxDispatcher:
         """1 sent, 0 skipped (someone else has it, it failed for good or is held), None stop
         this chat."""
         claimed = await session.exec(
-            update(OutboxItem)
-            .where(col(OutboxItem.id) == item.id, _is_due(now))
-            .values(status=OutboxStatus.SENDING, claimed_at=now)
+            _CLAIM_ROW, params={"item_id": item.id, "now": now, "stale_before": now - STALE_CLAIM}
         )
         await session.commit()
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -241,7 +255,10 @@ class OutboxDispatcher:
                 if item.status in (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.HELD)
                 else None
             )
-        item.status, item.claimed_at = OutboxStatus.SENDING, now
+        # What the claim wrote, as the row's loaded state: a later change back to pending (a
+        # postponed send) is then a change the ORM writes.
+        set_committed_value(item, "status", OutboxStatus.SENDING)
+        set_committed_value(item, "claimed_at", now)
         outbound = Outbound.from_payload(message.payload)
         desk_ticket = (  # read afresh: another process may have opened the thread meanwhile
             await session.get(Ticket, outbound.desk_ticket_id, populate_existing=True)
