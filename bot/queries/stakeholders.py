@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,13 +18,28 @@ from bot.store.models import (
     Stakeholder,
 )
 
+# Built once (every update runs them); who and where come as parameters.
+_FIND = select(Stakeholder).where(
+    col(Stakeholder.channel) == bindparam("channel"),
+    col(Stakeholder.channel_user_id) == bindparam("user_id"),
+)
+_LAST_CHOICES = (
+    select(Message.payload)
+    .where(
+        col(Message.stakeholder_id) == bindparam("stakeholder_id"),
+        col(Message.channel) == bindparam("channel"),
+        Message.direction == Direction.OUT,
+        col(Message.internal).is_(False),
+    )
+    .order_by(col(Message.id).desc())
+    .limit(1)
+)
+
 
 async def find(session: AsyncSession, channel: str, user_id: str) -> Stakeholder | None:
     """The stakeholder behind a channel account (None before consent)."""
-    query = select(Stakeholder).where(
-        Stakeholder.channel == channel, Stakeholder.channel_user_id == user_id
-    )
-    return (await session.exec(query)).one_or_none()
+    params = {"channel": channel, "user_id": user_id}
+    return (await session.exec(_FIND, params=params)).one_or_none()
 
 
 async def get(session: AsyncSession, stakeholder_id: int) -> Stakeholder | None:
@@ -40,18 +55,8 @@ async def last_choices(
 ) -> list[dict[str, Any]]:
     """The buttons of the newest message the stakeholder got on this channel (none if it had
     none): a typed number or label means pressing one of them."""
-    query = (
-        select(Message.payload)
-        .where(
-            Message.stakeholder_id == stakeholder_id,
-            Message.channel == channel,
-            Message.direction == Direction.OUT,
-            col(Message.internal).is_(False),
-        )
-        .order_by(col(Message.id).desc())
-        .limit(1)
-    )
-    payload = (await session.exec(query)).first()
+    params = {"stakeholder_id": stakeholder_id, "channel": channel}
+    payload = (await session.exec(_LAST_CHOICES, params=params)).first()
     buttons = payload.get("buttons") if isinstance(payload, dict) else None
     return [b for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else []
 
