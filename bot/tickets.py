@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.store.inserts import insert_construct
 from bot.store.models import Ticket, TicketCounter, TicketEvent, TicketStatus
 
 # Allowed moves of the consultation SOP; anything else is a bug or a stale button.
@@ -69,10 +69,8 @@ async def next_ticket_number(
     """
     day = now.astimezone(ZoneInfo(timezone)).strftime("%Y%m%d")
     scope = f"{prefix}-{day}"
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(TicketCounter)
+        insert_construct(session)(TicketCounter)
         .values(scope=scope, last=1)
         .on_conflict_do_update(
             index_elements=["scope"],

@@ -25,10 +25,19 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
+def insert_construct(session: AsyncSession) -> Any:
+    """The insert construct of the session's database: SQLite's and PostgreSQL's differ in
+    ON CONFLICT (`on_conflict_do_nothing`, `on_conflict_do_update`)."""
+    return _insert_for(_dialect(session))
+
+
 def _dialect(session: AsyncSession) -> str:
-    """The session's database kind: the two differ in their insert construct (ON CONFLICT)."""
     bind = session.bind
     return bind.dialect.name if bind is not None else "sqlite"
+
+
+def _insert_for(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 # Built once per database kind and table: building a statement on every turn cost more than
@@ -36,16 +45,19 @@ def _dialect(session: AsyncSession) -> str:
 @cache
 def _insert_if_new(dialect: str, table: Table) -> Any:
     (key,) = table.primary_key.columns
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing(index_elements=[key.name]).returning(key)
+    return (
+        _insert_for(dialect)(table)
+        .on_conflict_do_nothing(index_elements=[key.name])
+        .returning(key)
+    )
 
 
 @cache
 def _insert_returning_id(dialect: str, table: Table, *, ordered: bool) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = _insert_for(dialect)(table)
     if ordered:
-        return insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return insert(table).returning(table.c.id)
+        return insert.returning(table.c.id, sort_by_parameter_order=True)
+    return insert.returning(table.c.id)
 
 
 async def insert_if_new(session: AsyncSession, table: Table, row: dict[str, Any]) -> bool:
@@ -53,8 +65,7 @@ async def insert_if_new(session: AsyncSession, table: Table, row: dict[str, Any]
 
     Under concurrency the second writer of a key waits for the first to commit, then finds it:
     the same guarantee as a unique violation, without rolling the transaction back."""
-    statement = _insert_if_new(_dialect(session), table)
-    return (await session.exec(statement, params=row)).first() is not None
+    return bool(await insert_new_keys(session, table, [row]))
 
 
 async def insert_new_keys(
