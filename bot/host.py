@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot import inbox
+from bot import heap, inbox
 from bot.addresses import ToDesk
 from bot.channels.base import Channel, DeliveryStatus
 from bot.clock import Clock
@@ -418,6 +418,7 @@ class Host:
             if sock is not None:
                 sock.close()
             raise
+        heap.settle()
         server: uvicorn.Server | None = None
         serving: asyncio.Task[None] | None = None
         if listen is not None:

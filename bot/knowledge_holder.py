@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot import heap
 from bot.intents import IntentReader
 from bot.knowledge import KnowledgeError, Matcher
 
@@ -39,5 +40,6 @@ class KnowledgeHolder:
             log.error("knowledge base not reloaded, keeping the previous one:\n%s", exc)
             return exc.problems
         self.matcher, self.intents = matcher, intents
+        heap.settle()  # the old version's cycles are collected, the new one frozen
         log.info("knowledge base reloaded: %d entries", len(matcher.knowledge.entries))
         return []
