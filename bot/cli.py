@@ -495,7 +495,8 @@ async def _kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
     chosen = result.thresholds
     print("suggested `matcher:` settings for config.yaml:")
     for key, value in chosen.model_dump().items():
-        print(f"  {key}: {value:g}")
+        if value is not None:
+            print(f"  {key}: {value:g}")
     print("with them, on these files together:")
     print("\n".join("  " + line for line in result.report.lines(worst=5)))
     return 0

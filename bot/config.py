@@ -392,6 +392,11 @@ class MatcherConfig(StrictModel):
     min_similarity: float = Field(ge=0, le=100)
     max_candidates: int = Field(ge=1, le=3)
     offer_score: float | None = Field(default=None, ge=0, le=100)
+    # While a CSO has the ticket, a message is a new question about another topic only when the
+    # matcher would answer it and its best topic scores this much (unset: answer_score). Apart from
+    # answer_score because calibration moves that for knowledge-base questions alone, and a
+    # progress ask taken for a new question opens a ticket nobody asked for.
+    new_topic_score: float | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> MatcherConfig:

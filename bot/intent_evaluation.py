@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.intents import Context, Intent, IntentReader
-from bot.knowledge import Decision, Matcher
+from bot.knowledge import Matcher
 
 SMALL_TALK = frozenset({Intent.GREETING, Intent.VAGUE, Intent.THANKS, Intent.ACK})
 
@@ -71,8 +71,8 @@ def evaluate(path: Path, reader: IntentReader, matcher: Matcher | None = None) -
 
 def other_topic(matcher: Matcher, text: str, ticket_text: str) -> bool:
     """Whether the matcher is sure `text` is about a topic the ticket's question is not."""
-    match = matcher.match(text)
-    if match.decision is not Decision.ANSWER or match.best is None:
+    topic = matcher.sure_topic(text)
+    if topic is None:
         return False
     ticket = matcher.match(ticket_text)
-    return match.best.id not in {candidate.id for candidate in ticket.candidates}
+    return topic not in {candidate.id for candidate in ticket.candidates}

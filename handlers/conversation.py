@@ -8,7 +8,6 @@ from __future__ import annotations
 from bot.addresses import ToStaffRole
 from bot.buttons import Action, action
 from bot.intents import Context, Intent, Reading, decide
-from bot.knowledge import Decision
 from bot.messages import Button
 from bot.roles import SUPERVISOR
 from bot.store.models import HANDED_OFF, Ticket, TicketEvent, TicketStatus
@@ -123,13 +122,13 @@ async def handle_which(turn: Turn, pressed: Action) -> None:
 
 def _other_topic(turn: Turn, ticket: Ticket, text: str) -> bool:
     """The matcher is sure the message is about a topic the ticket is not about."""
-    match = turn.matcher.match(text)
-    if match.decision is not Decision.ANSWER or match.best is None:
+    topic = turn.matcher.sure_topic(text)
+    if topic is None:
         return False
     floor = turn.config.matcher.clarify_score  # weaker candidates say nothing of the topic
     known = {ticket.topic_id}
     known |= {str(c.get("id")) for c in ticket.match_candidates if c.get("score", 0) >= floor}
-    return match.best.id not in known
+    return topic not in known
 
 
 def _refuse_gift(turn: Turn, ticket: Ticket | None) -> None:

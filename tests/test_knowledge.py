@@ -200,6 +200,26 @@ def test_decisions_on_the_fixture_knowledge_base(fixture_matcher: Matcher) -> No
     assert fixture_matcher.match("🙏").decision is Decision.HANDOFF
 
 
+def test_a_new_topic_needs_the_new_topic_bar_as_well_as_an_answer(
+    fixture_matcher: Matcher,
+) -> None:
+    question = "bagaimana cara mengajukan tup?"
+    match = fixture_matcher.match(question)
+    assert match.decision is Decision.ANSWER and match.best is not None
+    score = match.best.score
+
+    def with_bar(bar: float | None) -> Matcher:
+        fixture_matcher.thresholds = fixture_matcher.thresholds.model_copy(
+            update={"new_topic_score": bar}
+        )
+        return fixture_matcher
+
+    assert with_bar(None).sure_topic(question) == "tup-pengajuan"  # the answer bar alone
+    assert with_bar(score).sure_topic(question) == "tup-pengajuan"
+    assert with_bar(score + 0.5).sure_topic(question) is None  # answered, but not sure enough
+    assert with_bar(None).sure_topic("masalah sp2d saya") is None  # only clarified: never sure
+
+
 def test_match_json_has_exactly_the_documented_shape(fixture_matcher: Matcher) -> None:
     line = match_json(fixture_matcher.match("masalah sp2d saya"))
     assert list(line) == ["question", "decision", "id", "score", "candidates"]

@@ -237,6 +237,15 @@ class Matcher:
     def match(self, question: str) -> Match:
         return self.decide(question, self.rank(question, self.candidates_needed))
 
+    def sure_topic(self, question: str) -> str | None:
+        """The topic the matcher is sure `question` is about, by the stricter of the answer and
+        new-topic bars: what may turn a message sent while a CSO has the ticket into a new question."""
+        match = self.match(question)
+        if match.decision is not Decision.ANSWER or match.best is None:
+            return None
+        bar = self.thresholds.new_topic_score
+        return match.best.id if bar is None or match.best.score >= bar else None
+
     @property
     def candidates_needed(self) -> int:
         """How many ranked topics `decide` may look at (enough to see past out-of-scope ones)."""
