@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 TRUNCATED = " […dipotong]"
 PROCESSED_KEY_LENGTH = 100  # processed_update.key
 SENDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:sender, 0))")
+_UNCLAIM = text("DELETE FROM processed_update WHERE key = :key")
 
 Router = Callable[[Turn], Awaitable[None]]
 Queued = tuple[Outbound, Delivery, int | None]  # a reply, where it goes, whose transcript
@@ -136,7 +137,14 @@ class Engine:
             turn.inbound = await self._typed_choice(session, turn)
             await self.router(turn)
             handled = await self._persist(session, turn)
-            await inbox.mark_done_in(session, turn.now)
+            if handled.unstored and turn.stakeholder is None and turn.staff is None:
+                # Someone who has not consented: nothing about them is stored, so the notice can
+                # only be sent after this commit. Their update stays unclaimed and not done until
+                # it has been sent (the inbox marks it then): a crash in between sends the notice
+                # again instead of never. Staff turns keep their key: their commands have effects.
+                await self._unclaim(session, inbound)
+            else:
+                await inbox.mark_done_in(session, turn.now)
             await session.commit()
             return handled
 
@@ -301,6 +309,11 @@ class Engine:
             table_of(ProcessedUpdate),
             {"key": processed_key(inbound.update_key), "processed_at": self.clock.now()},
         )
+
+    async def _unclaim(self, session: AsyncSession, inbound: Inbound) -> None:
+        """Give the update's key back, in the turn's transaction, so it can be handled again."""
+        key = processed_key(inbound.update_key)
+        await session.exec(_UNCLAIM.bindparams(key=key))  # type: ignore[call-overload]
 
     async def _persist(self, session: AsyncSession, turn: Turn) -> Handled:
         """Write the transcript (inbound first, then replies) and queue the replies."""

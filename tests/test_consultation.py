@@ -348,6 +348,21 @@ async def test_a_redelivered_update_is_handled_once(chat: FakeChat, runtime: Run
     assert await count(runtime, ProcessedUpdate) >= 1
 
 
+async def test_the_notice_before_consent_is_sent_again_when_a_crash_came_before_it(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    # Nothing about someone who has not consented is stored, so their notice is sent after the
+    # turn's commit; a process killed in between must not leave them without it: the update
+    # stays unclaimed, and handling it again (as the inbox does after the claim runs out)
+    # produces the notice again.
+    start = chat._inbound(InboundKind.COMMAND, text="/start")
+    first = await runtime.engine.handle(start)
+    assert any("data pribadi" in reply.text for reply in first.unstored)
+    assert await count(runtime, ProcessedUpdate) == 0
+    again = await runtime.engine.handle(start)  # the crash: `first` was never sent
+    assert [reply.text for reply in again.unstored] == [reply.text for reply in first.unstored]
+
+
 async def test_a_handler_failure_stores_the_message_and_apologises(
     chat: FakeChat,
     runtime: Runtime,
