@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, delete, text
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import inbox
@@ -44,7 +45,12 @@ log = logging.getLogger(__name__)
 TRUNCATED = " […dipotong]"
 PROCESSED_KEY_LENGTH = 100  # processed_update.key
 SENDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:sender, 0))")
-_UNCLAIM = text("DELETE FROM processed_update WHERE key = :key")
+# Built once, like the inbox's statements; the key comes as a parameter.
+_UNCLAIM = (
+    delete(ProcessedUpdate)
+    .where(col(ProcessedUpdate.key) == bindparam("key"))
+    .execution_options(synchronize_session=False)
+)
 
 Router = Callable[[Turn], Awaitable[None]]
 Queued = tuple[Outbound, Delivery, int | None]  # a reply, where it goes, whose transcript
@@ -312,8 +318,7 @@ class Engine:
 
     async def _unclaim(self, session: AsyncSession, inbound: Inbound) -> None:
         """Give the update's key back, in the turn's transaction, so it can be handled again."""
-        key = processed_key(inbound.update_key)
-        await session.exec(_UNCLAIM.bindparams(key=key))  # type: ignore[call-overload]
+        await session.exec(_UNCLAIM, params={"key": processed_key(inbound.update_key)})
 
     async def _persist(self, session: AsyncSession, turn: Turn) -> Handled:
         """Write the transcript (inbound first, then replies) and queue the replies."""
