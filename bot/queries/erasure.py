@@ -140,7 +140,7 @@ async def erase(session: AsyncSession, stakeholder: Stakeholder, now: datetime) 
         await session.delete(conversation)
 
     # Raw updates kept by the inbox name the person (and hold what they wrote). The sender keys
-    # are those channels give the inbox (bot/channels/telegram.py sender_of). Pending rows are
+    # are those channels give the inbox (bot/channels/telegram/ sender_of). Pending rows are
     # kept, except the one being handled now (claimed): later ones are not processed yet.
     await session.exec(
         delete(InboxUpdate)

@@ -58,6 +58,7 @@ from bot.channels.base import (
     TemporaryDeliveryError,
     read_json_body,
 )
+from bot.channels.telegram.http import AiohttpRequest
 from bot.files import after_download, before_download, file_type, sanitise_name
 from bot.messages import (
     Inbound,
@@ -408,6 +409,8 @@ class TelegramChannel:
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
             .updater(None)  # we fetch updates ourselves, so they are stored before confirmed
+            .request(AiohttpRequest())  # a lighter transport than httpx: http.py
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
         )
         if settings.telegram_rate_limit and budget is None:  # else the shared budget paces
             builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
