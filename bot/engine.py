@@ -327,7 +327,7 @@ class Engine:
         return handled
 
     async def _collect(self, session: AsyncSession, turn: Turn) -> tuple[Handled, list[Queued]]:
-        """Add the turn's transcript rows to the session; returns what its replies need queued.
+        """Write the inbound transcript row, add the notes; returns what the replies need queued.
 
         A reply to the sender is stored when it belongs to someone who consented: the stakeholder
         of this turn, or the stakeholder of the ticket it concerns. Anything else said to the
@@ -351,19 +351,28 @@ class Engine:
             session.add(stakeholder)
             await stakeholders.release_held(session, inbound.channel, inbound.chat_id, turn.now)
         if stakeholder is not None and turn.record_inbound:
-            session.add(
-                Message(
-                    stakeholder_id=stakeholder.id,
-                    ticket_id=turn.inbound_ticket_id,
-                    channel=inbound.channel,
-                    chat_id=inbound.chat_id,
-                    direction=Direction.IN,
-                    actor="stakeholder",
-                    kind=inbound.kind.value,
-                    text=self._kept(turn.inbound_label or inbound.text),
-                    payload=inbound.payload(),
-                    created_at=turn.now,
-                )
+            if stakeholder.id is None:  # consented in this very turn: its row is still pending
+                await session.flush()
+            # Written at once (before the notes and replies, so the transcript keeps its order)
+            # and without an ORM object: every update of a stakeholder writes one.
+            await insert_returning_ids(
+                session,
+                table_of(Message),
+                [
+                    {
+                        "stakeholder_id": stakeholder.id,
+                        "ticket_id": turn.inbound_ticket_id,
+                        "channel": inbound.channel,
+                        "chat_id": inbound.chat_id,
+                        "direction": Direction.IN,
+                        "actor": "stakeholder",
+                        "kind": inbound.kind.value,
+                        "text": self._kept(turn.inbound_label or inbound.text),
+                        "payload": inbound.payload(),
+                        "internal": False,
+                        "created_at": turn.now,
+                    }
+                ],
             )
         for note in turn.notes:
             session.add(note)
@@ -431,8 +440,8 @@ async def queue_outbounds(
 ) -> list[int]:
     """Record a turn's outgoing messages (outbound, where to, whose transcript) and their outbox
     rows with two statements in all, written without ORM objects (nothing in a turn reads them
-    back); returns the outbox rows' ids. Whatever the session still holds unflushed (the inbound
-    message) is flushed first, so the transcript keeps its order."""
+    back); returns the outbox rows' ids. Whatever the session still holds unflushed (a CSO's
+    notes) is flushed first, so the transcript keeps its order."""
     messages = []
     for outbound, delivery, stakeholder_id in entries:
         if delivery.desk_ticket_id is not None:

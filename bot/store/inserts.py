@@ -53,6 +53,15 @@ def _insert_if_new(dialect: str, table: Table) -> Any:
 
 
 @cache
+def _insert_unless_taken(dialect: str, table: Table, column: str) -> Any:
+    return (
+        _insert_for(dialect)(table)
+        .on_conflict_do_nothing(index_elements=[column])
+        .returning(table.c.id)
+    )
+
+
+@cache
 def _insert_returning_id(dialect: str, table: Table, *, ordered: bool) -> Any:
     insert = _insert_for(dialect)(table)
     if ordered:
@@ -76,6 +85,16 @@ async def insert_new_keys(
         return set()
     statement = _insert_if_new(_dialect(session), table)
     return set((await session.exec(statement, params=list(rows))).scalars())
+
+
+async def insert_unless_taken(
+    session: AsyncSession, table: Table, row: dict[str, Any], *, unique: str
+) -> int | None:
+    """Insert `row` unless another row has its value of the `unique` column; the new row's id,
+    or None when the value was taken (as `insert_if_new`, without a rollback)."""
+    statement = _insert_unless_taken(_dialect(session), table, unique)
+    row_id = (await session.exec(statement, params=row)).scalar_one_or_none()
+    return None if row_id is None else int(row_id)
 
 
 async def insert_returning_ids(
