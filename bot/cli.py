@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot.calendar_cli import register as register_calendar
 from bot.config import Config, ConfigError, load_config
+from bot.event_loop import EventLoopError, loop_factory
 from bot.kb_cli import register as register_kb
 from bot.knowledge import KnowledgeBase, KnowledgeError, Matcher
 from bot.knowledge.evaluation import Labelled
@@ -59,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "db":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations at start are routine
     try:
-        return int(asyncio.run(args.handler(settings, args)) or 0)
+        # Only the long-running server needs the faster loop; every other command is brief.
+        factory = loop_factory(settings.csobot_event_loop) if args.command == "run" else None
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return int(runner.run(args.handler(settings, args)) or 0)
+    except EventLoopError as exc:
+        print(f"csobot: configuration problem:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except (ConfigError, KnowledgeError) as exc:
         print(f"csobot: configuration problem:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG

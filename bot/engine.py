@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import bindparam, delete, text
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import inbox
@@ -30,11 +29,13 @@ from bot.store.db import SessionFactory
 from bot.store.inserts import insert_if_new, insert_new_keys, insert_returning_ids, table_of
 from bot.store.models import (
     HANDED_OFF,
+    Conversation,
     Direction,
     Message,
     OutboxItem,
     OutboxStatus,
     ProcessedUpdate,
+    Stakeholder,
     Ticket,
 )
 from bot.turn import Turn
@@ -46,11 +47,8 @@ TRUNCATED = " […dipotong]"
 PROCESSED_KEY_LENGTH = 100  # processed_update.key
 SENDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:sender, 0))")
 # Built once, like the inbox's statements; the key comes as a parameter.
-_UNCLAIM = (
-    delete(ProcessedUpdate)
-    .where(col(ProcessedUpdate.key) == bindparam("key"))
-    .execution_options(synchronize_session=False)
-)
+_PROCESSED = table_of(ProcessedUpdate)
+_UNCLAIM = delete(_PROCESSED).where(_PROCESSED.c.key == bindparam("key"))
 
 Router = Callable[[Turn], Awaitable[None]]
 Queued = tuple[Outbound, Delivery, int | None]  # a reply, where it goes, whose transcript
@@ -204,16 +202,16 @@ class Engine:
         typing: Callable[[], None] = lambda: None,
         with_conversation: bool = True,
     ) -> Turn:
-        stakeholder = (
-            None  # a timer speaks for nobody: its handler loads what the job is about
-            if inbound.kind is InboundKind.TIMER
-            else await stakeholders.find(session, inbound.channel, inbound.user_id)
-        )
-        conversation = (
-            await stakeholders.conversation(session, stakeholder.id)
-            if stakeholder is not None and stakeholder.id is not None and with_conversation
-            else None
-        )
+        stakeholder: Stakeholder | None = None
+        conversation: Conversation | None = None
+        if inbound.kind is InboundKind.TIMER:
+            pass  # a timer speaks for nobody: its handler loads what the job is about
+        elif with_conversation:
+            stakeholder, conversation = await stakeholders.find_with_conversation(
+                session, inbound.channel, inbound.user_id
+            )
+        else:
+            stakeholder = await stakeholders.find(session, inbound.channel, inbound.user_id)
         return Turn(
             inbound=inbound,
             session=session,

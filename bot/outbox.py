@@ -30,6 +30,7 @@ from bot.channels.base import (
 from bot.clock import Clock
 from bot.messages import Outbound, ThreadAction
 from bot.store.db import SessionFactory
+from bot.store.inserts import table_of
 from bot.store.models import Message, OutboxItem, OutboxStatus, Stakeholder, Ticket
 from bot.sweeps import sweep_until
 from bot.window import ServiceWindow
@@ -49,18 +50,16 @@ MAX_STATUSES = 10  # status callbacks kept per message
 FailureCallback = Callable[[Message, str], Awaitable[None]]
 
 
+_OUTBOX = table_of(OutboxItem)
+
+
 def _is_due(now: Any, stale_before: Any) -> ColumnElement[bool]:
     """Pending and past its backoff, or claimed by a process that has not finished since
     `stale_before` (times, or parameters of a statement built once)."""
+    outbox = _OUTBOX.c
     return or_(
-        and_(
-            col(OutboxItem.status) == OutboxStatus.PENDING,
-            col(OutboxItem.next_attempt_at) <= now,
-        ),
-        and_(
-            col(OutboxItem.status) == OutboxStatus.SENDING,
-            col(OutboxItem.claimed_at) < stale_before,
-        ),
+        and_(outbox.status == OutboxStatus.PENDING, outbox.next_attempt_at <= now),
+        and_(outbox.status == OutboxStatus.SENDING, outbox.claimed_at < stale_before),
     )
 
 
@@ -75,15 +74,28 @@ _CHAT_ROWS = (
     )
     .order_by(col(OutboxItem.id))
 )
+# The UPDATEs are on the table, not the model: the ORM's own path for an UPDATE (its compile
+# state, its search for affected objects) cost as much as the statement; the one object each
+# concerns is brought up to date by hand (_deliver_one, _sent).
 _CLAIM_ROW = (
-    update(OutboxItem)
+    update(_OUTBOX)
     .where(
-        col(OutboxItem.id) == bindparam("item_id"),
+        _OUTBOX.c.id == bindparam("item_id"),
         _is_due(bindparam("now"), bindparam("stale_before")),
     )
     .values(status=OutboxStatus.SENDING, claimed_at=bindparam("now"))
-    # The one object it concerns is brought up to date by hand (_deliver_one).
-    .execution_options(synchronize_session=False)
+)
+# Every sent message runs it, instead of the ORM's flush of the changed object.
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("item_id"))
+    .values(
+        status=OutboxStatus.SENT,
+        attempts=_OUTBOX.c.attempts + 1,
+        sent_at=bindparam("sent_now"),
+        platform_message_id=bindparam("platform_id"),
+        template=bindparam("template_name"),
+    )
 )
 
 
@@ -311,12 +323,18 @@ class OutboxDispatcher:
         template: str | None = None,
     ) -> None:
         self.observer.message_sent(self.sender.channel)
-        item.status = OutboxStatus.SENT
-        item.attempts += 1
-        item.sent_at = self.clock.now()
-        item.platform_message_id = platform_id  # status callbacks find the message by it
-        item.template = template
-        session.add(item)
+        now = self.clock.now()
+        params = {"item_id": item.id, "sent_now": now, "platform_id": platform_id}
+        await session.exec(_MARK_SENT, params={**params, "template_name": template})
+        # The object says what the row now holds (status callbacks find it by platform id).
+        for name, value in (
+            ("status", OutboxStatus.SENT),
+            ("attempts", item.attempts + 1),
+            ("sent_at", now),
+            ("platform_message_id", platform_id),
+            ("template", template),
+        ):
+            set_committed_value(item, name, value)
         if template is not None:  # the transcript says which template stood in for the text
             message.payload = {**message.payload, "template": template}
             session.add(message)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     csobot_knowledge_dir: Path = Field(default=Path("knowledge"))
     csobot_data_dir: Path = Field(default=Path("data"))
     csobot_log_level: str = "INFO"
+    csobot_event_loop: str = "auto"  # `run`'s loop: uvloop when installed (bot/event_loop.py)
     csobot_web_base_url: str = ""  # the dashboard's public address, for /masuk links
     # WhatsApp Business Platform (Cloud API): served when the token and the number id are set.
     whatsapp_access_token: SecretStr | None = None  # a system user's permanent token

@@ -23,6 +23,15 @@ _FIND = select(Stakeholder).where(
     col(Stakeholder.channel) == bindparam("channel"),
     col(Stakeholder.channel_user_id) == bindparam("user_id"),
 )
+# A turn needs both: one query instead of two (every update runs it).
+_FIND_WITH_CONVERSATION = (
+    select(Stakeholder, Conversation)
+    .outerjoin(Conversation, col(Conversation.stakeholder_id) == col(Stakeholder.id))
+    .where(
+        col(Stakeholder.channel) == bindparam("channel"),
+        col(Stakeholder.channel_user_id) == bindparam("user_id"),
+    )
+)
 _LAST_CHOICES = (
     select(Message.payload)
     .where(
@@ -40,6 +49,15 @@ async def find(session: AsyncSession, channel: str, user_id: str) -> Stakeholder
     """The stakeholder behind a channel account (None before consent)."""
     params = {"channel": channel, "user_id": user_id}
     return (await session.exec(_FIND, params=params)).one_or_none()
+
+
+async def find_with_conversation(
+    session: AsyncSession, channel: str, user_id: str
+) -> tuple[Stakeholder | None, Conversation | None]:
+    """The stakeholder behind a channel account and their conversation (either may be None)."""
+    params = {"channel": channel, "user_id": user_id}
+    row = (await session.exec(_FIND_WITH_CONVERSATION, params=params)).one_or_none()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 async def get(session: AsyncSession, stakeholder_id: int) -> Stakeholder | None:
