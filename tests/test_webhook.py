@@ -4,10 +4,12 @@ by the secret token header, handled once even when delivered twice."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
+from telegram import Update
 
 from bot.channels.telegram import StartupError, TelegramChannel
 from bot.clock import FakeClock
@@ -158,6 +160,40 @@ async def test_an_update_the_database_cannot_take_is_refused_so_telegram_sends_i
             accepted = await client.post("/telegram", json=update, headers=headers)
             assert accepted.status_code == 200
             await bot_api.wait_for_messages(USER, 2)
+    finally:
+        await host.stop()
+        await runtime.close()
+
+
+async def test_an_update_is_parsed_once_here_and_parsed_when_another_process_stored_it(
+    tmp_path: Path, bot_api: FakeBotApi, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook parses an update to check it; processing in the same process reuses that
+    parse. One stored by another process (not parsed here) is parsed when processed."""
+    parsed: list[int] = []
+    parse = Update.de_json.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Update], data: dict[str, Any], bot: Any = None) -> Update:
+        parsed.append(data["update_id"])
+        return parse(cls, data, bot)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Update, "de_json", classmethod(counting))
+    runtime, host = await webhook_bot(tmp_path, bot_api, clock)
+    try:
+        transport = httpx.ASGITransport(app=host.web_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://csobot") as client:
+            here = bot_api.text_update(USER, "/start")
+            accepted = await client.post(
+                "/telegram", json=here, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            )
+            assert accepted.status_code == 200
+            await bot_api.wait_for_messages(USER, 2)  # welcome and privacy notice
+        assert parsed == [here["update_id"]]
+        other = bot_api.text_update(USER + 1, "/start")
+        key = f"telegram:{BOT_ID}:{other['update_id']}"
+        assert await host.store_update("telegram", key, str(USER + 1), other)
+        await bot_api.wait_for_messages(USER + 1, 2)
+        assert parsed == [here["update_id"], other["update_id"]]
     finally:
         await host.stop()
         await runtime.close()
