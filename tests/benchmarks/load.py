@@ -12,7 +12,8 @@ measured against the same fake in the same run.
 A SQLite run starts with 10,000 open tickets (and their 40,000 pending jobs) in the database,
 for the memory target; another paces all stakeholders together at 21 updates/s (Telegram's 30
 messages/s at 1.4 messages per update), for the latency target at the platform's ceiling. Printed per mode: updates/s, p50/p99 from an update to its last reply, peak RSS of the bot
-process(es), messages sent per update, and the ratio to bare PTB. BENCH_UPDATES (default 2000)
+process(es), messages sent per update, and the ratio to bare PTB; bare PTB runs again at the
+end, and the unpaced runs are also given against the mean of both. BENCH_UPDATES (default 2000)
 sets the size.
 """
 
@@ -377,6 +378,7 @@ async def main() -> None:
             updates=updates,
             backlog=OPEN_TICKETS,
         )
+        results.append(backlog)
         print(backlog.line(bare), flush=True)
         # Latency at the platform's ceiling (1.4 messages per update, 30 messages/s): csobot's
         # own (limiter off), then with the queue a limiter at exactly that rate adds.
@@ -393,6 +395,7 @@ async def main() -> None:
         pg = postgres_url()
         if pg is None:
             print("PostgreSQL: CSOBOT_TEST_POSTGRES_URL is not set, skipped")
+            await bracket(bare, results, updates)
             return
         async with postgres_database(pg) as url:
             workdir = base / "pg-paced"
@@ -419,7 +422,31 @@ async def main() -> None:
                     processes=processes,
                     rate_limit=limit,
                 )
+                results.append(result)
                 print(result.line(bare), flush=True)
+    await bracket(bare, results, updates)
+
+
+async def bracket(first: Result, results: list[Result], updates: int) -> None:
+    """Bare PTB once more at the end, and the unpaced runs against both bare runs' mean: the
+    machines we measure on change speed within minutes (bare PTB 378 to 547 updates/s within an
+    hour on one of them), so one bare run at the start can flatter or shame what follows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        again = await measure(
+            "bare PTB again, at the end",
+            workdir=Path(tmp),
+            database_url="",
+            updates=updates,
+            bare=True,
+        )
+    print(again.line(None), flush=True)
+    mean = Result("bare PTB, mean of both", first.updates + again.updates, 0.0)
+    mean.seconds = mean.updates / ((first.rate + again.rate) / 2)
+    print(f"against the mean of both bare PTB runs ({mean.rate:.1f} updates/s):")
+    for result in results:
+        if "budget" in result.name or "limiter on" in result.name:
+            continue  # paced by a rate limit: not a measure of the stack's speed
+        print(f"  {result.name:<38} {result.rate / mean.rate:6.1%}", flush=True)
 
 
 if __name__ == "__main__":
