@@ -281,9 +281,10 @@ async def measure(
                 ) as response:
                     if response.status == 200:
                         return
-            except aiohttp.ServerDisconnectedError:
-                # A kept-alive connection the server closed as it was reused; Telegram retries
-                # such a delivery too (the inbox drops the repeat by update_id).
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                # A kept-alive connection the server closed as it was reused (disconnected, or
+                # reset on uvloop); Telegram retries such a delivery too (the inbox drops the
+                # repeat by update_id).
                 pass
             await asyncio.sleep(0.1)
         raise AssertionError("webhook refused the update")
