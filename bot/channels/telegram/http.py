@@ -11,21 +11,20 @@ collection has an aiohttp one, but it is not published as a package and gives ev
 fixed 15 s total timeout, which would cut the 30 s long polls short; this one keeps PTB's own
 timeout semantics (read, write, connect, pool) and its error classes (`TimedOut`,
 `NetworkError`), so the outbox's classification of failures and the retries are unchanged.
-Proxies come from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), as with httpx; they
-are looked up once per host, not by aiohttp's `trust_env`, which reads the environment and
-`~/.netrc` in a worker thread on every request (two thread hand-offs per call, which cancelled the
-whole gain under load).
+Proxies come from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), as with httpx,
+looked up once per host (bot/proxies.py): with aiohttp's own `trust_env` the two thread hand-offs
+it makes per request cancelled the whole gain under load.
 """
 
 from __future__ import annotations
 
 import aiohttp
-from aiohttp.helpers import get_env_proxy_for_url
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
-from yarl import URL
+
+from bot.proxies import ProxiesFromEnvironment
 
 
 def _sum(*parts: float | None) -> float | None:
@@ -33,17 +32,6 @@ def _sum(*parts: float | None) -> float | None:
     if any(part is None for part in parts):
         return None
     return sum(part for part in parts if part is not None)
-
-
-Proxy = tuple[URL, aiohttp.BasicAuth | None] | None
-
-
-def _proxy_from_environment(url: str) -> Proxy:
-    """The proxy the environment names for `url`'s scheme and host, none if bypassed or unset."""
-    try:
-        return get_env_proxy_for_url(URL(url))
-    except LookupError:
-        return None
 
 
 class AiohttpRequest(BaseRequest):
@@ -84,7 +72,7 @@ class AiohttpRequest(BaseRequest):
         self._media_write_timeout = media_write_timeout
         # Made in initialize(): an aiohttp session belongs to the running event loop.
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[str, Proxy] = {}  # by scheme and host ("https://api.telegram.org")
+        self._proxies = ProxiesFromEnvironment()
 
     @property
     def read_timeout(self) -> float | None:
@@ -144,11 +132,7 @@ class AiohttpRequest(BaseRequest):
             for name, (filename, content, mime_type) in files.items():
                 form.add_field(name, content, filename=filename, content_type=mime_type)
             data = form
-        end = url.find("/", url.find("//") + 2)
-        origin = url if end < 0 else url[:end]
-        if origin not in self._proxies:
-            self._proxies[origin] = _proxy_from_environment(url)
-        proxy, proxy_auth = self._proxies[origin] or (None, None)
+        proxy, proxy_auth = self._proxies.for_url(url)
         timeout = self._timeout(
             bool(files), read_timeout, write_timeout, connect_timeout, pool_timeout
         )
