@@ -54,7 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("chat",):
         # The conversation owns the terminal: keep routine logs out of it.
         logging.getLogger().setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # should anything still use it
     if args.command != "db":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations at start are routine
     try:

@@ -29,13 +29,11 @@ from bot.store.db import SessionFactory
 from bot.store.inserts import insert_if_new, insert_new_keys, insert_returning_ids, table_of
 from bot.store.models import (
     HANDED_OFF,
-    Conversation,
     Direction,
     Message,
     OutboxItem,
     OutboxStatus,
     ProcessedUpdate,
-    Stakeholder,
     Ticket,
 )
 from bot.turn import Turn
@@ -202,16 +200,13 @@ class Engine:
         typing: Callable[[], None] = lambda: None,
         with_conversation: bool = True,
     ) -> Turn:
-        stakeholder: Stakeholder | None = None
-        conversation: Conversation | None = None
-        if inbound.kind is InboundKind.TIMER:
-            pass  # a timer speaks for nobody: its handler loads what the job is about
-        elif with_conversation:
-            stakeholder, conversation = await stakeholders.find_with_conversation(
+        stakeholder, conversation = (
+            (None, None)  # a timer speaks for nobody: its handler loads what the job is about
+            if inbound.kind is InboundKind.TIMER
+            else await stakeholders.find_with_conversation(
                 session, inbound.channel, inbound.user_id
             )
-        else:
-            stakeholder = await stakeholders.find(session, inbound.channel, inbound.user_id)
+        )
         return Turn(
             inbound=inbound,
             session=session,
@@ -220,7 +215,7 @@ class Engine:
             knowledge=self.knowledge,
             now=self.clock.now(),
             stakeholder=stakeholder,
-            conversation=conversation,
+            conversation=conversation if with_conversation else None,
             typing=typing,
             staff=self.config.staff_member(inbound.channel, inbound.user_id),
             data_dir=self.data_dir,
@@ -367,7 +362,6 @@ class Engine:
                         "kind": inbound.kind.value,
                         "text": self._kept(turn.inbound_label or inbound.text),
                         "payload": inbound.payload(),
-                        "internal": False,
                         "created_at": turn.now,
                     }
                 ],

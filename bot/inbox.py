@@ -90,9 +90,7 @@ class Inbox:
             "key": key[:200],
             "channel": channel,
             "sender": sender[:200],
-            "payload": payload,
-            "status": InboxStatus.PENDING,
-            "attempts": 0,
+            "payload": payload,  # status and attempts: the columns' defaults (pending, 0)
             "received_at": now,
             "next_attempt_at": now,
         }

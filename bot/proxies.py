@@ -13,7 +13,7 @@ from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 Proxy = tuple[URL | None, aiohttp.BasicAuth | None]
-NO_PROXY: Proxy = (None, None)
+DIRECT: Proxy = (None, None)
 
 
 class ProxiesFromEnvironment:
@@ -21,10 +21,6 @@ class ProxiesFromEnvironment:
 
     def __init__(self) -> None:
         self._by_origin: dict[str, Proxy] = {}
-
-    def clear(self) -> None:
-        """Read the environment again from the next request on (after a restart of a client)."""
-        self._by_origin.clear()
 
     def for_url(self, url: str) -> Proxy:
         end = url.find("/", url.find("//") + 2)
@@ -34,6 +30,6 @@ class ProxiesFromEnvironment:
             try:
                 proxy = get_env_proxy_for_url(URL(url))
             except LookupError:  # bypassed (NO_PROXY) or none set for the scheme
-                proxy = NO_PROXY
+                proxy = DIRECT
             self._by_origin[origin] = proxy
         return proxy

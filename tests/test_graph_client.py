@@ -18,6 +18,7 @@ from bot.messages import Outbound
 from bot.settings import Settings
 from tests.conftest import make_settings
 from tests.fakes.graph_api import FakeGraphApi
+from tests.fakes.local_server import local_server
 
 WA_ID = "6281234567890"
 
@@ -91,14 +92,9 @@ async def test_media_is_uploaded_as_multipart_and_downloaded_with_the_token(
 async def test_a_dead_port_is_network_trouble_not_a_crash(
     tmp_path: Path, graph: FakeGraphApi
 ) -> None:
-    app = web.Application()
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    await runner.cleanup()  # nothing listens there any more
-    settings = settings_for(tmp_path, graph, base_url=f"http://127.0.0.1:{port}")
+    async with local_server() as origin:
+        pass  # after this block nothing listens there: refused
+    settings = settings_for(tmp_path, graph, base_url=origin)
     client = GraphClient(settings)
     try:
         with pytest.raises(UNREACHABLE):
@@ -118,22 +114,15 @@ async def test_goes_through_the_proxy_named_in_the_environment(
         seen.append((str(request.url), request.headers.get("Authorization", "")))
         return web.json_response({"id": graph.phone_number_id})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    client = GraphClient(settings_for(tmp_path, graph, base_url="http://graph.invalid"))
-    try:
-        assert (await client.number())["id"] == graph.phone_number_id
-    finally:
-        await client.close()
-        await runner.cleanup()
+    async with local_server(proxy) as origin:
+        monkeypatch.setenv("HTTP_PROXY", origin)
+        client = GraphClient(settings_for(tmp_path, graph, base_url="http://graph.invalid"))
+        try:
+            assert (await client.number())["id"] == graph.phone_number_id
+        finally:
+            await client.close()
     assert seen == [
         (
             f"http://graph.invalid/{graph.version}/{graph.phone_number_id}",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from io import BytesIO
 
@@ -19,25 +19,16 @@ from telegram.error import NetworkError, TimedOut
 
 from bot.channels.telegram.http import AiohttpRequest
 from tests.fakes.bot_api import FakeBotApi
+from tests.fakes.local_server import Handler, local_server
 
 TOKEN = "123:abc"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @asynccontextmanager
 async def server(handler: Handler) -> AsyncIterator[str]:
-    """A one-route HTTP server on 127.0.0.1; yields its base URL for PTB (`…/bot`)."""
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/bot"
-    finally:
-        await runner.cleanup()
+    """A local server; yields its base URL for PTB (`…/bot`)."""
+    async with local_server(handler) as origin:
+        yield f"{origin}/bot"
 
 
 def me() -> dict[str, object]:
@@ -172,11 +163,8 @@ async def test_no_free_connection_in_time_is_a_timeout_and_nothing_is_sent() -> 
 async def test_a_closed_port_and_a_dropped_connection_are_network_errors(
     fake: FakeBotApi,
 ) -> None:
-    async def nothing(request: web.Request) -> web.Response:
-        return web.Response()
-
-    async with server(nothing) as base_url:
-        pass  # the server is gone: its port now refuses connections
+    async with local_server() as origin:
+        base_url = f"{origin}/bot"  # after this block nothing listens there: refused
     request = AiohttpRequest(connect_timeout=1)
     bot = Bot(TOKEN, base_url=base_url, request=request)
     await request.initialize()

@@ -43,21 +43,12 @@ def _insert_for(dialect: str) -> Any:
 # Built once per database kind and table: building a statement on every turn cost more than
 # the ORM's own work around it (profiles of the load benchmark); the values come as parameters.
 @cache
-def _insert_if_new(dialect: str, table: Table) -> Any:
-    (key,) = table.primary_key.columns
-    return (
-        _insert_for(dialect)(table)
-        .on_conflict_do_nothing(index_elements=[key.name])
-        .returning(key)
-    )
-
-
-@cache
-def _insert_unless_taken(dialect: str, table: Table, column: str) -> Any:
+def _insert_unless_taken(dialect: str, table: Table, column: str, returned: str) -> Any:
+    """INSERT … ON CONFLICT (`column`) DO NOTHING RETURNING `returned`."""
     return (
         _insert_for(dialect)(table)
         .on_conflict_do_nothing(index_elements=[column])
-        .returning(table.c.id)
+        .returning(table.c[returned])
     )
 
 
@@ -83,7 +74,8 @@ async def insert_new_keys(
     """Insert the rows whose primary key is new, in one statement; returns the keys inserted."""
     if not rows:
         return set()
-    statement = _insert_if_new(_dialect(session), table)
+    (key,) = table.primary_key.columns
+    statement = _insert_unless_taken(_dialect(session), table, key.name, key.name)
     return set((await session.exec(statement, params=list(rows))).scalars())
 
 
@@ -92,7 +84,7 @@ async def insert_unless_taken(
 ) -> int | None:
     """Insert `row` unless another row has its value of the `unique` column; the new row's id,
     or None when the value was taken (as `insert_if_new`, without a rollback)."""
-    statement = _insert_unless_taken(_dialect(session), table, unique)
+    statement = _insert_unless_taken(_dialect(session), table, unique, "id")
     row_id = (await session.exec(statement, params=row)).scalar_one_or_none()
     return None if row_id is None else int(row_id)
 

@@ -533,7 +533,7 @@ class TelegramChannel:
         return PlainTextResponse("ok")
 
     async def process(self, payload: dict[str, Any], attempt: int = 0) -> None:
-        parsed = self._parsed.pop(payload.get("update_id"), None)  # type: ignore[arg-type]
+        parsed = self._parsed.pop(payload["update_id"], None)  # every stored update has one
         update = parsed if parsed is not None else Update.de_json(payload, self.application.bot)
         if update is not None:
             await self._handle(update)

@@ -85,7 +85,6 @@ class AiohttpRequest(BaseRequest):
                 headers={"User-Agent": self.USER_AGENT},
                 cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets none
             )
-            self._proxies.clear()  # the environment is read again after a restart
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:

@@ -2,9 +2,9 @@
 
 Only Meta's official Cloud API: an office's number registered under its own business
 portfolio (README "WhatsApp"). A thin client over aiohttp, which Telegram's transport uses too
-(a fifth of httpx's CPU per call, README "Performance"): the adapter needs a handful of Graph API
-calls, and control over what a library would do for it (acknowledging a webhook only once it is stored, one inbox row per message of a
-batched POST, the 2026 business-scoped user ids).
+(a tenth of httpx's CPU per call, README "Performance"): the adapter needs a handful of Graph API
+calls, and control over what a library would do for it (acknowledging a webhook only once it is
+stored, one inbox row per message of a batched POST, the 2026 business-scoped user ids).
 
 Receiving: Meta POSTs to /whatsapp. The signature (X-Hub-Signature-256, HMAC-SHA256 of the raw
 body with the app secret) is checked before anything else; each message and each status of the
