@@ -37,7 +37,7 @@ from bot.engine import Handled
 from bot.inbox import Inbox
 from bot.messages import Inbound, Outbound
 from bot.metrics import Metrics
-from bot.outbox import OutboxDispatcher
+from bot.outbox import ClaimedMessage, OutboxDispatcher
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -112,8 +112,10 @@ class Host:
         self.inbox = Inbox(runtime.sessions, runtime.clock)
         self._inbox_wake = {channel.name: asyncio.Event() for channel in self.channels}
         # One delivery task per chat at a time: a chat that waits (429, a slow group) never
-        # holds up another chat or the processing of updates.
+        # holds up another chat or the processing of updates. What it is to do next: rows turns
+        # claimed for this process, and whether to look in the outbox for the chat's rows.
         self._delivering: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._claimed: dict[tuple[str, str], list[ClaimedMessage]] = {}
         self._again: set[tuple[str, str]] = set()
         self._processing = asyncio.Semaphore(PARALLEL_TURNS)
         self.scheduler_interval = scheduler_interval
@@ -152,7 +154,9 @@ class Host:
             timers.append(loop.call_later(self.typing_after, typing))
 
         try:
-            handled = await self.runtime.engine.handle(inbound, typing_if_slow)
+            handled = await self.runtime.engine.handle(
+                inbound, typing_if_slow, deliver_here=inbound.channel in self.dispatchers
+            )
         finally:
             for timer in timers:
                 timer.cancel()
@@ -232,28 +236,42 @@ class Host:
         sender_dispatcher = self.dispatchers.get(handled.channel)
         if sender_dispatcher is not None and handled.unstored:
             await sender_dispatcher.send_unstored(handled.chat_id, handled.unstored)
+        if handled.claimed:
+            chat = handled.claimed[0].chat
+            self._claimed.setdefault(chat, []).extend(handled.claimed)
+            self._start_delivery(chat)
         for channel, chat_id in handled.chats:
             if channel in self.dispatchers:
                 self._kick((channel, chat_id))
 
     def _kick(self, chat: tuple[str, str]) -> None:
-        if chat in self._delivering:
-            self._again.add(chat)  # the running task goes round once more
-            return
-        self._delivering[chat] = asyncio.create_task(self._deliver_chat(chat))
+        """Deliver what the outbox holds for this chat."""
+        self._again.add(chat)
+        self._start_delivery(chat)
+
+    def _start_delivery(self, chat: tuple[str, str]) -> None:
+        if chat not in self._delivering:  # else the running task goes round once more
+            self._delivering[chat] = asyncio.create_task(self._deliver_chat(chat))
 
     async def _deliver_chat(self, chat: tuple[str, str]) -> None:
         channel, chat_id = chat
+        dispatcher = self.dispatchers[channel]
         try:
-            while True:
+            while chat in self._claimed or chat in self._again:
+                claimed = self._claimed.pop(chat, [])
+                look = chat in self._again
                 self._again.discard(chat)
-                await self.dispatchers[channel].deliver_chat(chat_id)
-                if chat not in self._again:
-                    return
+                if claimed and not await dispatcher.deliver_claimed(claimed):
+                    break  # stopped by a temporary failure: the outbox retry loop goes on
+                if look:
+                    await dispatcher.deliver_chat(chat_id)
         except Exception:  # the outbox retry loop picks the chat up again
             log.exception("delivery to %s:%s failed", channel, chat_id)
         finally:
             self._delivering.pop(chat, None)
+            # Claimed after the chat stopped: they would overtake the row that failed.
+            if stopped := self._claimed.pop(chat, []):
+                await dispatcher.release(stopped)
 
     async def drain(self) -> None:
         """Wait until every delivery started so far has finished (or backed off)."""

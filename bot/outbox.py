@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, bindparam, or_, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,7 +30,7 @@ from bot.channels.base import (
 )
 from bot.clock import Clock
 from bot.messages import Outbound, ThreadAction
-from bot.store.db import SessionFactory
+from bot.store.db import SessionFactory, commit_alone
 from bot.store.inserts import table_of
 from bot.store.models import Message, OutboxItem, OutboxStatus, Stakeholder, Ticket
 from bot.sweeps import sweep_until
@@ -97,6 +98,45 @@ _MARK_SENT = (
         template=bindparam("template_name"),
     )
 )
+
+
+# Claimed rows that will not be sent by this process after all (a temporary failure before
+# them): back to pending, due at once, so they follow the postponed row in the chat's order.
+_RELEASE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("item_ids", expanding=True)))
+    .where(_OUTBOX.c.status == OutboxStatus.SENDING)
+    .values(status=OutboxStatus.PENDING, claimed_at=None, next_attempt_at=bindparam("now"))
+)
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """An outbox row the turn that wrote it also claimed for its own process (the reply to
+    whoever wrote, when nothing older was waiting for that chat), with its transcript row: the
+    process delivers it without reading either back or claiming it in a transaction of its own.
+
+    A crash before it is sent leaves a claim like any other: the row goes out when the claim is
+    released (at start on SQLite, after STALE_CLAIM elsewhere)."""
+
+    item: dict[str, Any]  # the outbox row's columns, as inserted
+    message: dict[str, Any]  # the message row's columns, as inserted
+
+    @property
+    def chat(self) -> tuple[str, str]:
+        return (self.item["channel"], self.item["chat_id"])
+
+    def attach(self, session: AsyncSession) -> tuple[OutboxItem, Message]:
+        """The rows as objects the session holds as loaded (no query): a change to them (a
+        postponed send, a template noted) is written as an UPDATE, as for rows read back."""
+        item = OutboxItem(
+            **self.item, sent_at=None, platform_message_id=None, last_error=None, template=None
+        )
+        message = Message(**self.message)
+        for row in (item, message):
+            make_transient_to_detached(row)
+            session.add(row)
+        return item, message
 
 
 class DeliveryObserver(Protocol):
@@ -189,6 +229,44 @@ class OutboxDispatcher:
                 sent += outcome
         return sent
 
+    async def deliver_claimed(self, claimed: list[ClaimedMessage]) -> bool:
+        """Send rows claimed by the turns that wrote them (one chat's, oldest first). False when
+        a temporary failure stopped the chat: the row that failed waits with its backoff and
+        the rest go back to pending behind it, so the chat's order holds."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            for index, row in enumerate(claimed):
+                item, message = row.attach(session)
+                try:
+                    outcome = await self._deliver_claimed(session, item, message, now)
+                except BaseException:
+                    # This row may have gone out: its claim runs out like any (STALE_CLAIM).
+                    await self._release(
+                        session, [later.item["id"] for later in claimed[index + 1 :]]
+                    )
+                    raise
+                if outcome is None:
+                    await self._release(
+                        session, [later.item["id"] for later in claimed[index + 1 :]]
+                    )
+                    return False
+        return True
+
+    async def release(self, claimed: list[ClaimedMessage]) -> None:
+        """Give back claims this process will not act on (the chat stopped before them)."""
+        async with self.sessions() as session:
+            await self._release(session, [row.item["id"] for row in claimed])
+
+    async def _release(self, session: AsyncSession, item_ids: list[int]) -> None:
+        if not item_ids:
+            return
+        try:
+            await session.rollback()  # whatever failed is not to be written
+            await session.exec(_RELEASE, params={"item_ids": item_ids, "now": self.clock.now()})
+            await session.commit()
+        except Exception:  # the claims run out by themselves (STALE_CLAIM)
+            log.warning("could not release outbox claims %s", item_ids, exc_info=True)
+
     async def deliver_due(self) -> int:
         """One sweep over every chat with something due (the retry loop)."""
         now = self.clock.now()
@@ -271,6 +349,13 @@ class OutboxDispatcher:
         # postponed send) is then a change the ORM writes.
         set_committed_value(item, "status", OutboxStatus.SENDING)
         set_committed_value(item, "claimed_at", now)
+        return await self._deliver_claimed(session, item, message, now)
+
+    async def _deliver_claimed(
+        self, session: AsyncSession, item: OutboxItem, message: Message, now: datetime
+    ) -> int | None:
+        """Send a row this process has claimed: 1 sent, 0 failed for good or held, None
+        postponed (stop this chat)."""
         outbound = Outbound.from_payload(message.payload)
         desk_ticket = (  # read afresh: another process may have opened the thread meanwhile
             await session.get(Ticket, outbound.desk_ticket_id, populate_existing=True)
@@ -325,7 +410,13 @@ class OutboxDispatcher:
         self.observer.message_sent(self.sender.channel)
         now = self.clock.now()
         params = {"item_id": item.id, "sent_now": now, "platform_id": platform_id}
-        await session.exec(_MARK_SENT, params={**params, "template_name": template})
+        params["template_name"] = template
+        alone = template is None and not session.dirty and not session.new
+        if alone:  # the common case: nothing else to write with it
+            await session.commit()  # ends what it read, if anything (else no round trip)
+            await commit_alone(self.sessions, _MARK_SENT, params)
+        else:
+            await session.exec(_MARK_SENT, params=params)
         # The object says what the row now holds (status callbacks find it by platform id).
         for name, value in (
             ("status", OutboxStatus.SENT),
@@ -338,7 +429,8 @@ class OutboxDispatcher:
         if template is not None:  # the transcript says which template stood in for the text
             message.payload = {**message.payload, "template": template}
             session.add(message)
-        await session.commit()
+        if not alone:
+            await session.commit()
 
     async def _postpone(
         self,

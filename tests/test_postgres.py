@@ -6,15 +6,19 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.clock import FakeClock
+from bot.inbox import Inbox
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from bot.store import db
-from bot.store.models import OutboxItem, Ticket
+from bot.store.models import InboxUpdate, OutboxItem, Ticket
 from tests.conftest import FakeChat, events, make_settings, postgres_database, postgres_url, rows
 from tests.fakes.bot_api import FakeBotApi
 
@@ -348,3 +352,45 @@ async def test_one_senders_inbox_updates_run_one_at_a_time_across_processes(
         finally:
             await second.dispose()
             await first.close()
+
+
+async def test_a_stored_update_and_a_sent_message_are_one_round_trip_each(
+    postgres_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the statements every update and message run alone (storing the update,
+    marking a reply sent) go without BEGIN and COMMIT, which asyncpg sends as round trips of
+    their own, and are committed all the same."""
+    sent: list[str] = []  # what went to the server, in order: BEGIN, statements, COMMIT
+
+    def recorded(name: str, method: Any) -> Any:
+        async def wrapper(self: Any) -> Any:
+            sent.append(name)
+            return await method(self)
+
+        return wrapper
+
+    for name in ("start", "commit"):
+        method = getattr(asyncpg.transaction.Transaction, name)
+        monkeypatch.setattr(asyncpg.transaction.Transaction, name, recorded(name.upper(), method))
+
+    def statement(*args: Any) -> None:
+        sent.append(args[2].split()[0])
+
+    event.listen(postgres_runtime.db_engine.sync_engine, "before_cursor_execute", statement)
+    inbox = Inbox(postgres_runtime.sessions, postgres_runtime.clock)
+    assert await inbox.store("test", "test:update:1", "1001", {"text": "halo"})
+    assert sent == ["INSERT"]
+    assert not await inbox.store("test", "test:update:1", "1001", {"text": "halo"})
+    assert [(row.key, row.status) for row in await rows(postgres_runtime, InboxUpdate)] == [
+        ("test:update:1", "pending")
+    ]
+
+    chat = FakeChat(postgres_runtime)
+    await chat.identify()
+    sent.clear()
+    await chat.send("/bantuan")
+    # The turn's transaction (which claims the reply), then the reply marked sent alone.
+    # (A statement is recorded just before the BEGIN its execution starts.)
+    assert sent.count("START") == sent.count("COMMIT") == 1
+    assert sent[sent.index("COMMIT") + 1 :] == ["UPDATE"]
+    assert {item.status for item in await rows(postgres_runtime, OutboxItem)} == {"sent"}

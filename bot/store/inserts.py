@@ -79,14 +79,10 @@ async def insert_new_keys(
     return set((await session.exec(statement, params=list(rows))).scalars())
 
 
-async def insert_unless_taken(
-    session: AsyncSession, table: Table, row: dict[str, Any], *, unique: str
-) -> int | None:
-    """Insert `row` unless another row has its value of the `unique` column; the new row's id,
-    or None when the value was taken (as `insert_if_new`, without a rollback)."""
-    statement = _insert_unless_taken(_dialect(session), table, unique, "id")
-    row_id = (await session.exec(statement, params=row)).scalar_one_or_none()
-    return None if row_id is None else int(row_id)
+def insert_unless_taken_statement(dialect: str, table: Table, *, unique: str) -> Any:
+    """INSERT a row unless another row has its value of the `unique` column (as
+    `insert_if_new`, without a rollback), returning the new row's id (no row when taken)."""
+    return _insert_unless_taken(dialect, table, unique, "id")
 
 
 async def insert_returning_ids(
