@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import bindparam, delete, text
 from sqlmodel import col, select
@@ -208,7 +209,9 @@ class Engine:
                         continue
                     turn = await self._turn(session, inbound)
                     await self.router(turn)
-                    handled, replies = await self._collect(session, turn)
+                    handled, replies, inbound_row = await self._collect(session, turn)
+                    if inbound_row is not None:  # a timer speaks for nobody: never so far
+                        await insert_returning_ids(session, table_of(Message), [inbound_row])
                     results.append(handled)
                     queued.extend(replies)
                 await queue_outbounds(session, queued, now=now)
@@ -347,19 +350,24 @@ class Engine:
     ) -> Handled:
         """Write the transcript (inbound first, then replies) and queue the replies; those to
         the chat `claim` names are claimed when nothing older waits for it."""
-        handled, queued = await self._collect(session, turn)
+        handled, queued, inbound_row = await self._collect(session, turn)
         to_claim = claim is not None and any(
             (delivery.channel, delivery.chat_id) == claim for _, delivery, _ in queued
         )
         if claim is None or not to_claim or not await _clear(session, claim):
-            await queue_outbounds(session, queued, now=turn.now)
+            claim = None
+        _, claimed = await _queue(session, queued, now=turn.now, claim=claim, first=inbound_row)
+        if not claimed:
             return handled
-        _, claimed = await _queue(session, queued, now=turn.now, claim=claim)
         chats = tuple(chat for chat in handled.chats if chat != claim)
         return replace(handled, chats=chats, claimed=tuple(claimed))
 
-    async def _collect(self, session: AsyncSession, turn: Turn) -> tuple[Handled, list[Queued]]:
-        """Write the inbound transcript row, add the notes; returns what the replies need queued.
+    async def _collect(
+        self, session: AsyncSession, turn: Turn
+    ) -> tuple[Handled, list[Queued], dict[str, Any] | None]:
+        """Add the notes; returns what the replies need queued and the inbound transcript row
+        (unless written already), which the caller writes ahead of the replies' rows in the same
+        statement (one statement per update fewer).
 
         A reply to the sender is stored when it belongs to someone who consented: the stakeholder
         of this turn, or the stakeholder of the ticket it concerns. Anything else said to the
@@ -382,29 +390,27 @@ class Engine:
             stakeholder.last_inbound_at = turn.now
             session.add(stakeholder)
             await stakeholders.release_held(session, inbound.channel, inbound.chat_id, turn.now)
+        written: dict[str, Any] | None = None
         if stakeholder is not None and turn.record_inbound:
             if stakeholder.id is None:  # consented in this very turn: its row is still pending
                 await session.flush()
-            # Written at once (before the notes and replies, so the transcript keeps its order)
-            # and without an ORM object: every update of a stakeholder writes one.
-            await insert_returning_ids(
-                session,
-                table_of(Message),
-                [
-                    {
-                        "stakeholder_id": stakeholder.id,
-                        "ticket_id": turn.inbound_ticket_id,
-                        "channel": inbound.channel,
-                        "chat_id": inbound.chat_id,
-                        "direction": Direction.IN,
-                        "actor": "stakeholder",
-                        "kind": inbound.kind.value,
-                        "text": self._kept(turn.inbound_label or inbound.text),
-                        "payload": inbound.payload(),
-                        "created_at": turn.now,
-                    }
-                ],
-            )
+            # Without an ORM object: every update of a stakeholder writes one.
+            written = {
+                "stakeholder_id": stakeholder.id,
+                "ticket_id": turn.inbound_ticket_id,
+                "channel": inbound.channel,
+                "chat_id": inbound.chat_id,
+                "direction": Direction.IN,
+                "actor": "stakeholder",
+                "kind": inbound.kind.value,
+                "text": self._kept(turn.inbound_label or inbound.text),
+                "payload": inbound.payload(),
+                "internal": False,
+                "created_at": turn.now,
+            }
+            if turn.notes:  # written now, before the notes, so the transcript keeps its order
+                await insert_returning_ids(session, table_of(Message), [written])
+                written = None
         for note in turn.notes:
             session.add(note)
         unstored = []
@@ -424,7 +430,8 @@ class Engine:
             for delivery in deliveries:
                 queued.append((reply, delivery, owner))
                 chats[(delivery.channel, delivery.chat_id)] = None
-        return Handled(inbound.channel, inbound.chat_id, tuple(unstored), tuple(chats)), queued
+        handled = Handled(inbound.channel, inbound.chat_id, tuple(unstored), tuple(chats))
+        return handled, queued, written
 
     def _kept(self, text: str) -> str:
         """A text over the service's limit is refused (router) and kept only up to the limit."""
@@ -493,9 +500,12 @@ async def _queue(
     *,
     now: datetime,
     claim: tuple[str, str] | None = None,
+    first: dict[str, Any] | None = None,
 ) -> tuple[list[int], list[ClaimedMessage]]:
     """What `queue_outbounds` does; the rows to the chat `claim` names (checked `_clear`) are
-    written claimed (sending since `now`). Returns the outbox rows' ids and the claimed rows."""
+    written claimed (sending since `now`); `first` is a transcript row written ahead of the
+    replies' in the same statement (the turn's inbound message). Returns the outbox rows' ids
+    and the claimed rows."""
     messages = []
     for outbound, delivery, stakeholder_id in entries:
         if delivery.desk_ticket_id is not None:
@@ -516,8 +526,14 @@ async def _queue(
             }
         )
     if not messages:
+        if first is not None:
+            await insert_returning_ids(session, table_of(Message), [first])
         return [], []
-    message_ids = await insert_returning_ids(session, table_of(Message), messages)
+    if first is not None:
+        message_ids = await insert_returning_ids(session, table_of(Message), [first, *messages])
+        message_ids = message_ids[1:]
+    else:
+        message_ids = await insert_returning_ids(session, table_of(Message), messages)
     items = []
     for message, message_id, (_, delivery, _) in zip(messages, message_ids, entries, strict=True):
         message["id"] = message_id
