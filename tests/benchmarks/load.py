@@ -12,7 +12,8 @@ measured against the same fake in the same run.
 A SQLite run starts with 10,000 open tickets (and their 40,000 pending jobs) in the database,
 for the memory target; another paces all stakeholders together at 21 updates/s (Telegram's 30
 messages/s at 1.4 messages per update), for the latency target at the platform's ceiling. Printed per mode: updates/s, p50/p99 from an update to its last reply, peak RSS of the bot
-process(es), messages sent per update, and the ratio to bare PTB; bare PTB runs again at the
+process(es), messages sent per update, the ratio to bare PTB, the bot's CPU and how many of the
+machine's cores were busy (whether the machine was the limit); bare PTB runs again at the
 end, and the unpaced runs are also given against the mean of both. BENCH_UPDATES (default 2000)
 sets the size.
 """
@@ -72,6 +73,7 @@ class Result:
     messages: int = 0
     rss_mb: float = 0.0
     cpu_seconds: float = 0.0  # the bot processes' CPU time during the run (user + system)
+    machine_busy: float = 0.0  # cores the whole machine kept busy (bot, database, fake, driver)
 
     @property
     def rate(self) -> float:
@@ -89,7 +91,8 @@ class Result:
             f"{self.name:<34} {self.rate:8.1f} upd/s  p50 {p50:7.0f} ms  p99 {p99:7.0f} ms  "
             f"RSS {self.rss_mb:6.0f} MB  {self.messages / max(self.updates, 1):4.2f} msg/upd  "
             f"{ratio} of bare PTB  ({self.messages / self.seconds if self.seconds else 0:.1f} msg/s, "
-            f"bot CPU {self.cpu_seconds / self.seconds if self.seconds else 0:.2f} cores)"
+            f"bot CPU {self.cpu_seconds / self.seconds if self.seconds else 0:.2f} cores, "
+            f"machine {self.machine_busy:.2f} of {os.cpu_count()} busy)"
         )
 
 
@@ -100,6 +103,17 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs so far (/proc/stat; idle and iowait are not
+    busy): whether the machine itself was the limit of a run."""
+    try:
+        fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return (0, 0)
+    total = sum(fields[:8])  # user … steal; guest time is already counted in user
+    return (total - fields[3] - fields[4], total)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -318,8 +332,12 @@ async def measure(
         before = len(server.sent("sendMessage"))
         driver = Driver(server, users, per_step, post if processes else None, pace)
         cpu_before = sum(cpu_seconds(bot.pid) for bot in bots)
+        busy_before, total_before = machine_ticks()
         seconds = await driver.run()
         cpu = sum(cpu_seconds(bot.pid) for bot in bots) - cpu_before
+        busy_after, total_after = machine_ticks()
+        ticks = total_after - total_before
+        machine_busy = (busy_after - busy_before) / ticks * (os.cpu_count() or 1) if ticks else 0
         sent = len(server.sent("sendMessage")) - before
         rss = sum(peak_rss_mb(bot.pid) for bot in bots)
         return Result(
@@ -330,6 +348,7 @@ async def measure(
             sent,
             rss_mb=rss,
             cpu_seconds=cpu,
+            machine_busy=machine_busy,
         )
     finally:
         for bot in bots:
