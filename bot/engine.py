@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, delete, text
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import inbox
@@ -26,7 +25,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.knowledge_holder import KnowledgeHolder
 from bot.messages import Inbound, InboundKind, Outbound
-from bot.outbox import ClaimedMessage
+from bot.outbox import ClaimedMessage, chat_is_clear
 from bot.queries import stakeholders, tickets
 from bot.store.db import SessionFactory
 from bot.store.inserts import insert_if_new, insert_new_keys, insert_returning_ids, table_of
@@ -50,16 +49,6 @@ SENDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:sender, 0))")
 # Built once, like the inbox's statements; the key comes as a parameter.
 _PROCESSED = table_of(ProcessedUpdate)
 _UNCLAIM = delete(_PROCESSED).where(_PROCESSED.c.key == bindparam("key"))
-# Whether a chat has anything not yet sent (then a turn's replies to it queue behind).
-_UNSENT_IN_CHAT = (
-    select(col(OutboxItem.id))
-    .where(
-        col(OutboxItem.channel) == bindparam("channel"),
-        col(OutboxItem.chat_id) == bindparam("chat_id"),
-        col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-    )
-    .limit(1)
-)
 
 Router = Callable[[Turn], Awaitable[None]]
 Queued = tuple[Outbound, Delivery, int | None]  # a reply, where it goes, whose transcript
@@ -351,10 +340,8 @@ class Engine:
         """Write the transcript (inbound first, then replies) and queue the replies; those to
         the chat `claim` names are claimed when nothing older waits for it."""
         handled, queued, inbound_row = await self._collect(session, turn)
-        to_claim = claim is not None and any(
-            (delivery.channel, delivery.chat_id) == claim for _, delivery, _ in queued
-        )
-        if claim is None or not to_claim or not await _clear(session, claim):
+        to_claim = any((delivery.channel, delivery.chat_id) == claim for _, delivery, _ in queued)
+        if claim is None or not to_claim or not await chat_is_clear(session, *claim):
             claim = None
         _, claimed = await _queue(session, queued, now=turn.now, claim=claim, first=inbound_row)
         if not claimed:
@@ -484,16 +471,6 @@ async def queue_outbounds(
     return item_ids
 
 
-async def _clear(session: AsyncSession, chat: tuple[str, str]) -> bool:
-    """Nothing waits to be sent to this chat (pending, or in some process's hands): a reply
-    queued now may be claimed at once without overtaking anything.
-
-    Read in the turn's transaction: a row another transaction commits meanwhile was written at
-    the same time as the turn's, and the two have no order to keep."""
-    params = {"channel": chat[0], "chat_id": chat[1]}
-    return (await session.exec(_UNSENT_IN_CHAT, params=params)).first() is None
-
-
 async def _queue(
     session: AsyncSession,
     entries: Sequence[Queued],
@@ -502,10 +479,10 @@ async def _queue(
     claim: tuple[str, str] | None = None,
     first: dict[str, Any] | None = None,
 ) -> tuple[list[int], list[ClaimedMessage]]:
-    """What `queue_outbounds` does; the rows to the chat `claim` names (checked `_clear`) are
-    written claimed (sending since `now`); `first` is a transcript row written ahead of the
-    replies' in the same statement (the turn's inbound message). Returns the outbox rows' ids
-    and the claimed rows."""
+    """What `queue_outbounds` does; the rows to the chat `claim` names are written claimed
+    (sending since `now`; the caller checked `chat_is_clear`); `first` is a transcript row
+    written ahead of the replies' in the same statement (the turn's inbound message). Returns
+    the outbox rows' ids and the claimed rows."""
     messages = []
     for outbound, delivery, stakeholder_id in entries:
         if delivery.desk_ticket_id is not None:
@@ -525,15 +502,12 @@ async def _queue(
                 "created_at": now,
             }
         )
-    if not messages:
-        if first is not None:
-            await insert_returning_ids(session, table_of(Message), [first])
-        return [], []
+    transcript = [first, *messages] if first is not None else messages
+    message_ids = await insert_returning_ids(session, table_of(Message), transcript)
     if first is not None:
-        message_ids = await insert_returning_ids(session, table_of(Message), [first, *messages])
         message_ids = message_ids[1:]
-    else:
-        message_ids = await insert_returning_ids(session, table_of(Message), messages)
+    if not messages:
+        return [], []
     items = []
     for message, message_id, (_, delivery, _) in zip(messages, message_ids, entries, strict=True):
         message["id"] = message_id

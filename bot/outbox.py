@@ -65,16 +65,19 @@ def _is_due(now: Any, stale_before: Any) -> ColumnElement[bool]:
 
 
 # Built once (every message runs them); ids, chats and times come as parameters.
+# A chat's rows not yet sent: pending, or in some process's hands.
+_UNSENT_IN_CHAT = and_(
+    col(OutboxItem.channel) == bindparam("channel"),
+    col(OutboxItem.chat_id) == bindparam("chat_id"),
+    col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+)
 _CHAT_ROWS = (
     select(OutboxItem, Message)
     .join(Message, col(Message.id) == col(OutboxItem.message_id))
-    .where(
-        col(OutboxItem.channel) == bindparam("channel"),
-        col(OutboxItem.chat_id) == bindparam("chat_id"),
-        col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-    )
+    .where(_UNSENT_IN_CHAT)
     .order_by(col(OutboxItem.id))
 )
+_ANY_UNSENT = select(col(OutboxItem.id)).where(_UNSENT_IN_CHAT).limit(1)
 # The UPDATEs are on the table, not the model: the ORM's own path for an UPDATE (its compile
 # state, its search for affected objects) cost as much as the statement; the one object each
 # concerns is brought up to date by hand (_deliver_one, _sent).
@@ -137,6 +140,16 @@ class ClaimedMessage:
             make_transient_to_detached(row)
             session.add(row)
         return item, message
+
+
+async def chat_is_clear(session: AsyncSession, channel: str, chat_id: str) -> bool:
+    """Nothing waits to be sent to this chat: a message queued now may be claimed at once
+    without overtaking anything (see `ClaimedMessage`).
+
+    Read in the caller's transaction: a row another transaction commits meanwhile was written
+    at the same time as the caller's, and the two have no order to keep."""
+    params = {"channel": channel, "chat_id": chat_id}
+    return (await session.exec(_ANY_UNSENT, params=params)).first() is None
 
 
 class DeliveryObserver(Protocol):
@@ -237,18 +250,14 @@ class OutboxDispatcher:
         async with self.sessions() as session:
             for index, row in enumerate(claimed):
                 item, message = row.attach(session)
+                outcome = None
                 try:
                     outcome = await self._deliver_claimed(session, item, message, now)
-                except BaseException:
-                    # This row may have gone out: its claim runs out like any (STALE_CLAIM).
-                    await self._release(
-                        session, [later.item["id"] for later in claimed[index + 1 :]]
-                    )
-                    raise
+                finally:  # postponed, or an error (this row may have gone out: its claim runs out)
+                    if outcome is None:
+                        later = [row.item["id"] for row in claimed[index + 1 :]]
+                        await self._release(session, later)
                 if outcome is None:
-                    await self._release(
-                        session, [later.item["id"] for later in claimed[index + 1 :]]
-                    )
                     return False
         return True
 
@@ -409,8 +418,12 @@ class OutboxDispatcher:
     ) -> None:
         self.observer.message_sent(self.sender.channel)
         now = self.clock.now()
-        params = {"item_id": item.id, "sent_now": now, "platform_id": platform_id}
-        params["template_name"] = template
+        params = {
+            "item_id": item.id,
+            "sent_now": now,
+            "platform_id": platform_id,
+            "template_name": template,
+        }
         alone = template is None and not session.dirty and not session.new
         if alone:  # the common case: nothing else to write with it
             await session.commit()  # ends what it read, if anything (else no round trip)
