@@ -117,10 +117,9 @@ class Host:
         self._delivering: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._claimed: dict[tuple[str, str], list[ClaimedMessage]] = {}
         self._again: set[tuple[str, str]] = set()
-        # A turn claims its replies for this process on PostgreSQL only. SQLite has one writer:
-        # a reply's mark-sent waits behind other turns, and sends no longer held back by a claim
-        # of their own put many chats' messages in that wait at once, each sent again after a
-        # crash (`make faults`: up to 7 at one kill, against 0-2 with the claim before the send).
+        # A turn claims its replies for this process on PostgreSQL only. On SQLite (one writer,
+        # one process) it gained nothing measurable, and `make faults` runs with it there had
+        # duplicates outside the in-flight window that runs without it did not (README).
         self._claims_in_turn = runtime.db_engine.dialect.name == "postgresql"
         self._processing = asyncio.Semaphore(PARALLEL_TURNS)
         self.scheduler_interval = scheduler_interval
