@@ -7,9 +7,13 @@ extra is a duplicate. Ticket numbers depend on arrival order and are compared as
 
 A duplicate is allowed in one case only, the at-least-once window the Bot API leaves (it has no
 idempotency key): the bot was killed after Telegram accepted a message and before the bot could
-mark it sent, so it sends it again after the restart. Such a duplicate is "in flight": its first
-copy reached the server at most IN_FLIGHT before a kill and the copy came after that kill, at
-most one per chat per kill. Every other duplicate is a bug.
+mark it sent, so it sends it again after the restart. Whether that was so is read from the
+database while the killed process is dead and before the next one starts (not guessed from
+timing, which a slow machine stretches): a copy accepted before the kill is "in flight" when its
+outbox row was still claimed and not marked sent (no row recorded its message id), or, for a
+reply kept nowhere (before consent), when the update that produced it was still being
+processed. A duplicate counts as in flight when such a copy came before a kill and another copy
+after it, one copy per kill. Every other duplicate is a bug.
 """
 
 from __future__ import annotations
@@ -25,8 +29,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import col, select
+
 from bot.inbox import CLAIM_TIME
 from bot.outbox import STALE_CLAIM
+from bot.store.models import InboxStatus, InboxUpdate, Message, OutboxItem, OutboxStatus
 from tests.conftest import FIXTURE_KB, config_for_tests
 from tests.fakes.bot_api import FakeBotApi
 
@@ -48,19 +56,60 @@ SCRIPT: list[tuple[str, str]] = [
 ]
 
 
-IN_FLIGHT = 1.0  # seconds between Telegram accepting a message and the bot marking it sent
+TEXT_LIMIT = 4096  # a longer text goes out as several messages, each a part of the row's text
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One message the server accepted: its text, when (time.monotonic()) and its message id."""
+
+    text: str
+    at: float
+    message_id: int
+
+
+@dataclass(frozen=True)
+class Database:
+    """What the database held about the stakeholders' chats at one moment."""
+
+    sending: dict[int, list[str]] = field(default_factory=dict)  # rows claimed, not marked sent
+    recorded: frozenset[int] = frozenset()  # message ids the bot recorded as sent
+    processing: frozenset[int] = frozenset()  # chats with an update claimed and not done
+    texts: dict[int, list[str]] = field(default_factory=dict)  # every outbox row's text
+
+
+@dataclass(frozen=True)
+class Kill:
+    """A killed process: `at` is when it was dead and the next one not yet started (every copy
+    accepted before came from it), `database` what it left."""
+
+    at: float
+    database: Database
+
+
+def part_of(text: str, row: str) -> bool:
+    """The copy is this row's text, or one part of a text too long for one message."""
+    return text == row or (len(row) > TEXT_LIMIT and text in row)
 
 
 @dataclass
 class Run:
-    """What the stakeholders received: texts with when the server accepted them, and when the
-    bot was killed (both time.monotonic())."""
+    """What the stakeholders received, the kills, and what the database held in the end."""
 
-    sent: dict[int, list[tuple[str, float]]]
-    kills: list[float] = field(default_factory=list)
+    sent: dict[int, list[Copy]]
+    kills: list[Kill] = field(default_factory=list)
+    final: Database = field(default_factory=Database)
 
     def replies(self) -> dict[int, list[str]]:
-        return {user: [text for text, _ in texts] for user, texts in self.sent.items()}
+        return {user: [copy.text for copy in copies] for user, copies in self.sent.items()}
+
+    def in_flight(self, user: int, copy: Copy, kill: Kill) -> bool:
+        """Whether this copy, accepted before the kill, may be sent again after it."""
+        if copy.at > kill.at or copy.message_id in kill.database.recorded:
+            return False
+        if any(part_of(copy.text, row) for row in self.final.texts.get(user, [])):
+            return any(part_of(copy.text, row) for row in kill.database.sending.get(user, []))
+        return user in kill.database.processing  # kept nowhere: its update runs again
 
 
 @dataclass
@@ -105,14 +154,63 @@ async def start_bot(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess.P
     )
 
 
-def received(server: FakeBotApi, users: list[int]) -> dict[int, list[tuple[str, float]]]:
+def received(server: FakeBotApi, users: list[int]) -> dict[int, list[Copy]]:
     return {
         user: [
-            (TICKET.sub("KNS-#", str(request.params["text"])), request.at)
+            Copy(
+                TICKET.sub("KNS-#", str(request.params["text"])),
+                request.at,
+                int(request.params["_result"]["message_id"]),
+            )
             for request in server.sent("sendMessage", user)
         ]
         for user in users
     }
+
+
+async def read_database(database_url: str) -> Database:
+    """The outbox's and the inbox's state, read with the bot stopped."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(
+                        col(OutboxItem.chat_id),
+                        col(OutboxItem.status),
+                        col(OutboxItem.platform_message_id),
+                        col(Message.payload),
+                    ).join(Message, col(Message.id) == col(OutboxItem.message_id))
+                )
+            ).all()
+            senders = (
+                await connection.execute(
+                    select(col(InboxUpdate.sender)).where(
+                        col(InboxUpdate.status) == InboxStatus.PENDING,
+                        col(InboxUpdate.claimed_until).is_not(None),
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    sending: dict[int, list[str]] = {}
+    texts: dict[int, list[str]] = {}
+    recorded: set[int] = set()
+    for chat_id, status, platform_id, payload in rows:
+        if not str(chat_id).lstrip("-").isdigit():
+            continue
+        text = TICKET.sub("KNS-#", str(payload.get("text", "")))
+        texts.setdefault(int(chat_id), []).append(text)
+        if status == OutboxStatus.SENDING:
+            sending.setdefault(int(chat_id), []).append(text)
+        if platform_id is not None and str(platform_id).isdigit():
+            recorded.add(int(platform_id))
+    processing = {
+        int(sender.removeprefix("user:"))
+        for (sender,) in senders
+        if sender.removeprefix("user:").isdigit()
+    }
+    return Database(sending, frozenset(recorded), frozenset(processing), texts)
 
 
 async def drive(
@@ -126,7 +224,7 @@ async def drive(
 ) -> Run:
     """Run the script for `users` stakeholders in bursts, SIGKILL the bot `kills` times at
     random moments (seeded) and restart it; return what each stakeholder received."""
-    killed: list[float] = []
+    killed: list[Kill] = []
     rng = random.Random(seed)
     server = FakeBotApi()
     await server.start()
@@ -149,14 +247,16 @@ async def drive(
                 await asyncio.sleep(rng.uniform(0.05, 0.4))
             if index in kill_at:
                 await asyncio.sleep(rng.uniform(0.0, 0.6))  # somewhere in the middle of work
-                killed.append(time.monotonic())
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
+                left = await read_database(database_url)
+                await asyncio.sleep(0.05)  # the server has read what the dead process had sent
+                killed.append(Kill(time.monotonic(), left))
                 process = await start_bot(tmp_path, env)
                 await server.wait_for(lambda: bool(server.sent("getUpdates")), timeout=90)
         await server.wait_consumed(timeout=120)
         await quiet(server, settle)
-        return Run(received(server, people), killed)
+        return Run(received(server, people), killed, await read_database(database_url))
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -183,7 +283,7 @@ def compare(expected: dict[int, list[str]], actual: Run, kills: int) -> Outcome:
     outcome = Outcome(kills=kills, users=len(expected))
     for user, wanted in expected.items():
         sent = actual.sent.get(user, [])
-        got = [text for text, _ in sent]
+        got = [copy.text for copy in sent]
         outcome.expected += len(wanted)
         missing = Counter(wanted) - Counter(got)
         extra = Counter(got) - Counter(wanted)
@@ -191,17 +291,14 @@ def compare(expected: dict[int, list[str]], actual: Run, kills: int) -> Outcome:
         outcome.duplicated += sum(extra.values())
         for text in missing:
             outcome.details.append(f"{user} lost: {text[:60]!r}")
-        used: set[float] = set()  # a kill explains at most one duplicate in this chat
         for text, count in extra.items():
-            times = [at for sent_text, at in sent if sent_text == text]
+            copies = [copy for copy in sent if copy.text == text]
             explained = 0
-            for kill in actual.kills:
-                if explained == count or kill in used:
-                    continue
-                before = any(kill - IN_FLIGHT <= at <= kill for at in times)
-                after = any(at > kill for at in times)
-                if before and after:
-                    used.add(kill)
+            for kill in actual.kills:  # a kill explains one copy of a text
+                if explained == count:
+                    break
+                before = any(actual.in_flight(user, copy, kill) for copy in copies)
+                if before and any(copy.at > kill.at for copy in copies):
                     explained += 1
             outcome.in_flight += explained
             kind = "extra (in flight at a kill)" if explained == count else "extra"
