@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from bot.knowledge.evaluation import Labelled, calibrate, evaluate, match_json
 from bot.knowledge.normalise import Normaliser
 from bot.runtime import Runtime
 from tests.conftest import FIXTURE_KB, ROOT, TEST_MATCHER, FakeChat
+
+OTHER_OFFICE = re.compile(r"\bKPPN\s+(?!Khusus\b)[A-Z][a-z]+")  # "KPPN Watampone", not "KPPN dan"
 
 SECTIONS = ("pencairan", "mski", "bank", "vera", "umum")
 GOOD_ENTRY = """\
@@ -66,6 +69,11 @@ def test_the_shipped_knowledge_base_covers_every_required_topic() -> None:
         assert len(entry.questions) >= 6, entry.id
         assert entry.sources, entry.id
         assert "{" not in entry.render_answer(config.office_values()), entry.id
+        # A stakeholder of one office must not read another office's name as if it were theirs:
+        # an office's own name comes from {office_name}; figures from other offices stay in
+        # `verify:` notes for the office's staff.
+        for text in (entry.answer, entry.details or ""):
+            assert not OTHER_OFFICE.search(text), (entry.id, OTHER_OFFICE.search(text))
     values = config.office_values()
     office_topics = {
         e.id: f"{e.render_answer(values)}\n{e.render_details(values)}" for e in knowledge.entries
