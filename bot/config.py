@@ -67,6 +67,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "which_question": frozenset({"ticket"}),
     "button_more_for_ticket": frozenset({"ticket"}),
     "added_to_ticket": frozenset({"ticket"}),
+    "waiting_question_added": frozenset({"ticket", "text"}),
     "outside_service_hours": frozenset({"ticket", "opens"}),
     "auto_closed": frozenset({"ticket", "days"}),
     "ask_phone_confirm": frozenset({"phone"}),
@@ -470,6 +471,7 @@ class Texts(StrictModel):
     button_new_question: str
     button_more_for_ticket: str
     added_to_ticket: str
+    waiting_question_added: str
     outside_service_hours: str
     auto_closed: str
     ask_phone_confirm: str  # the channel told us the number (WhatsApp): confirm it

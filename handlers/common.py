@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from bot.buttons import Action, action
 from bot.queries import tickets
 from bot.turn import Turn
-from handlers import consent, consultation, identification
+from handlers import consent, consultation, conversation, identification
 
 EDIT_PROFILE = action("profile_edit")
 SUMMARY_LENGTH = 80
@@ -34,7 +34,7 @@ async def start(turn: Turn) -> None:
 async def cancel(turn: Turn) -> None:
     """Stop the current step and say exactly what is kept."""
     if turn.step == "idle":
-        turn.say("nothing_to_cancel")
+        turn.say("cancelled" if conversation.drop_waiting_question(turn) else "nothing_to_cancel")
         return
     if turn.step.startswith("identify_"):
         editing, kept = identification.kept_fields(turn)
@@ -56,6 +56,8 @@ async def new_question(turn: Turn) -> None:
     if not identification.is_complete(turn):
         turn.say("profile_missing")
         identification.resume(turn)
+        return
+    if await conversation.ask_waiting_question(turn):
         return
     turn.set_step(consultation.AWAITING_QUESTION)
     turn.say("new_question_prompt")

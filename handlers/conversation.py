@@ -9,6 +9,7 @@ from bot.addresses import ToStaffRole
 from bot.buttons import Action, action
 from bot.intents import Context, Intent, Reading, decide
 from bot.messages import Button
+from bot.queries import tickets
 from bot.roles import SUPERVISOR
 from bot.store.models import HANDED_OFF, Ticket, TicketEvent, TicketStatus
 from bot.turn import Turn
@@ -33,6 +34,12 @@ async def handle_text(turn: Turn) -> None:
         return
     text = turn.inbound.text
     latest = await consultation.latest_open_ticket(turn)
+    waiting = _take_waiting_question(turn)
+    if waiting is not None:
+        latest = await _settle_waiting_question(turn, latest, waiting)
+        if not reader.read(text).substantive:  # "makasih pak", "ok": said in the reply above
+            turn.inbound_ticket_id = latest.id if latest is not None else None
+            return
     if latest is not None and latest.status == TicketStatus.ANSWERED:
         reading = reader.read(text)
         await _under_an_answer(turn, latest, decide(reading, Context.ANSWERED), reading)
@@ -98,6 +105,62 @@ async def _with_cso(turn: Turn, ticket: Ticket, intent: Intent, other_topic: boo
     )
 
 
+def _take_waiting_question(turn: Turn) -> str | None:
+    """The question still waiting for "new, or more for the ticket?", now taken off the
+    conversation (the stakeholder wrote something else instead of choosing)."""
+    if turn.conversation is None:
+        return None
+    text = str(turn.conversation.data.get(PENDING) or "")
+    if not text:
+        return None
+    turn.set_step(turn.step, **{PENDING: None})
+    return text
+
+
+async def ask_waiting_question(turn: Turn) -> bool:
+    """/baru typed in answer to "new, or more for the ticket?": the waiting question is the new
+    question. False when no question was waiting."""
+    question = _take_waiting_question(turn)
+    if question is None:
+        return False
+    turn.set_step("idle")
+    await _file(turn, question, await consultation.ask(turn, question))
+    return True
+
+
+def drop_waiting_question(turn: Turn) -> bool:
+    """/batal instead of choosing: the question stays in the transcript only."""
+    return _take_waiting_question(turn) is not None
+
+
+async def _settle_waiting_question(
+    turn: Turn, latest: Ticket | None, question: str
+) -> Ticket | None:
+    """A question is never dropped because its sender did not press a button: it goes to the
+    CSO who has their ticket (a person reads it, and can still open a ticket for it), or, when
+    that ticket has been closed meanwhile, it is asked as a new one. Returns the latest open
+    ticket afterwards."""
+    if latest is not None and latest.status in HANDED_OFF:
+        await _file(turn, question, latest)
+        desk.relay_text(turn, latest, question)
+        turn.say_about(latest, "waiting_question_added", text=_excerpt(question))
+        return latest
+    ticket = await consultation.ask(turn, question)
+    await _file(turn, question, ticket)
+    return ticket
+
+
+async def _file(turn: Turn, question: str, ticket: Ticket) -> None:
+    """The message that waited for the choice joins the transcript of the ticket it went to."""
+    if turn.stakeholder is not None and turn.stakeholder.id is not None and ticket.id is not None:
+        await tickets.file_earlier_message(turn.session, turn.stakeholder.id, question, ticket.id)
+
+
+def _excerpt(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 async def handle_which(turn: Turn, pressed: Action) -> None:
     """The answer to "a new question, or more for ticket KNS-…?"."""
     assert turn.conversation is not None
@@ -109,13 +172,17 @@ async def handle_which(turn: Turn, pressed: Action) -> None:
     turn.set_step("idle", **{PENDING: None})
     if pressed.arg(1) == "new":
         turn.inbound_label = turn.text("button_new_question")
-        await consultation.ask(turn, text, "new_ticket_while_cso", old=ticket.number)
+        asked = await consultation.ask(turn, text, "new_ticket_while_cso", old=ticket.number)
+        await _file(turn, text, asked)
         return
     turn.inbound_label = turn.text("button_more_for_ticket", ticket=ticket.number)
     turn.inbound_ticket_id = ticket.id
-    if ticket.status not in HANDED_OFF:
+    if ticket.status not in HANDED_OFF:  # closed meanwhile: the question is asked on its own
         turn.say_about(ticket, "ticket_already_closed", status=turn.status_label(ticket))
+        turn.inbound_ticket_id = None
+        await _file(turn, text, await consultation.ask(turn, text))
         return
+    await _file(turn, text, ticket)
     desk.relay_text(turn, ticket, text)
     turn.say_about(ticket, "added_to_ticket")
 

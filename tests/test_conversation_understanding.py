@@ -128,3 +128,75 @@ async def test_a_hand_off_outside_service_hours_says_when_officers_read_it(
     assert "di luar jam layanan" in chat.text
     assert "Selasa, 24-11-2026 pukul 08.00" in chat.text or "24-11-2026" in chat.text
     assert "paling lambat" in chat.text
+
+
+async def waiting_for_the_choice(chat: FakeChat) -> tuple[Ticket, str]:
+    """A CSO has a ticket; the stakeholder asks something the bot cannot place and is asked
+    whether it is a new question or more for that ticket."""
+    await chat.identify()
+    await chat.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
+    first = await chat.ticket()
+    question = "satu lagi pak, ijin kapan batas pengajuan berkas ke kantor"
+    await chat.send(question)
+    assert chat.replies[-1].buttons[0].label == "Pertanyaan baru"
+    return first, question
+
+
+async def for_the_cso(runtime: Runtime, ticket: Ticket) -> list[str]:
+    """What the stakeholder wrote, in the ticket's transcript (what its CSO reads)."""
+    return [
+        m.text
+        for m in await rows(runtime, Message, Message.id)
+        if m.ticket_id == ticket.id and m.direction == "in"
+    ]
+
+
+async def test_a_question_waiting_for_the_choice_is_not_dropped_by_a_thank_you(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    first, question = await waiting_for_the_choice(chat)
+    await chat.send("makasih pak")  # instead of pressing either button
+    assert len(await tickets(runtime)) == 1
+    assert any(question in text for text in await for_the_cso(runtime, first))
+    assert "Pertanyaan Bapak/Ibu sebelumnya" in chat.text and first.number in chat.text
+    # It went once: a later message is not the waiting question again.
+    before = len(await for_the_cso(runtime, first))
+    await chat.send("ok")
+    assert sum(question in text for text in await for_the_cso(runtime, first)) == 1
+    assert len(await for_the_cso(runtime, first)) >= before
+
+
+async def test_a_question_waiting_for_the_choice_then_another_message_keeps_both(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    first, question = await waiting_for_the_choice(chat)
+    await chat.send("berkasnya yang asli atau cukup scan ya pak")
+    relayed = await for_the_cso(runtime, first)
+    assert any(question in text for text in relayed)
+    assert any("berkasnya yang asli atau cukup scan" in text for text in relayed)
+
+
+async def test_slash_baru_answers_the_choice_with_a_new_ticket(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    first, question = await waiting_for_the_choice(chat)
+    await chat.send("/baru")
+    second = await chat.ticket()
+    assert second.id != first.id and second.question == question
+    assert not any(question in text for text in await for_the_cso(runtime, first))
+
+
+async def test_the_more_button_after_the_ticket_closed_asks_the_question_anew(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    first, question = await waiting_for_the_choice(chat)
+    async with runtime.sessions() as session:
+        ticket = await session.get(Ticket, first.id)
+        assert ticket is not None
+        ticket.status = "resolved"
+        session.add(ticket)
+        await session.commit()
+    await chat.press(f"Tambahan untuk tiket {first.number}")
+    second = await chat.ticket()
+    assert second.id != first.id and second.question == question
+    assert "sudah berstatus" in chat.text

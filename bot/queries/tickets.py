@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,6 +19,7 @@ from bot.labels import (
 from bot.store.models import (
     Attachment,
     Direction,
+    Message,
     Stakeholder,
     Ticket,
     TicketEvent,
@@ -134,3 +136,24 @@ async def suggestion_pending(session: AsyncSession, ticket_id: int) -> bool:
         if any(pattern.fullmatch(reason) for pattern in _SETTLED):
             return False
     return False
+
+
+async def file_earlier_message(
+    session: AsyncSession, stakeholder_id: int, text: str, ticket_id: int
+) -> bool:
+    """Put the stakeholder's latest message with this text that belongs to no ticket into the
+    ticket's transcript (a question kept waiting for a choice, settled later)."""
+    latest = (
+        select(func.max(col(Message.id)))
+        .where(
+            col(Message.stakeholder_id) == stakeholder_id,
+            col(Message.direction) == Direction.IN,
+            col(Message.ticket_id).is_(None),
+            col(Message.text) == text,
+        )
+        .scalar_subquery()
+    )
+    result = await session.exec(
+        update(Message).where(col(Message.id) == latest).values(ticket_id=ticket_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
