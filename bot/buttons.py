@@ -68,15 +68,28 @@ def decode(data: str | None) -> Action | None:
 
 
 _NUMBER = re.compile(r"^\(?(\d{1,2})[.)]?$")
+# How people point at an option in words, the whole message only: "nomor 1", "no. 2", "yang
+# kedua mbak", "pilihan ke-3 aja pak", "pertama". Anything more is not a choice but a message.
+_ORDINALS = {
+    "satu": 1, "pertama": 1, "dua": 2, "kedua": 2, "tiga": 3, "ketiga": 3,
+    "empat": 4, "keempat": 4, "lima": 5, "kelima": 5,
+}  # fmt: skip
+_POINTED = re.compile(
+    r"^(?:(?:yang|yg|nomor|nomer|no|pilihan|opsi|poin)\.?\s+)*(?:ke-?\s?)?"
+    r"(\d{1,2}|" + "|".join(_ORDINALS) + r")"
+    r"(?:\s+(?:saja|aja|ya|yah|pak|bu|bapak|ibu|mbak|mba|mas|kak|bang|min|dik|daeng|bli))*[.!]*$"
+)
 
 
 def typed_choice(text: str, labels: Sequence[str]) -> int | None:
-    """The option a typed reply means: its number as shown ("2", "2.", "(2)") or its label in
-    any case; None when it means none of them."""
+    """The option a typed reply means: its number as shown ("2", "2.", "(2)"), pointed at in
+    words ("nomor 2", "yang kedua mbak") or its label in any case; None when it means none of
+    them."""
     typed = " ".join(text.split())
-    number = _NUMBER.match(typed)
+    number = _NUMBER.match(typed) or _POINTED.match(typed.casefold())
     if number is not None:
-        index = int(number.group(1)) - 1
+        value = number.group(1)
+        index = (int(value) if value.isdigit() else _ORDINALS[value]) - 1
         return index if 0 <= index < len(labels) else None
     wanted = typed.casefold().strip(" .!")
     return next(

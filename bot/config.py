@@ -65,6 +65,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "answer_confirm_prompt": frozenset({"ticket"}),
     "new_ticket_while_cso": frozenset({"ticket", "old"}),
     "which_question": frozenset({"ticket"}),
+    "clarify_again": frozenset({"ticket", "none"}),
     "button_more_for_ticket": frozenset({"ticket"}),
     "added_to_ticket": frozenset({"ticket"}),
     "waiting_question_added": frozenset({"ticket", "text"}),
@@ -503,6 +504,7 @@ class Texts(StrictModel):
     button_answered: str
     button_not_answered: str
     clarify: str
+    clarify_again: str
     button_none_of_these: str
     resolved: str
     handoff: str

@@ -140,14 +140,7 @@ async def _search_and_answer(turn: Turn, ticket: Ticket, question: str) -> None:
             )
             return
     if match.decision is Decision.CLARIFY:
-        buttons = []
-        for candidate in match.candidates:
-            entry = turn.matcher.knowledge.entry(candidate.id)
-            if entry is not None:
-                buttons.append(Button(entry.title, action(TOPIC, ticket.id, entry.id)))
-        buttons.append(
-            Button(turn.text("button_none_of_these"), action(TOPIC, ticket.id, NONE_OF_THESE))
-        )
+        buttons = _topic_buttons(turn, ticket, [candidate.id for candidate in match.candidates])
         turn.reply(turn.text("clarify"), buttons, ticket_id=ticket.id, key="clarify")
         return
     out_of_scope = (
@@ -166,6 +159,31 @@ async def _search_and_answer(turn: Turn, ticket: Ticket, question: str) -> None:
         )
     else:
         await _hand_off(turn, ticket, reason="no knowledge base answer")
+
+
+def _topic_buttons(turn: Turn, ticket: Ticket, entry_ids: list[str]) -> tuple[Button, ...]:
+    buttons = []
+    for entry_id in entry_ids:
+        entry = turn.matcher.knowledge.entry(entry_id)
+        if entry is not None:
+            buttons.append(Button(entry.title, action(TOPIC, ticket.id, entry.id)))
+    buttons.append(
+        Button(turn.text("button_none_of_these"), action(TOPIC, ticket.id, NONE_OF_THESE))
+    )
+    return tuple(buttons)
+
+
+def offer_topics_again(turn: Turn, ticket: Ticket) -> None:
+    """Small talk while topics are offered ("ok", "makasih mbak", a thumbs-up) is not a new
+    wording of the question to search again, nor a "none of these": the same choice, again."""
+    offered = [
+        str(candidate["id"])
+        for candidate in ticket.match_candidates
+        if candidate.get("id") and not candidate.get("out_of_scope")
+    ]
+    turn.inbound_ticket_id = ticket.id
+    buttons = _topic_buttons(turn, ticket, offered)
+    turn.say_about(ticket, "clarify_again", buttons, none=turn.text("button_none_of_these"))
 
 
 def _remember_match(ticket: Ticket, match: Match) -> None:

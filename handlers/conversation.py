@@ -51,7 +51,9 @@ async def handle_text(turn: Turn) -> None:
         intent = reader.understand(text, Context.IDLE)
         if intent is Intent.GIFT:
             _refuse_gift(turn, latest)
-        elif intent in SMALL_TALK and (latest is None or latest.status != TicketStatus.ASKED):
+        elif intent in SMALL_TALK and latest is not None and latest.status == TicketStatus.ASKED:
+            consultation.offer_topics_again(turn, latest)
+        elif intent in SMALL_TALK:
             name = turn.stakeholder.full_name if turn.stakeholder else None
             turn.say(SMALL_TALK[intent], name=identification.polite_name(name))
         else:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.addresses import Address, ToDesk, ToStaff, ToStaffRole, ToStakeholder
-from bot.buttons import MAX_BYTES, Action, ButtonDataError, action, decode
+from bot.buttons import MAX_BYTES, Action, ButtonDataError, action, decode, typed_choice
 from bot.messages import Button, Outbound, OutgoingFile, ThreadAction, parse_command
 
 
@@ -232,3 +232,27 @@ def test_commands_are_split_into_name_and_arguments(line: str, expected: tuple[s
 @pytest.mark.parametrize("line", ["halo", "/", "", "   ", "/ ambil", "a /ambil"])
 def test_lines_that_are_not_commands(line: str) -> None:
     assert parse_command(line) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2", 1),
+        ("(3)", 2),
+        ("nomor 1", 0),
+        ("no. 2", 1),
+        ("Yang pertama mbak", 0),
+        ("yg kedua", 1),
+        ("pilihan ke-3 aja pak", 2),
+        ("yang ke 2 ya bu", 1),
+        ("ketiga daeng", 2),
+        ("nomor satu", 0),
+        ("Tup", 1),  # the label itself
+        ("nomor 5", None),  # no such option
+        ("satu lagi pak", None),  # a message that starts like a choice
+        ("pertama kali mengajukan tup bagaimana", None),
+        ("yang kedua-duanya", None),
+    ],
+)
+def test_an_option_pointed_at_in_words_is_that_option(typed: str, expected: int | None) -> None:
+    assert typed_choice(typed, ["GUP", "TUP", "LS"]) == expected

@@ -111,6 +111,23 @@ async def test_medium_match_offers_topics_then_answers_the_chosen_one(chat: Fake
     assert (await chat.ticket()).status == "answered"
 
 
+async def test_small_talk_while_topics_are_offered_offers_them_again(chat: FakeChat) -> None:
+    """ "makasih mbak", "ok" or a thumbs-up under the topic list neither hands the ticket to a CSO
+    nor searches again; the same topics come back, and a topic pointed at in words is taken."""
+    await chat.identify()
+    await chat.send("masalah sp2d saya")
+    offered = [b.label for b in chat.replies[-1].buttons]
+    for small_talk in ("terima kasih mbak", "ok", "siap pak", "🙏"):
+        await chat.send(small_talk)
+        ticket = await chat.ticket()
+        assert ticket.status == "asked", small_talk
+        assert [b.label for b in chat.replies[-1].buttons] == offered, small_talk
+        assert ticket.number in chat.text and "Bukan, hubungkan ke CSO" in chat.text
+    await chat.send("yang pertama mbak")
+    assert "OM SPAN" in chat.text
+    assert (await chat.ticket()).status == "answered"
+
+
 async def test_none_of_the_offered_topics_goes_to_cso(chat: FakeChat) -> None:
     await chat.identify()
     await chat.send("masalah sp2d saya")
