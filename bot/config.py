@@ -249,6 +249,9 @@ class RoleConfig(StrictModel):
     label: str = Field(min_length=1, max_length=40)
     needs_satker_code: bool
     organisation_label: str = Field(min_length=1)
+    # Words stakeholders type for this role instead of pressing its button ("rekanan", "bpp");
+    # a word two roles share names neither (the stakeholder is asked to choose).
+    words: list[str] = Field(default_factory=list)
 
 
 class StaffMember(StrictModel):
@@ -504,6 +507,8 @@ class Texts(StrictModel):
     button_answered: str
     button_not_answered: str
     clarify: str
+    question_kept: str
+    role_unclear: str
     clarify_again: str
     button_none_of_these: str
     resolved: str

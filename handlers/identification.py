@@ -11,8 +11,11 @@ import unicodedata
 from typing import Any
 
 from bot.buttons import action
+from bot.intents import Intent
 from bot.messages import Button, InboundKind
+from bot.queries import tickets
 from bot.turn import Turn
+from handlers import consultation
 
 NAME = "identify_name"
 ROLE = "identify_role"
@@ -39,9 +42,12 @@ FIELD_LABELS = {
 }
 PHONE_BUTTON = "phone"  # phone:use (the number the channel gave) / phone:other (type one)
 SKIPPED = ""  # a phone the stakeholder chose not to give
+KEPT_QUESTION = "kept_question"  # a question written during identification, asked after it
 
 _SATKER_CODE = re.compile(r"[0-9]{6}")
-_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .,'’-])*$")
+_PUNCTUATION = re.compile(r"[^\w/]+")
+_CODE_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
+_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .,'’()/-])*$")  # "Budi (CV Maju Jaya)" too
 
 
 def is_complete(turn: Turn) -> bool:
@@ -129,6 +135,8 @@ async def handle(turn: Turn) -> None:
         _ask(turn, step)
         return
     text = " ".join(inbound.text.split())
+    if _not_an_answer(turn, step, text):
+        return
     go_on = True
     if step == NAME:
         if not (2 <= len(text) <= 100 and _NAME.match(text)):
@@ -138,12 +146,12 @@ async def handle(turn: Turn) -> None:
     elif step == ROLE:
         role = _role_by_label(turn, text)
         if role is None:
-            _ask(turn, ROLE)
+            _ask(turn, ROLE, unclear=True)
             return
         go_on = _store(turn, ROLE, role)
     elif step == SATKER_CODE:
-        code = ascii_digits(text).replace(" ", "")
-        if not _SATKER_CODE.fullmatch(code):
+        code = satker_code_in(text)
+        if code is None:
             turn.say("invalid_satker_code")
             return
         go_on = _store(turn, SATKER_CODE, code)
@@ -214,6 +222,17 @@ def ascii_digits(text: str) -> str:
     """Full-width and other Unicode digits (typed on some phone keyboards) as 0–9, so a code
     or number is accepted exactly when its ASCII form is, and stored in that form."""
     return unicodedata.normalize("NFKC", text)
+
+
+def satker_code_in(text: str) -> str | None:
+    """The 6-digit code in an answer: the whole answer ("123 456" too), or the one 6-digit
+    number in it ("satker saya 223344", "kode 654321 pak")."""
+    digits = ascii_digits(text)
+    whole = digits.replace(" ", "")
+    if _SATKER_CODE.fullmatch(whole):
+        return whole
+    found = _CODE_IN_TEXT.findall(digits)
+    return found[0] if len(found) == 1 and _SATKER_CODE.fullmatch(found[0]) else None
 
 
 def normalise_phone(text: str) -> str | None:
@@ -289,12 +308,54 @@ def _next_missing(turn: Turn, draft: dict[str, Any]) -> str | None:
     return None
 
 
-def _ask(turn: Turn, step: str) -> None:
+def _not_an_answer(turn: Turn, step: str, text: str) -> bool:
+    """A question or an offer of money typed instead of the answer to this step: the question is
+    kept and asked as soon as identification is complete (it is never taken for a name or an
+    organisation), the offer gets the no-gratification reply; then the step is asked again."""
+    reader = turn.knowledge.intents
+    if reader is None:
+        return False
+    reading = reader.read(text)
+    if reading.gift:
+        turn.say("gift_refused")
+        _ask(turn, step)
+        return True
+    if not reading.substantive or not (reading.asks or reading.first is Intent.VAGUE):
+        return False
+    if step == SATKER_CODE and satker_code_in(text) is not None:
+        return False
+    if step == PHONE and normalise_phone(text) is not None:
+        return False
+    assert turn.conversation is not None
+    kept = str(turn.conversation.data.get(KEPT_QUESTION) or "")
+    turn.set_step(step, **{KEPT_QUESTION: f"{kept}\n{text}" if kept else text})
+    turn.say("question_kept")
+    _ask(turn, step)
+    return True
+
+
+async def ask_kept_question(turn: Turn) -> None:
+    """Once identification is complete, the question written during it becomes a ticket."""
+    conversation = turn.conversation
+    if conversation is None or not is_complete(turn) or turn.step != "idle":
+        return
+    question = str(conversation.data.get(KEPT_QUESTION) or "")
+    if not question:
+        return
+    turn.set_step("idle", **{KEPT_QUESTION: None})
+    ticket = await consultation.ask(turn, question)
+    stakeholder = turn.stakeholder
+    if stakeholder is not None and stakeholder.id is not None and ticket.id is not None:
+        for line in question.split("\n"):  # the messages it was written in, into its transcript
+            await tickets.file_earlier_message(turn.session, stakeholder.id, line, ticket.id)
+
+
+def _ask(turn: Turn, step: str, *, unclear: bool = False) -> None:
     if step == NAME:
         turn.say("ask_name")
     elif step == ROLE:
         buttons = [Button(role.label, action(ROLE_BUTTON, role.id)) for role in turn.config.roles]
-        turn.say("ask_role", buttons)
+        turn.say("role_unclear" if unclear else "ask_role", buttons)
     elif step == SATKER_CODE:
         turn.say("ask_satker_code")
     elif step == ORGANISATION:
@@ -332,10 +393,26 @@ def _organisation_label(turn: Turn) -> str:
 
 
 def _role_by_label(turn: Turn, text: str) -> str | None:
+    """The role a typed answer names: its label, or one of the words an office listed for it
+    ("rekanan", "PPK pak", "saya operator sakti"); the longest such phrase in the answer decides,
+    and a tie between roles ("bendahara" alone) names none."""
+    typed = f" {_plain_words(text)} "
+    best: dict[str, int] = {}
     for role in turn.config.roles:
-        if text.casefold() in (role.label.casefold(), role.id):
-            return role.id
-    return None
+        for phrase in (role.label, role.id.replace("_", " "), *role.words):
+            wanted = _plain_words(phrase)
+            if wanted and f" {wanted} " in typed:
+                best[role.id] = max(best.get(role.id, 0), len(wanted))
+    if not best:
+        return None
+    longest = max(best.values())
+    named = [role_id for role_id, length in best.items() if length == longest]
+    return named[0] if len(named) == 1 else None
+
+
+def _plain_words(text: str) -> str:
+    """Lower case, punctuation as spaces ("Pihak Ketiga/Supplier" keeps its slash)."""
+    return " ".join(_PUNCTUATION.sub(" ", text.casefold()).split())
 
 
 def _finish(turn: Turn, draft: dict[str, Any]) -> None:
@@ -353,14 +430,15 @@ def _finish(turn: Turn, draft: dict[str, Any]) -> None:
     turn.conversation.data = {
         key: value for key, value in turn.conversation.data.items() if key != "draft"
     }
-    name = polite_name(stakeholder.full_name)
+    name = polite_name(stakeholder.full_name).rstrip(". ")  # "…, M.Si." ends no sentence twice
     turn.reply(
         turn.text("identified", name=name),
         key="identified",
         values={"name": name},
         clear_keyboard=True,
     )
-    turn.say("ask_question")
+    if not turn.conversation.data.get(KEPT_QUESTION):  # else it is asked now (the router)
+        turn.say("ask_question")
 
 
 def profile_text(turn: Turn) -> str:

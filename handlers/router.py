@@ -105,6 +105,7 @@ async def _route(turn: Turn) -> None:
         await consultation.handle_file(turn)
     else:
         await _text(turn)
+    await identification.ask_kept_question(turn)
 
 
 async def _without_consent(turn: Turn) -> None:
