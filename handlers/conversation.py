@@ -14,7 +14,7 @@ from bot.roles import SUPERVISOR
 from bot.store.models import HANDED_OFF, Ticket, TicketEvent, TicketStatus
 from bot.turn import Turn
 from handlers import consultation, desk, identification
-from handlers.answers import answer_buttons
+from handlers.answers import answer_buttons, more_button
 
 WHICH = "which"  # which:<ticket id>:new|more — a new question, or more for the open ticket
 PENDING = "pending_text"  # the message waiting for that choice
@@ -73,9 +73,10 @@ async def _under_an_answer(turn: Turn, ticket: Ticket, intent: Intent, reading: 
             turn.say_about(ticket, "ask_what_is_unclear")
     elif intent is Intent.GIFT:
         _refuse_gift(turn, ticket)
-    elif intent is Intent.ACK:
-        answered = answer_buttons(turn, ticket)
-        turn.say_about(ticket, "answer_confirm_prompt", answered)
+    elif intent is Intent.ACK:  # still reading: the answer's own buttons again
+        entry = turn.matcher.knowledge.entry(ticket.topic_id or "")
+        more = more_button(turn, ticket, entry) if entry is not None else ()
+        turn.say_about(ticket, "answer_confirm_prompt", answer_buttons(turn, ticket) + more)
     else:
         turn.inbound_ticket_id = None
         await consultation.handle_text(turn)  # a new question: a new ticket
