@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.addresses import ToStakeholder
@@ -21,6 +21,7 @@ COMMENT_STEP = "survey_comment"
 SKM = "skm"  # skm:<ticket>:<element>:<score> | skm:<ticket>:skip
 SKIP = "skip"
 COMMENT = "comment"
+OFFERED_AT = "survey_offered_at"  # in the conversation: when the last survey was offered
 
 
 async def start(turn: Turn, ticket: Ticket) -> None:
@@ -34,8 +35,9 @@ async def start(turn: Turn, ticket: Ticket) -> None:
     if conversation is None:
         return
     since = turn.now - timedelta(days=settings.min_days_between)
-    if settings.min_days_between and await surveyed_since(
-        turn.session, ticket.stakeholder_id, since
+    if settings.min_days_between and (
+        _offered_since(conversation.data, since)
+        or await surveyed_since(turn.session, ticket.stakeholder_id, since)
     ):
         return
     elements = _elements_for(turn, ticket)
@@ -43,11 +45,24 @@ async def start(turn: Turn, ticket: Ticket) -> None:
     conversation.data = {
         **conversation.data,
         "survey": {"ticket": ticket.id, "index": 0, "elements": elements},
+        OFFERED_AT: turn.now.isoformat(),
     }
     conversation.updated_at = turn.now
     turn.session.add(conversation)
     desk.tell_stakeholder(turn, ticket, "survey_intro", count=len(elements))
     _ask(turn, ticket, 0, elements)
+
+
+def _offered_since(data: dict[str, Any], since: datetime) -> bool:
+    """A survey offered and left unanswered also counts: asking again minutes later, after the
+    next answer, is what the spacing is there to prevent."""
+    offered = data.get(OFFERED_AT)
+    if not isinstance(offered, str):
+        return False
+    try:
+        return datetime.fromisoformat(offered) >= since
+    except ValueError:
+        return False
 
 
 def _elements_for(turn: Turn, ticket: Ticket) -> list[str]:

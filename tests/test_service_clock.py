@@ -307,6 +307,28 @@ async def test_the_survey_after_resolution(tmp_path: Path) -> None:
         await runtime.close()
 
 
+async def test_a_survey_left_unanswered_is_not_offered_again_soon(tmp_path: Path) -> None:
+    clock = FakeClock(wib(23, 9))
+    runtime = await runtime_for(tmp_path, clock)
+    try:
+        chat = FakeChat(runtime)
+        await chat.identify()
+        await chat.send("bagaimana cara mengajukan tup?")
+        await chat.press("Ya, terjawab")
+        assert "survei kepuasan" in chat.text
+        await chat.send("kapan gup bisa diajukan?")  # leaves the survey unanswered
+        await chat.press("Ya, terjawab")
+        assert "survei" not in chat.text
+        clock.advance(days=31)  # after the configured 30 days: offered again
+        await chat.send("/baru")
+        await chat.send("bagaimana cara mengajukan tup?")
+        await chat.press("Ya, terjawab")
+        assert "survei kepuasan" in chat.text
+        assert await rows(runtime, SurveyResponse) == []
+    finally:
+        await runtime.close()
+
+
 async def test_typed_survey_answers_and_leaving_the_survey(tmp_path: Path) -> None:
     clock = FakeClock(wib(23, 9))
     shipped = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
