@@ -68,6 +68,7 @@ TEXT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "clarify_again": frozenset({"ticket", "none"}),
     "button_more_for_ticket": frozenset({"ticket"}),
     "added_to_ticket": frozenset({"ticket"}),
+    "human_with_cso": frozenset({"ticket", "status"}),
     "waiting_question_added": frozenset({"ticket", "text"}),
     "outside_service_hours": frozenset({"ticket", "opens"}),
     "auto_closed": frozenset({"ticket", "days"}),
@@ -475,6 +476,7 @@ class Texts(StrictModel):
     button_new_question: str
     button_more_for_ticket: str
     added_to_ticket: str
+    human_with_cso: str
     waiting_question_added: str
     outside_service_hours: str
     auto_closed: str

@@ -29,6 +29,7 @@ TYPO_MIN_LENGTH = 5  # words this long may carry a typo ("trimakasih", "mengeri"
 TYPO_SCORE = 85
 _DOUBLED_END = re.compile(r"([a-z])\1+$")  # "pagii", "sipp", "okee"
 SUBSTANTIVE = 3  # a left-over word of at least this many letters carries meaning
+TICKET_NUMBER = re.compile(r"\b[A-Za-z]{2,10}-\d{8}-\d{3,5}\b")  # KNS-20261208-0001
 
 
 class Context(StrEnum):
@@ -45,6 +46,8 @@ class Intent(StrEnum):
     VAGUE = "vague"
     ACK = "ack"
     GIFT = "gift"
+    STATUS = "status"  # how far their ticket (their earlier question) has got
+    HUMAN = "human"  # to be served by an officer instead of the bot
     QUESTION = "question"
     MORE = "more"  # more about the ticket a CSO has
 
@@ -64,6 +67,9 @@ class _IntentsFile(BaseModel):
     new_question: list[str] = Field(default_factory=list)
     question_words: list[str] = Field(default_factory=list)
     gift: dict[str, list[str] | list[list[list[str]]]] = Field(default_factory=dict)
+    human: dict[str, list[str] | list[list[list[str]]]] = Field(default_factory=dict)
+    status_words: list[str] = Field(default_factory=list)
+    status_markers: dict[str, list[str] | list[list[list[str]]]] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ class Reading:
     new_question_marker: bool = False
     first: Intent | None = None  # the intent of its opening phrase (greetings, fillers aside)
     asks: bool = False  # a question mark or a question word
+    human: bool = False  # asks for an officer, wherever in the message
+    about_status: bool = False  # nothing left but words that ask how far a ticket has got
+    status_marker: bool = False  # "pertanyaan saya soal retur … sudah dijawab belum"
 
     @property
     def intents(self) -> frozenset[Intent]:
@@ -92,6 +101,22 @@ class Reading:
         return any(len(word) >= SUBSTANTIVE and not word.isdigit() for word in self.rest)
 
 
+@dataclass(frozen=True)
+class Markers:
+    """Found anywhere in a message: one of `phrases`, or a word from each group of one of
+    `combinations` (an offer of money: "kasih" + "biar cepat"; a person asked for: "petugas" +
+    "telpon")."""
+
+    phrases: tuple[str, ...] = ()
+    combinations: tuple[tuple[frozenset[str], ...], ...] = ()
+
+    def found_in(self, joined: str) -> bool:
+        return any(f" {phrase} " in joined for phrase in self.phrases) or any(
+            all(any(_has(joined, option) for option in group) for group in combination)
+            for combination in self.combinations
+        )
+
+
 @dataclass
 class IntentReader:
     """Reads messages with the phrases of _intents.yaml and the matcher's abbreviations."""
@@ -99,18 +124,18 @@ class IntentReader:
     phrases: dict[tuple[str, ...], frozenset[Intent]]
     address: frozenset[str]
     new_question: frozenset[tuple[str, ...]]
-    gift_phrases: tuple[str, ...]
-    gift_combinations: tuple[tuple[frozenset[str], ...], ...]
+    gift: Markers
     question_words: frozenset[str]
     normalise: Normaliser
+    human: Markers = Markers()
+    status: Markers = Markers()
+    status_words: frozenset[str] = frozenset()
 
     def read(self, text: str) -> Reading:
+        text = TICKET_NUMBER.sub(" tiket ", text)  # "KNS-20261208-0003 gmn?": about a ticket
         words = [_DOUBLED_END.sub(r"\1", word) for word in self.normalise(text).split()]
         joined = f" {' '.join(words)} "
-        gift = any(f" {phrase} " in joined for phrase in self.gift_phrases) or any(
-            all(any(_has(joined, option) for option in group) for group in combination)
-            for combination in self.gift_combinations
-        )
+        gift = self.gift.found_in(joined)
         found: list[frozenset[Intent]] = []
         first: Intent | None = None
         rest: list[str] = []
@@ -129,7 +154,18 @@ class IntentReader:
             i += 1
         marker = any(self._marker_at(words, j) for j in range(len(words)))
         asks = "?" in text or any(word in self.question_words for word in words)
-        return Reading(tuple(found), tuple(rest), gift, marker, first, asks)
+        human = self.human.found_in(joined)
+        about_status = all(
+            len(word) < SUBSTANTIVE
+            or word.isdigit()
+            or word in self.question_words
+            or word in self.status_words
+            for word in rest
+        )
+        status = self.status.found_in(joined)
+        return Reading(
+            tuple(found), tuple(rest), gift, marker, first, asks, human, about_status, status
+        )
 
     def _phrase_at(self, words: list[str], start: int) -> tuple[int, frozenset[Intent]]:
         for length in range(min(MAX_PHRASE_WORDS, len(words) - start), 0, -1):
@@ -179,6 +215,12 @@ def decide(reading: Reading, context: Context, *, other_topic: bool = False) -> 
     found = reading.intents
     if reading.gift:
         return Intent.GIFT
+    if reading.human:  # with their problem or without: a person is asked for
+        return Intent.HUMAN
+    if reading.first is not Intent.DENY and (
+        reading.status_marker or (Intent.STATUS in found and reading.about_status)
+    ):
+        return Intent.STATUS  # "tiket saya sampai mana pak?", whatever else it mentions
     if context is Context.ANSWERED:
         if reading.first is Intent.DENY or (Intent.DENY in found and not reading.substantive):
             return Intent.DENY
@@ -238,26 +280,32 @@ def load_intents(path: Path, abbreviations: dict[str, str]) -> IntentReader:
             words = tuple(normalise(phrase).split())
             if words:
                 phrases.setdefault(words, set()).add(intent)
-    gift = data.gift
-    gift_phrases = tuple(
-        " ".join(normalise(str(p)).split()) for p in gift.get("phrases", []) if isinstance(p, str)
-    )
-    combinations = tuple(
-        tuple(
-            frozenset(" ".join(normalise(option).split()) for option in group)
-            for group in combination
+
+    def markers(listed: dict[str, list[str] | list[list[list[str]]]]) -> Markers:
+        def plain(text: str) -> str:
+            return " ".join(normalise(text).split())
+
+        return Markers(
+            tuple(plain(p) for p in listed.get("phrases", []) if isinstance(p, str) and plain(p)),
+            tuple(
+                tuple(frozenset(plain(option) for option in group) for group in combination)
+                for combination in listed.get("combinations", [])
+                if isinstance(combination, list)
+            ),
         )
-        for combination in gift.get("combinations", [])
-        if isinstance(combination, list)
-    )
+
     return IntentReader(
         phrases={words: frozenset(found) for words, found in phrases.items()},
         address=frozenset(normalise(word) for word in data.address if normalise(word)),
         new_question=frozenset(
             tuple(normalise(p).split()) for p in data.new_question if normalise(p)
         ),
-        gift_phrases=gift_phrases,
-        gift_combinations=combinations,  # type: ignore[arg-type]
+        gift=markers(data.gift),
         question_words=frozenset(normalise(word) for word in data.question_words),
         normalise=normalise,
+        status_words=frozenset(
+            word for phrase in data.status_words for word in normalise(phrase).split()
+        ),
+        human=markers(data.human),
+        status=markers(data.status_markers),
     )

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from bot.buttons import Action, action
-from bot.queries import tickets
 from bot.turn import Turn
-from handlers import consent, consultation, conversation, identification
+from handlers import consent, consultation, conversation, identification, ticket_status
 
 EDIT_PROFILE = action("profile_edit")
-SUMMARY_LENGTH = 80
 
 
 def complaints(turn: Turn) -> None:
@@ -64,28 +60,7 @@ async def new_question(turn: Turn) -> None:
 
 
 async def status(turn: Turn) -> None:
-    assert turn.stakeholder is not None and turn.stakeholder.id is not None
-    mine = await tickets.open_of(turn.session, turn.stakeholder.id)
-    if not mine:
-        turn.say("status_none")
-        return
-    zone = ZoneInfo(turn.config.current_office.timezone)
-    lines = [turn.text("status_header")]
-    for ticket in mine:
-        summary = " ".join(ticket.question.split())
-        if len(summary) > SUMMARY_LENGTH:
-            summary = summary[: SUMMARY_LENGTH - 1] + "…"
-        lines.append(
-            turn.text(
-                "status_line",
-                ticket=ticket.number,
-                opened=ticket.opened_at.astimezone(zone).strftime("%d-%m-%Y %H.%M"),
-                status=turn.status_label(ticket),
-                summary=summary,
-                deadline=turn.deadline_text(ticket),
-            )
-        )
-    turn.reply("\n\n".join(lines), key="status")  # a split keeps each ticket whole
+    await ticket_status.show(turn)
 
 
 async def profile(turn: Turn) -> None:

@@ -27,6 +27,7 @@ from handlers.answers import (
 AWAITING_QUESTION = "awaiting_question"
 TOPIC = "topic"  # topic:<ticket id>:<entry id>, or "-" for none of these
 NONE_OF_THESE = "-"
+OFFICER_ASKED_FOR = "stakeholder asked for an officer"
 
 
 async def handle_text(turn: Turn) -> None:
@@ -63,6 +64,18 @@ async def resolve_confirmed(turn: Turn, ticket: Ticket) -> None:
 async def hand_off_denied(turn: Turn, ticket: Ticket) -> None:
     """The stakeholder says the answer did not solve it: to a CSO."""
     await _hand_off(turn, ticket, reason="stakeholder says the answer did not solve it")
+
+
+async def to_an_officer(turn: Turn, question: str, ticket: Ticket | None = None) -> Ticket:
+    """They asked to be served by a person: the question (a new ticket, or the one whose topics
+    were offered) goes to the CSO queue at once, without an answer from the knowledge base."""
+    if ticket is None:
+        ticket = await open_ticket(turn, question)
+    turn.inbound_ticket_id = ticket.id
+    await _hand_off(turn, ticket, reason=OFFICER_ASKED_FOR)
+    if ticket.question != question:
+        desk.relay_from_stakeholder(turn, ticket)
+    return ticket
 
 
 async def _to_the_cso(turn: Turn, ticket: Ticket) -> None:

@@ -13,7 +13,7 @@ from bot.queries import tickets
 from bot.roles import SUPERVISOR
 from bot.store.models import HANDED_OFF, Ticket, TicketEvent, TicketStatus
 from bot.turn import Turn
-from handlers import consultation, desk, identification
+from handlers import consultation, desk, identification, ticket_status
 from handlers.answers import answer_buttons, more_button
 
 WHICH = "which"  # which:<ticket id>:new|more — a new question, or more for the open ticket
@@ -51,6 +51,11 @@ async def handle_text(turn: Turn) -> None:
         intent = reader.understand(text, Context.IDLE)
         if intent is Intent.GIFT:
             _refuse_gift(turn, latest)
+        elif intent is Intent.STATUS:
+            await ticket_status.show(turn)
+        elif intent is Intent.HUMAN:  # the topics offered, if any, are not what they want
+            asked = latest if latest is not None and latest.status == TicketStatus.ASKED else None
+            await consultation.to_an_officer(turn, text, asked)
         elif intent in SMALL_TALK and latest is not None and latest.status == TicketStatus.ASKED:
             consultation.offer_topics_again(turn, latest)
         elif intent in SMALL_TALK:
@@ -73,6 +78,11 @@ async def _under_an_answer(turn: Turn, ticket: Ticket, intent: Intent, reading: 
             turn.say_about(ticket, "ask_what_is_unclear")
     elif intent is Intent.GIFT:
         _refuse_gift(turn, ticket)
+    elif intent is Intent.HUMAN:  # the answer is not enough: to an officer, with what they said
+        await consultation.hand_off_denied(turn, ticket)
+        desk.relay_from_stakeholder(turn, ticket)
+    elif intent is Intent.STATUS:
+        await ticket_status.show(turn)
     elif intent is Intent.ACK:  # still reading: the answer's own buttons again
         entry = turn.matcher.knowledge.entry(ticket.topic_id or "")
         more = more_button(turn, ticket, entry) if entry is not None else ()
@@ -86,6 +96,14 @@ async def _with_cso(turn: Turn, ticket: Ticket, intent: Intent, other_topic: boo
     if intent is Intent.GIFT:
         turn.inbound_ticket_id = ticket.id
         _refuse_gift(turn, ticket)
+        return
+    if intent in (Intent.HUMAN, Intent.STATUS):  # the officer who has it reads it too
+        turn.inbound_ticket_id = ticket.id
+        desk.relay_from_stakeholder(turn, ticket)
+        if intent is Intent.HUMAN:
+            turn.say_about(ticket, "human_with_cso", status=turn.status_label(ticket))
+        else:
+            await ticket_status.show(turn)
         return
     if intent is not Intent.QUESTION:
         await consultation.handle_text(turn)  # more for the CSO's ticket

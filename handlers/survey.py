@@ -21,6 +21,9 @@ COMMENT_STEP = "survey_comment"
 SKM = "skm"  # skm:<ticket>:<element>:<score> | skm:<ticket>:skip
 SKIP = "skip"
 COMMENT = "comment"
+# What leaves the survey at once to be handled as usual: a question, asking how far a ticket
+# has got, asking for an officer.
+MOVES_ON = (Intent.QUESTION, Intent.STATUS, Intent.HUMAN)
 OFFERED_AT = "survey_offered_at"  # in the conversation: when the last survey was offered
 
 
@@ -220,7 +223,7 @@ async def handle_comment(turn: Turn) -> bool:
             return True
         reader = turn.knowledge.intents
         question = reader is not None and (
-            reader.understand(turn.inbound.text, Context.IDLE) is Intent.QUESTION
+            reader.understand(turn.inbound.text, Context.IDLE) in MOVES_ON
         )
         if not question and not state.get("reasked"):
             turn.set_step(STEP, survey={**state, "reasked": True})

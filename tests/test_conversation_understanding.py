@@ -200,3 +200,49 @@ async def test_the_more_button_after_the_ticket_closed_asks_the_question_anew(
     second = await chat.ticket()
     assert second.id != first.id and second.question == question
     assert "sudah berstatus" in chat.text
+
+
+async def test_asking_how_far_a_ticket_has_got_shows_the_tickets(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    await chat.identify()
+    await chat.send("bagaimana prosedur mutasi pegawai antar kementerian lembaga")
+    first = await chat.ticket()
+    await chat.send("/baru")
+    await chat.send("kapan gup bisa diajukan")  # answered: the conversation is idle after it
+    await chat.press("Ya, terjawab")
+    for asked in (f"pak, tiket {first.number} sudah sampai mana ya?", "gimana status tiket saya"):
+        await chat.send(asked)
+        assert "Tiket Bapak/Ibu yang sedang diproses" in chat.text, asked
+        assert first.number in chat.text
+    assert len(await tickets(runtime)) == 2  # no ticket for asking about one
+    await chat.send("status sp2d saya bagaimana")  # a question about SP2D, not about a ticket
+    assert len(await tickets(runtime)) == 3
+
+
+async def test_asking_for_an_officer_hands_the_question_to_the_cso_queue(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    await chat.identify()
+    text = "pak saya mau bicara langsung sama petugas aja, bingung soal rekon"
+    await chat.send(text)
+    ticket = await chat.ticket()
+    assert ticket.status == "queued" and ticket.question == text
+    reasons = [e.reason for e in await rows(runtime, TicketEvent) if e.ticket_id == ticket.id]
+    assert "stakeholder asked for an officer" in reasons
+    assert "kami teruskan kepada petugas CSO" in chat.text
+    # While a CSO has it, asking again neither opens a ticket nor goes unanswered.
+    await chat.send("bisa ditelpon aja gak pak petugasnya?")
+    assert len(await tickets(runtime)) == 1
+    assert "sudah ditangani petugas CSO" in chat.text
+    relayed = [m.text for m in await rows(runtime, Message) if m.ticket_id == ticket.id]
+    assert "bisa ditelpon aja gak pak petugasnya?" in relayed
+
+
+async def test_asking_for_an_officer_under_an_answer_hands_that_ticket_over(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    ticket = await answered(chat)
+    await chat.send("sambungkan ke cs aja min")
+    (only,) = await tickets(runtime)
+    assert only.id == ticket.id and only.status == "queued"
