@@ -269,14 +269,20 @@ async def test_waiting_for_documents_pauses_the_deadline_when_configured(tmp_pat
         await runtime.close()
 
 
+async def confirmed_answer(runtime: Runtime) -> FakeChat:
+    """A stakeholder whose question the bot answered and who said it was: the survey starts."""
+    chat = FakeChat(runtime)
+    await chat.identify()
+    await chat.send("bagaimana cara mengajukan tup?")
+    await chat.press("Ya, terjawab")
+    return chat
+
+
 async def test_the_survey_after_resolution(tmp_path: Path) -> None:
     clock = FakeClock(wib(23, 9))
     runtime = await runtime_for(tmp_path, clock)
     try:
-        chat = FakeChat(runtime)
-        await chat.identify()
-        await chat.send("bagaimana cara mengajukan tup?")
-        await chat.press("Ya, terjawab")
+        chat = await confirmed_answer(runtime)
         # Answered by the bot alone: the questions about officers (U6, U7) are not asked.
         assert "survei kepuasan singkat (2 pertanyaan" in chat.text
         assert chat.replies[-1].text.startswith(
@@ -311,10 +317,7 @@ async def test_a_survey_left_unanswered_is_not_offered_again_soon(tmp_path: Path
     clock = FakeClock(wib(23, 9))
     runtime = await runtime_for(tmp_path, clock)
     try:
-        chat = FakeChat(runtime)
-        await chat.identify()
-        await chat.send("bagaimana cara mengajukan tup?")
-        await chat.press("Ya, terjawab")
+        chat = await confirmed_answer(runtime)
         assert "survei kepuasan" in chat.text
         await chat.send("kapan gup bisa diajukan?")  # leaves the survey unanswered
         await chat.press("Ya, terjawab")
@@ -338,10 +341,7 @@ async def test_typed_survey_answers_and_leaving_the_survey(tmp_path: Path) -> No
     )
     runtime = await build_runtime(settings, clock=clock)
     try:
-        chat = FakeChat(runtime)
-        await chat.identify()
-        await chat.send("bagaimana cara mengajukan tup?")
-        await chat.press("Ya, terjawab")
+        chat = await confirmed_answer(runtime)
         await chat.send("4")  # the number of the option
         await chat.send("sgt baik pak")  # an abbreviation of "Sangat baik" (not "baik": 3)
         assert "saran atau masukan" in chat.text
