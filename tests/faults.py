@@ -142,16 +142,31 @@ def environment(tmp_path: Path, server: FakeBotApi, database_url: str) -> dict[s
 
 
 async def start_bot(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    """A `csobot run`; what it logs (warnings and worse) goes to bot.log beside its database."""
+    with (tmp_path / "bot.log").open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+        )
+
+
+async def polling(server: FakeBotApi, tmp_path: Path) -> None:
+    """Wait until the first process polls; say what it logged if it never does."""
+    try:
+        await server.wait_for(lambda: bool(server.sent("getUpdates")), timeout=90)
+    except AssertionError as exc:
+        raise AssertionError(f"the bot did not start polling; {log_tail(tmp_path)}") from exc
+
+
+def log_tail(tmp_path: Path) -> str:
+    log = (tmp_path / "bot.log").read_text(encoding="utf-8", errors="replace")
+    return f"the bot's log ends:\n{log[-3000:]}"
 
 
 def received(server: FakeBotApi, users: list[int]) -> dict[int, list[Copy]]:
@@ -232,7 +247,7 @@ async def drive(
     env = environment(tmp_path, server, database_url)
     process = await start_bot(tmp_path, env)
     try:
-        await server.wait_for(lambda: bool(server.sent("getUpdates")), timeout=90)
+        await polling(server, tmp_path)
         queue = [(user, step) for user in people for step in SCRIPT]
         # Interleave the stakeholders while keeping each one's own order.
         order = sorted(range(len(queue)), key=lambda i: (i % len(SCRIPT), rng.random()))
@@ -252,9 +267,12 @@ async def drive(
                 left = await read_database(database_url)
                 await asyncio.sleep(0.05)  # the server has read what the dead process had sent
                 killed.append(Kill(time.monotonic(), left))
+                # Not waiting for it to poll: the next kill may land while it is starting.
                 process = await start_bot(tmp_path, env)
-                await server.wait_for(lambda: bool(server.sent("getUpdates")), timeout=90)
-        await server.wait_consumed(timeout=120)
+        try:
+            await server.wait_consumed(timeout=120)
+        except AssertionError as exc:
+            raise AssertionError(f"updates left unread; {log_tail(tmp_path)}") from exc
         await quiet(server, settle)
         return Run(received(server, people), killed, await read_database(database_url))
     finally:
