@@ -48,6 +48,7 @@ class Intent(StrEnum):
     GIFT = "gift"
     STATUS = "status"  # how far their ticket (their earlier question) has got
     HUMAN = "human"  # to be served by an officer instead of the bot
+    DETAILS = "details"  # the rest of the answer ("Selengkapnya"), typed
     QUESTION = "question"
     MORE = "more"  # more about the ticket a CSO has
 
@@ -222,6 +223,8 @@ def decide(reading: Reading, context: Context, *, other_topic: bool = False) -> 
     ):
         return Intent.STATUS  # "tiket saya sampai mana pak?", whatever else it mentions
     if context is Context.ANSWERED:
+        if Intent.DETAILS in found and not reading.substantive:
+            return Intent.DETAILS  # "lengkapnya dong pak"
         if reading.first is Intent.DENY or (Intent.DENY in found and not reading.substantive):
             return Intent.DENY
         if reading.substantive and (

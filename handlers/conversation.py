@@ -14,7 +14,7 @@ from bot.roles import SUPERVISOR
 from bot.store.models import HANDED_OFF, Ticket, TicketEvent, TicketStatus
 from bot.turn import Turn
 from handlers import consultation, desk, identification, ticket_status
-from handlers.answers import answer_buttons, more_button
+from handlers.answers import MORE, answer_buttons, more_button
 
 WHICH = "which"  # which:<ticket id>:new|more — a new question, or more for the open ticket
 PENDING = "pending_text"  # the message waiting for that choice
@@ -83,9 +83,13 @@ async def _under_an_answer(turn: Turn, ticket: Ticket, intent: Intent, reading: 
         desk.relay_from_stakeholder(turn, ticket)
     elif intent is Intent.STATUS:
         await ticket_status.show(turn)
-    elif intent is Intent.ACK:  # still reading: the answer's own buttons again
+    elif intent in (Intent.ACK, Intent.DETAILS):
         entry = turn.matcher.knowledge.entry(ticket.topic_id or "")
         more = more_button(turn, ticket, entry) if entry is not None else ()
+        if intent is Intent.DETAILS and entry is not None and more:  # "lengkapnya dong pak"
+            await consultation.handle_more(turn, action(MORE, ticket.id, entry.id))
+            return
+        # Still reading (or the details were in the answer already): its buttons again.
         turn.say_about(ticket, "answer_confirm_prompt", answer_buttons(turn, ticket) + more)
     else:
         turn.inbound_ticket_id = None

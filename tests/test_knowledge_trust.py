@@ -210,7 +210,7 @@ async def test_long_details_wait_behind_selengkapnya(tmp_path: Path, clock: Fake
         assert [b.label for b in answer.buttons] == ["Ya, terjawab", "Belum", "Selengkapnya"]
         await chat.send("oke, saya baca dulu ya")  # still reading: the same three buttons again
         assert [b.label for b in chat.replies[-1].buttons] == [b.label for b in answer.buttons]
-        await chat.press("Selengkapnya")
+        await chat.send("lengkapnya dong pak")  # typed instead of pressing "Selengkapnya"
         details = chat.replies[-1]
         assert "Langkah ke-8" in details.text and "Dasar hukum: PMK 62 Tahun 2023" in details.text
         assert [b.label for b in details.buttons] == ["Ya, terjawab", "Belum"]
