@@ -246,3 +246,11 @@ async def test_asking_for_an_officer_under_an_answer_hands_that_ticket_over(
     await chat.send("sambungkan ke cs aja min")
     (only,) = await tickets(runtime)
     assert only.id == ticket.id and only.status == "queued"
+
+
+async def test_a_travel_ticket_is_not_a_consultation_ticket(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    await chat.identify()
+    await chat.send("tiket pesawat dinas sudah selesai dibayar?")  # a question, not a status
+    assert len(await tickets(runtime)) == 1
