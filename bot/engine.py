@@ -199,7 +199,7 @@ class Engine:
                     turn = await self._turn(session, inbound)
                     await self.router(turn)
                     handled, replies, inbound_row = await self._collect(session, turn)
-                    if inbound_row is not None:  # a timer speaks for nobody: never so far
+                    if inbound_row is not None:  # before the batch's replies, in turn order
                         await insert_returning_ids(session, table_of(Message), [inbound_row])
                     results.append(handled)
                     queued.extend(replies)

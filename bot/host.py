@@ -117,9 +117,8 @@ class Host:
         self._delivering: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._claimed: dict[tuple[str, str], list[ClaimedMessage]] = {}
         self._again: set[tuple[str, str]] = set()
-        # A turn claims its replies for this process on PostgreSQL only. On SQLite (one writer,
-        # one process) it gained nothing measurable, and `make faults` runs with it there had
-        # duplicates outside the in-flight window that runs without it did not (README).
+        # A turn claims its replies for this process on PostgreSQL only: on SQLite (one writer,
+        # one process) it gained nothing measurable (README "Performance").
         self._claims_in_turn = runtime.db_engine.dialect.name == "postgresql"
         self._processing = asyncio.Semaphore(PARALLEL_TURNS)
         self.scheduler_interval = scheduler_interval

@@ -255,7 +255,7 @@ class OutboxDispatcher:
                     outcome = await self._deliver_claimed(session, item, message, now)
                 finally:  # postponed, or an error (this row may have gone out: its claim runs out)
                     if outcome is None:
-                        later = [row.item["id"] for row in claimed[index + 1 :]]
+                        later = [waiting.item["id"] for waiting in claimed[index + 1 :]]
                         await self._release(session, later)
                 if outcome is None:
                     return False

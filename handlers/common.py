@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.buttons import Action, action
 from bot.turn import Turn
-from handlers import consent, consultation, conversation, identification, ticket_status
+from handlers import consent, consultation, conversation, identification
 
 EDIT_PROFILE = action("profile_edit")
 
@@ -57,10 +57,6 @@ async def new_question(turn: Turn) -> None:
         return
     turn.set_step(consultation.AWAITING_QUESTION)
     turn.say("new_question_prompt")
-
-
-async def status(turn: Turn) -> None:
-    await ticket_status.show(turn)
 
 
 async def profile(turn: Turn) -> None:

@@ -78,6 +78,16 @@ async def to_an_officer(turn: Turn, question: str, ticket: Ticket | None = None)
     return ticket
 
 
+async def file_messages(turn: Turn, texts: list[str], ticket: Ticket) -> None:
+    """Messages written before the ticket they belong to existed (a question kept during
+    identification, or waiting for "new, or more for the ticket?") join its transcript."""
+    stakeholder = turn.stakeholder
+    if stakeholder is None or stakeholder.id is None or ticket.id is None:
+        return
+    for text in texts:
+        await tickets.file_earlier_message(turn.session, stakeholder.id, text, ticket.id)
+
+
 async def _to_the_cso(turn: Turn, ticket: Ticket) -> None:
     """A message about a ticket a CSO has: it goes into the ticket's desk thread."""
     turn.inbound_ticket_id = ticket.id

@@ -9,7 +9,6 @@ from bot.addresses import ToStaffRole
 from bot.buttons import Action, action
 from bot.intents import Context, Intent, Reading, decide
 from bot.messages import Button
-from bot.queries import tickets
 from bot.roles import SUPERVISOR
 from bot.store.models import HANDED_OFF, Ticket, TicketEvent, TicketStatus
 from bot.turn import Turn
@@ -149,7 +148,7 @@ async def ask_waiting_question(turn: Turn) -> bool:
     if question is None:
         return False
     turn.set_step("idle")
-    await _file(turn, question, await consultation.ask(turn, question))
+    await consultation.file_messages(turn, [question], await consultation.ask(turn, question))
     return True
 
 
@@ -166,19 +165,13 @@ async def _settle_waiting_question(
     that ticket has been closed meanwhile, it is asked as a new one. Returns the latest open
     ticket afterwards."""
     if latest is not None and latest.status in HANDED_OFF:
-        await _file(turn, question, latest)
+        await consultation.file_messages(turn, [question], latest)
         desk.relay_text(turn, latest, question)
         turn.say_about(latest, "waiting_question_added", text=_excerpt(question))
         return latest
     ticket = await consultation.ask(turn, question)
-    await _file(turn, question, ticket)
+    await consultation.file_messages(turn, [question], ticket)
     return ticket
-
-
-async def _file(turn: Turn, question: str, ticket: Ticket) -> None:
-    """The message that waited for the choice joins the transcript of the ticket it went to."""
-    if turn.stakeholder is not None and turn.stakeholder.id is not None and ticket.id is not None:
-        await tickets.file_earlier_message(turn.session, turn.stakeholder.id, question, ticket.id)
 
 
 def _excerpt(text: str, limit: int = 80) -> str:
@@ -198,16 +191,16 @@ async def handle_which(turn: Turn, pressed: Action) -> None:
     if pressed.arg(1) == "new":
         turn.inbound_label = turn.text("button_new_question")
         asked = await consultation.ask(turn, text, "new_ticket_while_cso", old=ticket.number)
-        await _file(turn, text, asked)
+        await consultation.file_messages(turn, [text], asked)
         return
     turn.inbound_label = turn.text("button_more_for_ticket", ticket=ticket.number)
     turn.inbound_ticket_id = ticket.id
     if ticket.status not in HANDED_OFF:  # closed meanwhile: the question is asked on its own
         turn.say_about(ticket, "ticket_already_closed", status=turn.status_label(ticket))
         turn.inbound_ticket_id = None
-        await _file(turn, text, await consultation.ask(turn, text))
+        await consultation.file_messages(turn, [text], await consultation.ask(turn, text))
         return
-    await _file(turn, text, ticket)
+    await consultation.file_messages(turn, [text], ticket)
     desk.relay_text(turn, ticket, text)
     turn.say_about(ticket, "added_to_ticket")
 

@@ -13,7 +13,6 @@ from typing import Any
 from bot.buttons import action
 from bot.intents import Intent
 from bot.messages import Button, InboundKind
-from bot.queries import tickets
 from bot.turn import Turn
 from handlers import consultation
 
@@ -42,7 +41,7 @@ FIELD_LABELS = {
 }
 PHONE_BUTTON = "phone"  # phone:use (the number the channel gave) / phone:other (type one)
 SKIPPED = ""  # a phone the stakeholder chose not to give
-KEPT_QUESTION = "kept_question"  # a question written during identification, asked after it
+KEPT_QUESTION = "kept_question"  # questions written during identification, asked after it
 
 _SATKER_CODE = re.compile(r"[0-9]{6}")
 _PUNCTUATION = re.compile(r"[^\w/]+")
@@ -327,8 +326,9 @@ def _not_an_answer(turn: Turn, step: str, text: str) -> bool:
     if step == PHONE and normalise_phone(text) is not None:
         return False
     assert turn.conversation is not None
-    kept = str(turn.conversation.data.get(KEPT_QUESTION) or "")
-    turn.set_step(step, **{KEPT_QUESTION: f"{kept}\n{text}" if kept else text})
+    kept = list(turn.conversation.data.get(KEPT_QUESTION) or [])
+    # As received: the transcript keeps it so, and the ticket's transcript will take it in.
+    turn.set_step(step, **{KEPT_QUESTION: [*kept, turn.inbound.text]})
     turn.say("question_kept")
     _ask(turn, step)
     return True
@@ -339,15 +339,12 @@ async def ask_kept_question(turn: Turn) -> None:
     conversation = turn.conversation
     if conversation is None or not is_complete(turn) or turn.step != "idle":
         return
-    question = str(conversation.data.get(KEPT_QUESTION) or "")
-    if not question:
+    texts = [str(text) for text in conversation.data.get(KEPT_QUESTION) or []]
+    if not texts:
         return
     turn.set_step("idle", **{KEPT_QUESTION: None})
-    ticket = await consultation.ask(turn, question)
-    stakeholder = turn.stakeholder
-    if stakeholder is not None and stakeholder.id is not None and ticket.id is not None:
-        for line in question.split("\n"):  # the messages it was written in, into its transcript
-            await tickets.file_earlier_message(turn.session, stakeholder.id, line, ticket.id)
+    ticket = await consultation.ask(turn, "\n".join(texts))
+    await consultation.file_messages(turn, texts, ticket)
 
 
 def _ask(turn: Turn, step: str, *, unclear: bool = False) -> None:

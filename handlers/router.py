@@ -33,6 +33,7 @@ from handlers import (
     staff,
     supervision,
     survey,
+    ticket_status,
 )
 
 CommandHandler = Callable[[Turn], Awaitable[None] | None]
@@ -44,7 +45,7 @@ COMMANDS: dict[str, CommandHandler] = {
     "pengaduan": common.complaints,
     "hapus_data": erasure.ask,
     "batal": common.cancel,
-    "status": common.status,
+    "status": ticket_status.show,
     "profil": common.profile,
     "baru": common.new_question,
 }

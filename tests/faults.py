@@ -35,6 +35,7 @@ from sqlmodel import col, select
 from bot.inbox import CLAIM_TIME
 from bot.outbox import STALE_CLAIM
 from bot.store.models import InboxStatus, InboxUpdate, Message, OutboxItem, OutboxStatus
+from bot.text_limits import TELEGRAM_TEXT_LIMIT, utf16_length
 from tests.conftest import FIXTURE_KB, config_for_tests
 from tests.fakes.bot_api import FakeBotApi
 
@@ -54,9 +55,6 @@ SCRIPT: list[tuple[str, str]] = [
     ("text", "/pengaduan"),
     ("text", "/bantuan"),
 ]
-
-
-TEXT_LIMIT = 4096  # a longer text goes out as several messages, each a part of the row's text
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ class Kill:
 
 def part_of(text: str, row: str) -> bool:
     """The copy is this row's text, or one part of a text too long for one message."""
-    return text == row or (len(row) > TEXT_LIMIT and text in row)
+    return text == row or (utf16_length(row) > TELEGRAM_TEXT_LIMIT and text in row)
 
 
 @dataclass

@@ -123,3 +123,20 @@ async def test_the_satker_code_is_found_in_a_sentence(chat: FakeChat) -> None:
     await chat.send("Lewati")
     stakeholder = await chat.stakeholder()
     assert stakeholder is not None and stakeholder.satker_code == "223344"
+
+
+async def test_a_kept_question_joins_its_ticket_as_it_was_written(
+    chat: FakeChat, runtime: Runtime
+) -> None:
+    """Written over two lines with double spaces, it still joins the ticket's transcript."""
+    await consented(chat)
+    question = "pak,  mau tanya\ncara mengajukan tup gimana?"
+    await chat.send(question)
+    await chat.send("Siti Rahmawati")
+    await chat.press("PPK")
+    await chat.send("123456")
+    await chat.send("Satker Contoh")
+    await chat.send("Lewati")
+    (ticket,) = await rows(runtime, Ticket)
+    filed = [m.ticket_id for m in await rows(runtime, Message) if m.text == question]
+    assert filed == [ticket.id]
